@@ -1,0 +1,94 @@
+//! Finds V8 (headers + shared library), compiles the C++ shim, links V8 and
+//! sets an rpath so binaries run without `LD_LIBRARY_PATH`.
+//!
+//! Search order (see ARCHITECTURE.md): `V8CAGE_V8_DIR`, then the workspace's
+//! `.deps/v8/` (filled by `cargo xtask setup`), then the system's `libnode-dev`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// Library names that carry V8's API, most specific first.
+const LIBRARIES: &[&str] = &["node", "v8"];
+const LIB_SUBDIRS: &[&str] = &["lib", "lib/x86_64-linux-gnu", "lib64", "usr/lib/x86_64-linux-gnu", "usr/lib"];
+const INCLUDE_SUBDIRS: &[&str] = &["include", "include/node", "usr/include/node", "include/v8"];
+
+struct V8Install {
+    include: PathBuf,
+    lib_dir: PathBuf,
+    lib_name: &'static str,
+}
+
+fn find_in(prefix: &Path) -> Option<V8Install> {
+    let include = INCLUDE_SUBDIRS
+        .iter()
+        .map(|sub| prefix.join(sub))
+        .find(|dir| dir.join("v8.h").is_file())?;
+    LIB_SUBDIRS.iter().map(|sub| prefix.join(sub)).find_map(|dir| {
+        LIBRARIES
+            .iter()
+            .find(|name| dir.join(format!("lib{name}.so")).exists())
+            .map(|name| V8Install { include: include.clone(), lib_dir: dir.clone(), lib_name: name })
+    })
+}
+
+fn find_v8(manifest_dir: &Path) -> Result<V8Install, String> {
+    if let Some(dir) = env::var_os("V8CAGE_V8_DIR") {
+        let dir = PathBuf::from(dir);
+        return find_in(&dir).ok_or_else(|| {
+            format!(
+                "V8CAGE_V8_DIR={} has no v8.h under include/ or no libnode.so/libv8.so under lib/",
+                dir.display()
+            )
+        });
+    }
+    let deps = manifest_dir.join("../.deps/v8");
+    if let Some(found) = find_in(&deps) {
+        return Ok(found);
+    }
+    if Path::new("/usr/include/node/v8.h").is_file() {
+        if let Some(found) = find_in(Path::new("/usr")) {
+            return Ok(found);
+        }
+    }
+    Err("v8cage needs V8 (headers and a shared library). Provide it one of three ways:\n  \
+         1. run `cargo xtask setup` (downloads Debian's libnode108 + libnode-dev into .deps/v8/);\n  \
+         2. set V8CAGE_V8_DIR to a prefix with include/v8.h and lib/libv8.so or lib/libnode.so;\n  \
+         3. install the system package: `apt-get install libnode-dev` (Debian/Ubuntu)."
+        .to_string())
+}
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-env-changed=V8CAGE_V8_DIR");
+    println!("cargo:rerun-if-changed=shim/v8cage_shim.cc");
+    println!("cargo:rerun-if-changed=shim/v8cage_shim.h");
+    println!("cargo:rerun-if-changed=../.deps/v8");
+
+    let v8 = match find_v8(&manifest_dir) {
+        Ok(v8) => v8,
+        Err(message) => {
+            eprintln!("\nerror: {message}\n");
+            std::process::exit(1);
+        }
+    };
+
+    cc::Build::new()
+        .cpp(true)
+        .std("c++17")
+        .file("shim/v8cage_shim.cc")
+        .include(&v8.include)
+        // V8 is built without RTTI; our ArrayBuffer::Allocator subclass must match.
+        .flag("-fno-rtti")
+        .flag_if_supported("-Wno-unused-parameter")
+        .warnings(true)
+        .compile("v8cage_shim");
+
+    let lib_dir = v8.lib_dir.display();
+    println!("cargo:rustc-link-search=native={lib_dir}");
+    println!("cargo:rustc-link-lib=dylib={}", v8.lib_name);
+    // Tests, examples and benches of this crate find the library without LD_LIBRARY_PATH.
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    // For dependents (DEP_V8CAGE_V8_LIB_DIR / _INCLUDE) to set their own rpath.
+    println!("cargo:lib_dir={lib_dir}");
+    println!("cargo:include={}", v8.include.display());
+}

@@ -1,0 +1,254 @@
+//! `Context`: one V8 isolate with one JS global context, and its limits.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::value::Reader;
+use crate::{engine, ffi, value, watchdog, Error, Value};
+
+/// Limits for a [`Context`]. `Default` gives no timeout, V8's default heap,
+/// and conversion bounds suited to untrusted results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextOptions {
+    /// Wall-clock bound for each `eval`/`call`, conversion included. `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// JS heap size bound in bytes; also bounds `ArrayBuffer` memory.
+    /// `None`: V8's default heap size.
+    pub heap_limit: Option<usize>,
+    /// Bound on the encoded size of one converted result (bytes, < 4 GiB).
+    pub max_result_bytes: usize,
+    /// Bound on nesting of arrays/objects, both directions.
+    pub max_depth: u32,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        ContextOptions { timeout: None, heap_limit: None, max_result_bytes: 64 << 20, max_depth: 1000 }
+    }
+}
+
+/// V8 heap figures in bytes, from `v8::Isolate::GetHeapStatistics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HeapStats {
+    /// Bytes of live JS heap objects.
+    pub used: usize,
+    /// Bytes the JS heap has reserved.
+    pub total: usize,
+    /// The heap size V8 will not grow past.
+    pub limit: usize,
+    /// Bytes of `ArrayBuffer` memory outside the JS heap.
+    pub external: usize,
+}
+
+/// The isolate pointer as seen by other threads (watchdog, terminate
+/// handles). `None` once the context is dropped.
+pub(crate) struct StopTarget {
+    isolate: Mutex<Option<IsolatePtr>>,
+}
+
+struct IsolatePtr(NonNull<ffi::RawIsolate>);
+
+// SAFETY: the pointer is only used for `v8cage_request_stop`, which the shim
+// makes thread-safe (it takes the isolate's stop mutex and calls
+// `Isolate::TerminateExecution`, which V8 allows from any thread); the
+// surrounding Mutex keeps the isolate alive for the duration of that call.
+unsafe impl Send for IsolatePtr {}
+
+impl StopTarget {
+    pub(crate) fn stop(&self, reason: std::os::raw::c_int) {
+        let guard = self.isolate.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ptr) = guard.as_ref() {
+            // SAFETY: the isolate is alive: Context::drop takes it out of this
+            // mutex before freeing it, and we hold the mutex.
+            unsafe { ffi::v8cage_request_stop(ptr.0.as_ptr(), reason) };
+        }
+    }
+}
+
+/// Stops the running evaluation of one [`Context`] from any thread.
+///
+/// `terminate()` has no effect when nothing is running (a late call cannot
+/// kill the next evaluation) or after the context is dropped.
+#[derive(Clone)]
+pub struct TerminateHandle {
+    target: Arc<StopTarget>,
+}
+
+impl TerminateHandle {
+    /// Makes the running `eval`/`call` return [`Error::Terminated`].
+    pub fn terminate(&self) {
+        self.target.stop(ffi::STOP_TERMINATE);
+    }
+}
+
+impl std::fmt::Debug for TerminateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminateHandle").finish_non_exhaustive()
+    }
+}
+
+/// A JavaScript global context in its own V8 isolate.
+///
+/// `Context` is `Send`: it may move between threads, and many contexts run
+/// in parallel on different threads. Hostile code is bounded by the
+/// [`ContextOptions`]; every failure is a typed [`Error`] and the context
+/// stays usable afterwards.
+pub struct Context {
+    raw: NonNull<ffi::RawIsolate>,
+    target: Arc<StopTarget>,
+    options: ContextOptions,
+}
+
+// SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
+// limit from the calling thread, so the isolate may be used from whichever
+// thread owns the Context. `Context` is not `Sync`: `&mut self` serialises use.
+unsafe impl Send for Context {}
+
+impl Context {
+    /// Creates a context with the given limits.
+    pub fn new(options: ContextOptions) -> Result<Context, Error> {
+        engine::ensure_initialised()?;
+        if options.max_result_bytes >= u32::MAX as usize {
+            return Err(Error::InvalidInput("max_result_bytes must be below 4 GiB".into()));
+        }
+        if options.max_depth == 0 {
+            return Err(Error::InvalidInput("max_depth must be at least 1".into()));
+        }
+        let limits = ffi::Limits {
+            heap_limit: options.heap_limit.unwrap_or(0),
+            max_result_bytes: options.max_result_bytes,
+            max_depth: options.max_depth,
+        };
+        // SAFETY: `limits` is a valid pointer for the duration of the call; the
+        // shim copies it.
+        let raw = unsafe { ffi::v8cage_isolate_new(&limits) };
+        let raw = NonNull::new(raw).ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
+        let target = Arc::new(StopTarget { isolate: Mutex::new(Some(IsolatePtr(raw))) });
+        Ok(Context { raw, target, options })
+    }
+
+    /// `Context::new(ContextOptions::default())`.
+    pub fn default_new() -> Result<Context, Error> {
+        Context::new(ContextOptions::default())
+    }
+
+    pub fn options(&self) -> &ContextOptions {
+        &self.options
+    }
+
+    /// Changes the timeout for later `eval`/`call`s.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.options.timeout = timeout;
+    }
+
+    /// Evaluates `source` as a classic script and copies its completion value.
+    pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
+        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
+        let mut out = ffi::Output::empty();
+        // SAFETY: `raw` is a live isolate owned by `self` (`&mut self` gives
+        // exclusive use); `source` is valid for `len` bytes during the call.
+        let status = unsafe { ffi::v8cage_eval(self.raw.as_ptr(), source.as_ptr().cast(), source.len(), &mut out) };
+        self.finish(status, &out)
+    }
+
+    /// Calls the global function `name` (a dotted path such as
+    /// `"JSON.stringify"` resolves property by property, with the holder as
+    /// `this`) and copies its result.
+    pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
+        let encoded = value::encode_args(args, self.options.max_depth)?;
+        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
+        let mut out = ffi::Output::empty();
+        // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
+        let status = unsafe {
+            ffi::v8cage_call(
+                self.raw.as_ptr(),
+                name.as_ptr().cast(),
+                name.len(),
+                encoded.as_ptr(),
+                encoded.len(),
+                &mut out,
+            )
+        };
+        self.finish(status, &out)
+    }
+
+    /// Current heap figures.
+    pub fn heap_stats(&self) -> HeapStats {
+        let mut raw = ffi::RawHeapStats::default();
+        // SAFETY: `raw` is a live isolate; the shim locks it; `raw` stats is a valid out-pointer.
+        unsafe { ffi::v8cage_heap_stats_get(self.raw.as_ptr(), &mut raw) };
+        HeapStats { used: raw.used, total: raw.total, limit: raw.limit, external: raw.external }
+    }
+
+    /// Runs a full garbage collection.
+    pub fn low_memory_notification(&mut self) {
+        // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
+        unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
+    }
+
+    /// A handle that stops this context's running evaluation from any thread.
+    pub fn terminate_handle(&self) -> TerminateHandle {
+        TerminateHandle { target: Arc::clone(&self.target) }
+    }
+
+    /// Benchmark floor only: compiles and runs `source` `iterations` times
+    /// straight against V8 (no conversion, no limits). Returns successful runs.
+    #[doc(hidden)]
+    pub fn bench_raw_eval(&mut self, source: &str, iterations: u64) -> u64 {
+        // SAFETY: as in `eval`.
+        unsafe { ffi::v8cage_bench_raw_eval(self.raw.as_ptr(), source.as_ptr().cast(), source.len(), iterations) }
+    }
+
+    fn finish(&self, status: std::os::raw::c_int, out: &ffi::Output) -> Result<Value, Error> {
+        let bytes: &[u8] = if out.data.is_null() {
+            &[]
+        } else {
+            // SAFETY: the shim points `out` at its own buffer, valid until the
+            // next call on this isolate, which cannot happen while `&self` lives.
+            unsafe { std::slice::from_raw_parts(out.data, out.len) }
+        };
+        let mut r = Reader::new(bytes);
+        match status {
+            ffi::STATUS_OK => r.value(),
+            ffi::STATUS_SYNTAX => {
+                let message = r.string()?;
+                let line = r.u32()?;
+                let column = r.u32()?;
+                Err(Error::Syntax { message, line, column })
+            }
+            ffi::STATUS_EXCEPTION => {
+                let name = r.string()?;
+                let message = r.string()?;
+                let stack = match r.value()? {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                };
+                Err(Error::Exception { name, message, stack })
+            }
+            ffi::STATUS_TIMEOUT => Err(Error::Timeout),
+            ffi::STATUS_OUT_OF_MEMORY => Err(Error::OutOfMemory),
+            ffi::STATUS_TERMINATED => Err(Error::Terminated),
+            ffi::STATUS_CONVERSION => Err(Error::Conversion(r.string()?)),
+            ffi::STATUS_INVALID => Err(Error::InvalidInput(r.string()?)),
+            _ => Err(Error::Engine(r.string().unwrap_or_else(|_| format!("shim status {status}")))),
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Detach first: once this returns no stop request can reach the isolate.
+        self.target.isolate.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // SAFETY: `raw` is owned by `self`, detached from every other thread,
+        // and never used again.
+        unsafe { ffi::v8cage_isolate_free(self.raw.as_ptr()) };
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("options", &self.options).finish_non_exhaustive()
+    }
+}

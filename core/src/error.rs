@@ -1,0 +1,35 @@
+//! The typed errors every v8cage operation returns.
+
+/// Why an evaluation or call did not produce a value. The context that
+/// returned it stays usable (see each variant).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source does not parse. `line` and `column` are 1-based.
+    #[error("SyntaxError: {message} (line {line}, column {column})")]
+    Syntax { message: String, line: u32, column: u32 },
+    /// JavaScript threw. For `throw 1` or `throw {..}` without a `name`,
+    /// `name` is empty and `message` describes the thrown value.
+    #[error("{}{message}", if name.is_empty() { String::new() } else { format!("{name}: ") })]
+    Exception { name: String, message: String, stack: Option<String> },
+    /// The context's timeout ran out (during evaluation or conversion).
+    #[error("evaluation timed out")]
+    Timeout,
+    /// The context reached its heap limit; the runaway script was stopped.
+    #[error("JavaScript heap limit reached")]
+    OutOfMemory,
+    /// A [`TerminateHandle`](crate::TerminateHandle) stopped the evaluation.
+    #[error("evaluation terminated")]
+    Terminated,
+    /// The result cannot be copied out within limits (cycle, depth, size,
+    /// a getter that throws, a Symbol...).
+    #[error("result cannot be converted: {0}")]
+    Conversion(String),
+    /// The input cannot be given to V8 (bad arguments, unknown function,
+    /// oversized source, flags set too late...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// V8 itself failed (could not create an isolate, internal error).
+    #[error("engine error: {0}")]
+    Engine(String),
+}

@@ -1,0 +1,69 @@
+//! Declarations of the C ABI in `shim/v8cage_shim.h`. Only `context.rs` and
+//! `engine.rs` call these, each call behind a `// SAFETY:` comment.
+
+use std::os::raw::{c_char, c_int};
+
+#[repr(C)]
+pub struct RawIsolate {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+pub struct Limits {
+    pub heap_limit: usize,
+    pub max_result_bytes: usize,
+    pub max_depth: u32,
+}
+
+#[repr(C)]
+pub struct Output {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+impl Output {
+    pub fn empty() -> Self {
+        Output { data: std::ptr::null(), len: 0 }
+    }
+}
+
+#[repr(C)]
+#[derive(Default)]
+pub struct RawHeapStats {
+    pub used: usize,
+    pub total: usize,
+    pub limit: usize,
+    pub external: usize,
+}
+
+pub const STATUS_OK: c_int = 0;
+pub const STATUS_SYNTAX: c_int = 1;
+pub const STATUS_EXCEPTION: c_int = 2;
+pub const STATUS_TIMEOUT: c_int = 3;
+pub const STATUS_OUT_OF_MEMORY: c_int = 4;
+pub const STATUS_TERMINATED: c_int = 5;
+pub const STATUS_CONVERSION: c_int = 6;
+pub const STATUS_INVALID: c_int = 7;
+
+pub const STOP_TIMEOUT: c_int = 1;
+pub const STOP_TERMINATE: c_int = 2;
+
+extern "C" {
+    pub fn v8cage_engine_init(flags: *const c_char, flags_len: usize) -> c_int;
+    pub fn v8cage_v8_version() -> *const c_char;
+    pub fn v8cage_isolate_new(limits: *const Limits) -> *mut RawIsolate;
+    pub fn v8cage_isolate_free(iso: *mut RawIsolate);
+    pub fn v8cage_request_stop(iso: *mut RawIsolate, reason: c_int);
+    pub fn v8cage_eval(iso: *mut RawIsolate, src: *const c_char, len: usize, out: *mut Output) -> c_int;
+    pub fn v8cage_call(
+        iso: *mut RawIsolate,
+        name: *const c_char,
+        name_len: usize,
+        args: *const u8,
+        args_len: usize,
+        out: *mut Output,
+    ) -> c_int;
+    pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
+    pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
+    pub fn v8cage_bench_raw_eval(iso: *mut RawIsolate, src: *const c_char, len: usize, iterations: u64) -> u64;
+}

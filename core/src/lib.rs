@@ -1,0 +1,50 @@
+//! # v8cage
+//!
+//! A hardened V8 `eval` core: hostile JavaScript, bad input and many threads
+//! cannot crash, leak or hang the host. Every failure is a typed [`Error`];
+//! the process, the other contexts and (where possible) the same context keep
+//! working.
+//!
+//! ```
+//! use std::time::Duration;
+//! use v8cage::{Context, ContextOptions, Error, Value};
+//!
+//! let mut ctx = Context::new(ContextOptions {
+//!     timeout: Some(Duration::from_millis(100)),
+//!     heap_limit: Some(64 << 20),
+//!     ..Default::default()
+//! })?;
+//! assert_eq!(ctx.eval("[1, 'a', {b: null}]")?, Value::Array(vec![
+//!     Value::Number(1.0),
+//!     Value::from("a"),
+//!     Value::Object(vec![("b".into(), Value::Null)]),
+//! ]));
+//! ctx.eval("function add(a, b) { return a + b }")?;
+//! assert_eq!(ctx.call("add", &[Value::from(1.5), Value::from(2)])?, Value::Number(3.5));
+//! assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
+//! assert_eq!(ctx.eval("1 + 1")?, Value::Number(2.0)); // still usable
+//! # Ok::<(), v8cage::Error>(())
+//! ```
+//!
+//! ## How JavaScript values map to [`Value`]
+//!
+//! `undefined`, `null`, booleans, numbers (including `-0`, `NaN`,
+//! `±Infinity`), BigInt (as decimal text), strings (lone surrogates become
+//! U+FFFD), arrays (holes read as `undefined`), `Date`, `ArrayBuffer` and
+//! typed arrays (their bytes) and functions (their name) map to the variant
+//! of the same name. Any other object becomes `Object` with its own
+//! enumerable string keys in JS order. Symbols, cycles, nesting deeper than
+//! [`ContextOptions::max_depth`] and results larger than
+//! [`ContextOptions::max_result_bytes`] give [`Error::Conversion`].
+
+mod context;
+mod engine;
+mod error;
+mod ffi;
+mod value;
+mod watchdog;
+
+pub use context::{Context, ContextOptions, HeapStats, TerminateHandle};
+pub use engine::{set_flags, v8_version};
+pub use error::Error;
+pub use value::Value;
