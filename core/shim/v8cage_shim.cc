@@ -46,6 +46,12 @@ constexpr uintptr_t kStackHeadroom = 64 * 1024;
 constexpr uintptr_t kConverterStackReserve = 16 * 1024;
 // V8's own default JS stack budget (--stack-size, ~1 MB); never allow more.
 constexpr uintptr_t kMaxJsStack = 984 * 1024;
+// Room granted past the heap limit once it is hit, so the allocation in
+// flight succeeds while termination unwinds the script. V8 aborts the process
+// if that allocation still does not fit, and its largest single object (a
+// FixedArray or a two-byte string) is about 1 GiB, hence the size.
+constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
+constexpr int kMaxHeapLimitGraces = 3;
 
 std::unique_ptr<v8::Platform> g_platform;
 
@@ -118,6 +124,8 @@ struct v8cage_isolate {
   v8cage_limits limits{};
   size_t initial_heap_limit = 0;  // as V8 reports it to the near-limit callback
   bool heap_limit_hit = false;    // only touched on the evaluating thread
+  int heap_limit_graces = 0;      // grace extensions given in this evaluation
+  bool heap_exhausted = false;    // live data stays over the limit: refuse work
   std::vector<uint8_t> out;
 
   // Guards `running` and `stop_reason` so a stop request can never land
@@ -155,6 +163,10 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
   auto* self = static_cast<v8cage_isolate*>(data);
   self->initial_heap_limit = initial_heap_limit;
   self->heap_limit_hit = true;
+  // A builtin that allocates without ever checking for termination (e.g.
+  // `new Array(1.2e8).fill(0)` on dictionary elements) would take every
+  // grace we give; past a few, V8's own out-of-memory abort is the lesser evil.
+  if (++self->heap_limit_graces > kMaxHeapLimitGraces) return current_heap_limit;
   {
     std::lock_guard<std::mutex> lock(self->stop_mutex);
     // An out-of-memory stop wins over a pending timeout/terminate: it says more.
@@ -163,7 +175,7 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
   }
   // Grace room so the allocation in flight succeeds and termination can unwind;
   // the limit is restored after the evaluation (see Session::~Session).
-  return current_heap_limit + std::max<size_t>(initial_heap_limit / 2, 8u << 20);
+  return current_heap_limit + kHeapLimitGrace;
 }
 
 // Everything an entry point needs to use the isolate on this thread: the
@@ -198,11 +210,18 @@ class Session {
     }
     if (self_->heap_limit_hit) {
       self_->heap_limit_hit = false;
-      // Put the limit back (the callback raised it) and drop the garbage the
-      // runaway allocation left, so the context stays usable.
+      self_->heap_limit_graces = 0;
+      // Drop the garbage the runaway allocation left, then put the limit
+      // back (the callback raised it; V8 keeps it above 1.25x the live heap).
+      self_->isolate->LowMemoryNotification();
       self_->isolate->RemoveNearHeapLimitCallback(NearHeapLimit, self_->initial_heap_limit);
       self_->isolate->AddNearHeapLimitCallback(NearHeapLimit, self_);
-      self_->isolate->LowMemoryNotification();
+      // If the script kept what it allocated (e.g. in a global), the context
+      // stays over its limit: refuse further work rather than let the limit
+      // ratchet up with every evaluation.
+      v8::HeapStatistics stats;
+      self_->isolate->GetHeapStatistics(&stats);
+      if (stats.used_heap_size() > self_->initial_heap_limit) self_->heap_exhausted = true;
     }
   }
 
@@ -767,6 +786,7 @@ void v8cage_request_stop(v8cage_isolate* iso, int reason) {
 int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len, v8cage_output* out) {
   return Guarded(
       [&]() -> int {
+        if (iso->heap_exhausted) return FailWith(V8CAGE_OUT_OF_MEMORY, "", iso, out);
         Session s(iso);
         v8::TryCatch tc(s.isolate());
         if (len > static_cast<size_t>(v8::String::kMaxLength)) {
@@ -794,6 +814,7 @@ int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len, const ui
                 v8cage_output* out) {
   return Guarded(
       [&]() -> int {
+        if (iso->heap_exhausted) return FailWith(V8CAGE_OUT_OF_MEMORY, "", iso, out);
         Session s(iso);
         v8::TryCatch tc(s.isolate());
         v8::Local<v8::Context> ctx = s.context();

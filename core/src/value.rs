@@ -263,21 +263,49 @@ fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes call arguments as one wire array.
+/// Encodes call arguments as one wire array. Iterative, like `Reader`, so a
+/// deep argument is refused without deep recursion.
 pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Error> {
+    enum Open<'a> {
+        Items(std::slice::Iter<'a, Value>),
+        Entries(std::slice::Iter<'a, (String, Value)>),
+    }
     let mut out = Vec::with_capacity(64);
     out.push(tag::ARRAY);
     put_len(&mut out, args.len(), "argument list")?;
-    for arg in args {
-        encode(arg, 1, max_depth, &mut out)?;
+    let mut stack = vec![Open::Items(args.iter())];
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Open::Items(items) => items.next(),
+            Open::Entries(entries) => entries.next().map(|(k, v)| {
+                put_len(&mut out, k.len(), "key").map(|()| out.extend_from_slice(k.as_bytes())).map(|()| v)
+            }).transpose()?,
+        };
+        let Some(v) = next else {
+            stack.pop();
+            continue;
+        };
+        match v {
+            Value::Array(items) => {
+                out.push(tag::ARRAY);
+                put_len(&mut out, items.len(), "array")?;
+                stack.push(Open::Items(items.iter()));
+            }
+            Value::Object(entries) => {
+                out.push(tag::OBJECT);
+                put_len(&mut out, entries.len(), "object")?;
+                stack.push(Open::Entries(entries.iter()));
+            }
+            scalar => encode_scalar(scalar, &mut out)?,
+        }
+        if stack.len() > max_depth as usize {
+            return Err(Error::InvalidInput(format!("argument nests deeper than {max_depth} levels")));
+        }
     }
     Ok(out)
 }
 
-fn encode(v: &Value, depth: u32, max_depth: u32, out: &mut Vec<u8>) -> Result<(), Error> {
-    if depth > max_depth {
-        return Err(Error::InvalidInput(format!("argument nests deeper than {max_depth} levels")));
-    }
+fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
     match v {
         Value::Undefined => out.push(tag::UNDEFINED),
         Value::Null => out.push(tag::NULL),
@@ -312,27 +340,12 @@ fn encode(v: &Value, depth: u32, max_depth: u32, out: &mut Vec<u8>) -> Result<()
             put_len(out, b.len(), "byte array")?;
             out.extend_from_slice(b);
         }
-        Value::Array(items) => {
-            out.push(tag::ARRAY);
-            put_len(out, items.len(), "array")?;
-            for item in items {
-                encode(item, depth + 1, max_depth, out)?;
-            }
-        }
-        Value::Object(entries) => {
-            out.push(tag::OBJECT);
-            put_len(out, entries.len(), "object")?;
-            for (k, item) in entries {
-                put_len(out, k.len(), "key")?;
-                out.extend_from_slice(k.as_bytes());
-                encode(item, depth + 1, max_depth, out)?;
-            }
-        }
         Value::Function(name) => {
             return Err(Error::InvalidInput(format!(
                 "a Function value ({name:?}) cannot be passed into JavaScript"
             )))
         }
+        Value::Array(_) | Value::Object(_) => unreachable!("containers are handled by encode_args"),
     }
     Ok(())
 }

@@ -1,0 +1,210 @@
+//! Hostile JavaScript meets its limits: timeouts, heap limit, stack limit.
+//! Each case returns a typed error and leaves the process and (where
+//! possible) the same context working.
+
+use std::time::{Duration, Instant};
+
+use v8cage::{Context, ContextOptions, Error, Value};
+
+fn with_timeout(ms: u64) -> Context {
+    Context::new(ContextOptions { timeout: Some(Duration::from_millis(ms)), ..Default::default() }).unwrap()
+}
+
+fn assert_usable(ctx: &mut Context) {
+    assert_eq!(ctx.eval("1 + 1").unwrap(), Value::Number(2.0), "the context still evaluates");
+}
+
+#[test]
+fn infinite_loop_times_out_promptly_and_context_survives() {
+    let mut ctx = with_timeout(100);
+    let started = Instant::now();
+    assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(100), "fired early: {took:?}");
+    assert!(took < Duration::from_millis(150), "fired late: {took:?}");
+    assert_usable(&mut ctx);
+    // Again, to prove the termination was fully cancelled and re-armed.
+    assert_eq!(ctx.eval("for (;;) {}"), Err(Error::Timeout));
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn timeout_applies_to_calls_and_promise_jobs() {
+    let mut ctx = with_timeout(100);
+    ctx.eval("function spin() { for (;;) {} }").unwrap();
+    assert_eq!(ctx.call("spin", &[]), Err(Error::Timeout));
+    assert_eq!(ctx.eval("Promise.resolve().then(() => { for (;;) {} }); 1"), Err(Error::Timeout));
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn a_finished_eval_is_not_hit_by_its_expired_timeout() {
+    // Many short evals under a short timeout: none is wrongly terminated
+    // because an earlier deadline fires late.
+    let mut ctx = with_timeout(20);
+    for i in 0..2000 {
+        assert_eq!(ctx.eval("2 * 21").unwrap(), Value::Number(42.0), "eval {i}");
+    }
+}
+
+#[test]
+fn timeout_can_change_between_evals() {
+    let mut ctx = with_timeout(50);
+    ctx.set_timeout(None);
+    assert_eq!(ctx.eval("let n = 0; for (let i = 0; i < 1e6; i++) n += i; n").unwrap(), Value::Number(499999500000.0));
+    ctx.set_timeout(Some(Duration::from_millis(30)));
+    assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
+}
+
+fn small_heap() -> Context {
+    Context::new(ContextOptions {
+        heap_limit: Some(64 << 20),
+        timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn unbounded_allocation_is_out_of_memory_not_an_abort() {
+    let loops = [
+        "const a = []; while (true) a.push(new Array(1000).fill(1.5));",
+        "let s = 'x'; const keep = []; while (true) { s += s.length; keep.push(s + 'y'); }",
+        "const m = new Map(); for (let i = 0; ; i++) m.set(i, {i});",
+        "var big = []; for (;;) big.push({a: 1, b: [1, 2, 3], c: 'str' + big.length});",
+    ];
+    for src in loops {
+        let mut ctx = small_heap();
+        assert_eq!(ctx.eval(src), Err(Error::OutOfMemory), "{src}");
+        // The same context either works again or keeps reporting a clear error.
+        for _ in 0..3 {
+            match ctx.eval("1 + 1") {
+                Ok(v) => assert_eq!(v, Value::Number(2.0)),
+                Err(e) => assert_eq!(e, Error::OutOfMemory),
+            }
+        }
+        let mut fresh = small_heap();
+        assert_usable(&mut fresh);
+    }
+}
+
+#[test]
+fn out_of_memory_repeats_without_growing_the_limit() {
+    let mut ctx = small_heap();
+    let limit_before = ctx.heap_stats().limit;
+    for _ in 0..4 {
+        assert_eq!(ctx.eval("{ let a = []; while (true) a.push(new Array(1000).fill(0.5)); }"), Err(Error::OutOfMemory));
+        assert_usable(&mut ctx);
+    }
+    assert_eq!(ctx.heap_stats().limit, limit_before, "the grace room is taken back after each hit");
+}
+
+#[test]
+fn array_buffers_count_against_the_heap_limit() {
+    let mut ctx = small_heap();
+    let err = ctx.eval("const keep = []; for (;;) keep.push(new ArrayBuffer(8 << 20));").unwrap_err();
+    assert!(
+        matches!(&err, Error::Exception { name, .. } if name == "RangeError") || err == Error::OutOfMemory,
+        "{err:?}"
+    );
+    assert!(ctx.heap_stats().external <= 64 << 20);
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn heap_stats_report_the_limit() {
+    let ctx = small_heap();
+    let stats = ctx.heap_stats();
+    assert!(stats.used > 0 && stats.used <= stats.total, "{stats:?}");
+    assert!(stats.limit <= 80 << 20 && stats.limit >= 32 << 20, "limit near 64 MiB: {stats:?}");
+}
+
+fn assert_range_error(result: Result<Value, Error>) {
+    match result {
+        Err(Error::Exception { name, message, .. }) => {
+            assert_eq!(name, "RangeError");
+            assert!(message.contains("call stack"), "{message}");
+        }
+        other => panic!("expected RangeError, got {other:?}"),
+    }
+}
+
+#[test]
+fn runaway_recursion_is_a_range_error() {
+    let mut ctx = Context::default_new().unwrap();
+    assert_range_error(ctx.eval("function f() { return f() } f()"));
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn runaway_recursion_on_a_256k_thread_is_a_range_error() {
+    let mut ctx = Context::default_new().unwrap();
+    ctx.eval("function id(x) { return x }").unwrap();
+    let mut ctx = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            assert_range_error(ctx.eval("function f() { return f() } f()"));
+            assert_range_error(ctx.eval("function g(n) { return [g(n + 1)] } g(0)"));
+            // Deep results are bounded by this thread's stack, not only by max_depth.
+            let deep = ctx.eval("let d = []; for (let i = 0; i < 999; i++) d = [d]; d");
+            assert!(matches!(deep, Ok(Value::Array(_)) | Err(Error::Conversion(_))), "{deep:?}");
+            let mut arg = Value::Null;
+            for _ in 0..900 {
+                arg = Value::Array(vec![arg]);
+            }
+            let back = ctx.call("id", &[arg]);
+            assert!(matches!(back, Ok(Value::Array(_)) | Err(Error::InvalidInput(_))), "{back:?}");
+            assert_usable(&mut ctx);
+            ctx
+        })
+        .unwrap()
+        .join()
+        .expect("the 256 KiB thread survives");
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn deep_source_nesting_is_an_error() {
+    let mut ctx = Context::default_new().unwrap();
+    let src = format!("{}1{}", "(".repeat(200_000), ")".repeat(200_000));
+    let err = ctx.eval(&src).unwrap_err();
+    assert!(
+        matches!(&err, Error::Exception { name, .. } if name == "RangeError") || matches!(err, Error::Syntax { .. }),
+        "{err:?}"
+    );
+    assert_usable(&mut ctx);
+}
+
+#[test]
+fn memory_kept_past_the_limit_gives_clear_errors_and_no_ratchet() {
+    let mut ctx = small_heap();
+    let mut other = small_heap();
+    for _ in 0..4 {
+        // Each round keeps its allocation reachable from a global.
+        assert_eq!(
+            ctx.eval("var keep = (globalThis.keep || []); for (;;) keep.push(new Array(1000).fill(2.5));"),
+            Err(Error::OutOfMemory)
+        );
+        match ctx.eval("1 + 1") {
+            Ok(v) => assert_eq!(v, Value::Number(2.0)),
+            Err(e) => assert_eq!(e, Error::OutOfMemory, "a refused context says why"),
+        }
+    }
+    assert!(ctx.heap_stats().limit < 256 << 20, "the limit did not ratchet up: {:?}", ctx.heap_stats());
+    assert_usable(&mut other);
+}
+
+#[test]
+fn single_huge_allocations_end_in_out_of_memory() {
+    // Each of these asks V8 for one object far larger than the limit.
+    for src in [
+        "JSON.stringify(new Array(2e7).fill(1)).length",
+        "new Array(3e7).fill(1.5).length",
+        "'ab'.repeat(2 ** 26).toUpperCase().length",
+        "{ let a = [1]; for (;;) a = a.concat(a) }",
+    ] {
+        let mut ctx = small_heap();
+        assert_eq!(ctx.eval(src), Err(Error::OutOfMemory), "{src}");
+        assert_usable(&mut ctx);
+    }
+}
