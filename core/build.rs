@@ -9,7 +9,13 @@ use std::path::{Path, PathBuf};
 
 /// Library names that carry V8's API, most specific first.
 const LIBRARIES: &[&str] = &["node", "v8"];
-const LIB_SUBDIRS: &[&str] = &["lib", "lib/x86_64-linux-gnu", "lib64", "usr/lib/x86_64-linux-gnu", "usr/lib"];
+const LIB_SUBDIRS: &[&str] = &[
+    "lib",
+    "lib/x86_64-linux-gnu",
+    "lib64",
+    "usr/lib/x86_64-linux-gnu",
+    "usr/lib",
+];
 const INCLUDE_SUBDIRS: &[&str] = &["include", "include/node", "usr/include/node", "include/v8"];
 
 struct V8Install {
@@ -23,12 +29,19 @@ fn find_in(prefix: &Path) -> Option<V8Install> {
         .iter()
         .map(|sub| prefix.join(sub))
         .find(|dir| dir.join("v8.h").is_file())?;
-    LIB_SUBDIRS.iter().map(|sub| prefix.join(sub)).find_map(|dir| {
-        LIBRARIES
-            .iter()
-            .find(|name| dir.join(format!("lib{name}.so")).exists())
-            .map(|name| V8Install { include: include.clone(), lib_dir: dir.clone(), lib_name: name })
-    })
+    LIB_SUBDIRS
+        .iter()
+        .map(|sub| prefix.join(sub))
+        .find_map(|dir| {
+            LIBRARIES
+                .iter()
+                .find(|name| dir.join(format!("lib{name}.so")).exists())
+                .map(|name| V8Install {
+                    include: include.clone(),
+                    lib_dir: dir.clone(),
+                    lib_name: name,
+                })
+        })
 }
 
 fn find_v8(manifest_dir: &Path) -> Result<V8Install, String> {
@@ -58,7 +71,8 @@ fn find_v8(manifest_dir: &Path) -> Result<V8Install, String> {
 }
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-env-changed=V8CAGE_V8_DIR");
     println!("cargo:rerun-if-changed=shim/v8cage_shim.cc");
     println!("cargo:rerun-if-changed=shim/v8cage_shim.h");
@@ -79,6 +93,9 @@ fn main() {
         .include(&v8.include)
         // V8 is built without RTTI; our ArrayBuffer::Allocator subclass must match.
         .flag("-fno-rtti")
+        // Optimised even in debug builds: the converters recurse up to
+        // max_depth levels and unoptimised frames are several times larger.
+        .opt_level(2)
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(true)
         .compile("v8cage_shim");

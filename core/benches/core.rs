@@ -1,1 +1,67 @@
-fn main() {}
+//! `cargo bench -p v8cage`: per-operation costs, and the raw floor (the same
+//! `1+1` compile+run straight in the shim) that our per-eval overhead is a
+//! ratio to.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use v8cage::{Context, ContextOptions, Value};
+
+fn bench(c: &mut Criterion) {
+    c.bench_function("new_context", |b| {
+        b.iter_batched(
+            || (),
+            |()| Context::default_new().unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+
+    let mut ctx = Context::default_new().unwrap();
+    c.bench_function("raw_floor_1+1", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            assert_eq!(ctx.bench_raw_eval("1+1", iters), iters);
+            started.elapsed()
+        })
+    });
+    c.bench_function("eval_1+1", |b| b.iter(|| ctx.eval("1+1").unwrap()));
+
+    let mut limited = Context::new(ContextOptions {
+        timeout: Some(Duration::from_secs(10)),
+        heap_limit: Some(256 << 20),
+        ..Default::default()
+    })
+    .unwrap();
+    c.bench_function("eval_1+1_with_timeout", |b| {
+        b.iter(|| limited.eval("1+1").unwrap())
+    });
+
+    ctx.eval("function add3(a, b, c) { return a + b + c }")
+        .unwrap();
+    let args = [Value::from(1), Value::from(2.5), Value::from(3)];
+    c.bench_function("call_3_numbers", |b| {
+        b.iter(|| ctx.call("add3", &args).unwrap())
+    });
+
+    ctx.eval("const ints = Array.from({length: 100000}, (_, i) => i)")
+        .unwrap();
+    c.bench_function("convert_100k_int_array", |b| {
+        b.iter(|| ctx.eval("ints").unwrap())
+    });
+
+    ctx.eval(
+        "const mb = {}; for (let i = 0; i < 10000; i++) mb['key' + i] = {id: i, name: 'item ' + i, tags: ['a', 'b'], score: i / 7, ok: true};
+         const mbSize = JSON.stringify(mb).length",
+    )
+    .unwrap();
+    let size = ctx.eval("mbSize").unwrap();
+    eprintln!("(the object below is {size:?} bytes of JSON)");
+    c.bench_function("convert_1mb_object", |b| b.iter(|| ctx.eval("mb").unwrap()));
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

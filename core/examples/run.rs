@@ -33,8 +33,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
         Some((i, 'g' | 'G')) => (&text[..i], 1 << 30),
         _ => (text, 1),
     };
-    let n: usize = digits.parse().map_err(|_| format!("not a size: {text:?} (use e.g. 64M)"))?;
-    n.checked_mul(scale).ok_or_else(|| format!("size too large: {text}"))
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (use e.g. 64M)"))?;
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("size too large: {text}"))
 }
 
 fn main() -> ExitCode {
@@ -52,11 +55,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = ContextOptions { timeout: args.timeout, heap_limit: args.heap_limit, ..Default::default() };
+    let options = ContextOptions {
+        timeout: args.timeout,
+        heap_limit: args.heap_limit,
+        ..Default::default()
+    };
     let result = Context::new(options).and_then(|mut ctx| ctx.eval(&source));
     match result {
         Ok(value) if args.debug => println!("{value:?}"),
-        Ok(value) => println!("{}", serde_json::to_string_pretty(&value).expect("a Value always serializes")),
+        Ok(value) => println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("a Value always serializes")
+        ),
         Err(error) => {
             eprintln!("error: {error:?}\n{error}");
             return ExitCode::from(1);

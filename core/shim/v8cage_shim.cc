@@ -128,11 +128,12 @@ struct v8cage_isolate {
   bool heap_exhausted = false;    // live data stays over the limit: refuse work
   std::vector<uint8_t> out;
 
-  // Guards `running` and `stop_reason` so a stop request can never land
-  // between the end of one evaluation and the start of the next.
+  // Guards `running` and writes of `stop_reason` so a stop request can never
+  // land between the end of one evaluation and the start of the next.
+  // `stop_reason` is atomic so converters can poll it cheaply without the lock.
   std::mutex stop_mutex;
   bool running = false;
-  int stop_reason = V8CAGE_STOP_NONE;
+  std::atomic<int> stop_reason{V8CAGE_STOP_NONE};
 };
 
 namespace {
@@ -193,7 +194,9 @@ class Session {
     uintptr_t here = CurrentStackPosition();
     uintptr_t limit = std::max(ThreadStackLow() + kStackHeadroom, here - std::min(here, kMaxJsStack));
     self->isolate->SetStackLimit(limit);
-    converter_floor_ = limit + kConverterStackReserve;
+    // Converters recurse in C++ and may use the whole thread stack, not only
+    // V8's JS budget; V8 calls they make still check V8's own limit.
+    converter_floor_ = ThreadStackLow() + kStackHeadroom + kConverterStackReserve;
     self_->out.clear();
     if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
     std::lock_guard<std::mutex> lock(self->stop_mutex);
@@ -230,10 +233,7 @@ class Session {
   v8cage_isolate* self() const { return self_; }
   uintptr_t converter_floor() const { return converter_floor_; }
 
-  int stop_reason() {
-    std::lock_guard<std::mutex> lock(self_->stop_mutex);
-    return self_->stop_reason;
-  }
+  int stop_reason() const { return self_->stop_reason.load(std::memory_order_acquire); }
   bool stop_requested() { return stop_reason() != V8CAGE_STOP_NONE; }
 
   int StatusForStop() {

@@ -24,7 +24,12 @@ pub struct ContextOptions {
 
 impl Default for ContextOptions {
     fn default() -> Self {
-        ContextOptions { timeout: None, heap_limit: None, max_result_bytes: 64 << 20, max_depth: 1000 }
+        ContextOptions {
+            timeout: None,
+            heap_limit: None,
+            max_result_bytes: 64 << 20,
+            max_depth: 1000,
+        }
     }
 }
 
@@ -111,7 +116,9 @@ impl Context {
     pub fn new(options: ContextOptions) -> Result<Context, Error> {
         engine::ensure_initialised()?;
         if options.max_result_bytes >= u32::MAX as usize {
-            return Err(Error::InvalidInput("max_result_bytes must be below 4 GiB".into()));
+            return Err(Error::InvalidInput(
+                "max_result_bytes must be below 4 GiB".into(),
+            ));
         }
         if options.max_depth == 0 {
             return Err(Error::InvalidInput("max_depth must be at least 1".into()));
@@ -124,9 +131,16 @@ impl Context {
         // SAFETY: `limits` is a valid pointer for the duration of the call; the
         // shim copies it.
         let raw = unsafe { ffi::v8cage_isolate_new(&limits) };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
-        let target = Arc::new(StopTarget { isolate: Mutex::new(Some(IsolatePtr(raw))) });
-        Ok(Context { raw, target, options })
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
+        let target = Arc::new(StopTarget {
+            isolate: Mutex::new(Some(IsolatePtr(raw))),
+        });
+        Ok(Context {
+            raw,
+            target,
+            options,
+        })
     }
 
     /// `Context::new(ContextOptions::default())`.
@@ -149,7 +163,14 @@ impl Context {
         let mut out = ffi::Output::empty();
         // SAFETY: `raw` is a live isolate owned by `self` (`&mut self` gives
         // exclusive use); `source` is valid for `len` bytes during the call.
-        let status = unsafe { ffi::v8cage_eval(self.raw.as_ptr(), source.as_ptr().cast(), source.len(), &mut out) };
+        let status = unsafe {
+            ffi::v8cage_eval(
+                self.raw.as_ptr(),
+                source.as_ptr().cast(),
+                source.len(),
+                &mut out,
+            )
+        };
         self.finish(status, &out)
     }
 
@@ -179,7 +200,12 @@ impl Context {
         let mut raw = ffi::RawHeapStats::default();
         // SAFETY: `raw` is a live isolate; the shim locks it; `raw` stats is a valid out-pointer.
         unsafe { ffi::v8cage_heap_stats_get(self.raw.as_ptr(), &mut raw) };
-        HeapStats { used: raw.used, total: raw.total, limit: raw.limit, external: raw.external }
+        HeapStats {
+            used: raw.used,
+            total: raw.total,
+            limit: raw.limit,
+            external: raw.external,
+        }
     }
 
     /// Runs a full garbage collection.
@@ -190,7 +216,9 @@ impl Context {
 
     /// A handle that stops this context's running evaluation from any thread.
     pub fn terminate_handle(&self) -> TerminateHandle {
-        TerminateHandle { target: Arc::clone(&self.target) }
+        TerminateHandle {
+            target: Arc::clone(&self.target),
+        }
     }
 
     /// Benchmark floor only: compiles and runs `source` `iterations` times
@@ -198,7 +226,14 @@ impl Context {
     #[doc(hidden)]
     pub fn bench_raw_eval(&mut self, source: &str, iterations: u64) -> u64 {
         // SAFETY: as in `eval`.
-        unsafe { ffi::v8cage_bench_raw_eval(self.raw.as_ptr(), source.as_ptr().cast(), source.len(), iterations) }
+        unsafe {
+            ffi::v8cage_bench_raw_eval(
+                self.raw.as_ptr(),
+                source.as_ptr().cast(),
+                source.len(),
+                iterations,
+            )
+        }
     }
 
     fn finish(&self, status: std::os::raw::c_int, out: &ffi::Output) -> Result<Value, Error> {
@@ -216,7 +251,11 @@ impl Context {
                 let message = r.string()?;
                 let line = r.u32()?;
                 let column = r.u32()?;
-                Err(Error::Syntax { message, line, column })
+                Err(Error::Syntax {
+                    message,
+                    line,
+                    column,
+                })
             }
             ffi::STATUS_EXCEPTION => {
                 let name = r.string()?;
@@ -225,14 +264,21 @@ impl Context {
                     Value::String(s) => Some(s),
                     _ => None,
                 };
-                Err(Error::Exception { name, message, stack })
+                Err(Error::Exception {
+                    name,
+                    message,
+                    stack,
+                })
             }
             ffi::STATUS_TIMEOUT => Err(Error::Timeout),
             ffi::STATUS_OUT_OF_MEMORY => Err(Error::OutOfMemory),
             ffi::STATUS_TERMINATED => Err(Error::Terminated),
             ffi::STATUS_CONVERSION => Err(Error::Conversion(r.string()?)),
             ffi::STATUS_INVALID => Err(Error::InvalidInput(r.string()?)),
-            _ => Err(Error::Engine(r.string().unwrap_or_else(|_| format!("shim status {status}")))),
+            _ => Err(Error::Engine(
+                r.string()
+                    .unwrap_or_else(|_| format!("shim status {status}")),
+            )),
         }
     }
 }
@@ -240,7 +286,11 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         // Detach first: once this returns no stop request can reach the isolate.
-        self.target.isolate.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.target
+            .isolate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         // SAFETY: `raw` is owned by `self`, detached from every other thread,
         // and never used again.
         unsafe { ffi::v8cage_isolate_free(self.raw.as_ptr()) };
@@ -249,6 +299,8 @@ impl Drop for Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }

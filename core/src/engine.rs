@@ -10,7 +10,9 @@ enum State {
     Failed,
 }
 
-static ENGINE: Mutex<State> = Mutex::new(State::Uninitialised { flags: String::new() });
+static ENGINE: Mutex<State> = Mutex::new(State::Uninitialised {
+    flags: String::new(),
+});
 
 /// Passes V8 command-line flags (e.g. `"--max-lazy"`, `"--jitless"`). Only
 /// before the first context is created; afterwards it is an
@@ -25,7 +27,9 @@ pub fn set_flags(flags: &str) -> Result<(), Error> {
             pending.push_str(flags);
             Ok(())
         }
-        _ => Err(Error::InvalidInput("set_flags must be called before the first Context is created".into())),
+        _ => Err(Error::InvalidInput(
+            "set_flags must be called before the first Context is created".into(),
+        )),
     }
 }
 
@@ -34,7 +38,11 @@ pub(crate) fn ensure_initialised() -> Result<(), Error> {
     if let State::Uninitialised { flags } = &*state {
         // SAFETY: called once, under the ENGINE lock; the flag bytes outlive the call.
         let status = unsafe { ffi::v8cage_engine_init(flags.as_ptr().cast(), flags.len()) };
-        *state = if status == 0 { State::Ready } else { State::Failed };
+        *state = if status == 0 {
+            State::Ready
+        } else {
+            State::Failed
+        };
     }
     match *state {
         State::Ready => Ok(()),

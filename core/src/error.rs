@@ -7,11 +7,19 @@
 pub enum Error {
     /// The source does not parse. `line` and `column` are 1-based.
     #[error("SyntaxError: {message} (line {line}, column {column})")]
-    Syntax { message: String, line: u32, column: u32 },
+    Syntax {
+        message: String,
+        line: u32,
+        column: u32,
+    },
     /// JavaScript threw. For `throw 1` or `throw {..}` without a `name`,
     /// `name` is empty and `message` describes the thrown value.
     #[error("{}{message}", if name.is_empty() { String::new() } else { format!("{name}: ") })]
-    Exception { name: String, message: String, stack: Option<String> },
+    Exception {
+        name: String,
+        message: String,
+        stack: Option<String>,
+    },
     /// The context's timeout ran out (during evaluation or conversion).
     #[error("evaluation timed out")]
     Timeout,

@@ -23,7 +23,10 @@ pub struct Output {
 
 impl Output {
     pub fn empty() -> Self {
-        Output { data: std::ptr::null(), len: 0 }
+        Output {
+            data: std::ptr::null(),
+            len: 0,
+        }
     }
 }
 
@@ -54,7 +57,12 @@ extern "C" {
     pub fn v8cage_isolate_new(limits: *const Limits) -> *mut RawIsolate;
     pub fn v8cage_isolate_free(iso: *mut RawIsolate);
     pub fn v8cage_request_stop(iso: *mut RawIsolate, reason: c_int);
-    pub fn v8cage_eval(iso: *mut RawIsolate, src: *const c_char, len: usize, out: *mut Output) -> c_int;
+    pub fn v8cage_eval(
+        iso: *mut RawIsolate,
+        src: *const c_char,
+        len: usize,
+        out: *mut Output,
+    ) -> c_int;
     pub fn v8cage_call(
         iso: *mut RawIsolate,
         name: *const c_char,
@@ -65,5 +73,10 @@ extern "C" {
     ) -> c_int;
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
-    pub fn v8cage_bench_raw_eval(iso: *mut RawIsolate, src: *const c_char, len: usize, iterations: u64) -> u64;
+    pub fn v8cage_bench_raw_eval(
+        iso: *mut RawIsolate,
+        src: *const c_char,
+        len: usize,
+        iterations: u64,
+    ) -> u64;
 }

@@ -48,3 +48,8 @@ pub use context::{Context, ContextOptions, HeapStats, TerminateHandle};
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
 pub use value::Value;
+
+/// The README's Rust example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctest;

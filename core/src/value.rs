@@ -50,10 +50,17 @@ impl Value {
             a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
         }
         match (self, other) {
-            (Value::Number(a), Value::Number(b)) | (Value::Date(a), Value::Date(b)) => same_f64(*a, *b),
-            (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y)),
+            (Value::Number(a), Value::Number(b)) | (Value::Date(a), Value::Date(b)) => {
+                same_f64(*a, *b)
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y))
+            }
             (Value::Object(a), Value::Object(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same_value(vb))
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_value(vb))
             }
             _ => self == other,
         }
@@ -258,7 +265,8 @@ pub(crate) mod tag {
 }
 
 fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
-    let len = u32::try_from(len).map_err(|_| Error::InvalidInput(format!("{what} longer than 4 GiB")))?;
+    let len =
+        u32::try_from(len).map_err(|_| Error::InvalidInput(format!("{what} longer than 4 GiB")))?;
     out.extend_from_slice(&len.to_ne_bytes());
     Ok(())
 }
@@ -277,9 +285,14 @@ pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Err
     while let Some(top) = stack.last_mut() {
         let next = match top {
             Open::Items(items) => items.next(),
-            Open::Entries(entries) => entries.next().map(|(k, v)| {
-                put_len(&mut out, k.len(), "key").map(|()| out.extend_from_slice(k.as_bytes())).map(|()| v)
-            }).transpose()?,
+            Open::Entries(entries) => entries
+                .next()
+                .map(|(k, v)| {
+                    put_len(&mut out, k.len(), "key")
+                        .map(|()| out.extend_from_slice(k.as_bytes()))
+                        .map(|()| v)
+                })
+                .transpose()?,
         };
         let Some(v) = next else {
             stack.pop();
@@ -299,7 +312,9 @@ pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Err
             scalar => encode_scalar(scalar, &mut out)?,
         }
         if stack.len() > max_depth as usize {
-            return Err(Error::InvalidInput(format!("argument nests deeper than {max_depth} levels")));
+            return Err(Error::InvalidInput(format!(
+                "argument nests deeper than {max_depth} levels"
+            )));
         }
     }
     Ok(out)
@@ -320,8 +335,9 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
             out.extend_from_slice(&n.to_ne_bytes());
         }
         Value::BigInt(s) => {
-            let big = BigInt::from_str(s)
-                .map_err(|_| Error::InvalidInput(format!("BigInt {s:?} is not a decimal integer")))?;
+            let big = BigInt::from_str(s).map_err(|_| {
+                Error::InvalidInput(format!("BigInt {s:?} is not a decimal integer"))
+            })?;
             let (sign, words) = big.to_u64_digits();
             out.push(tag::BIGINT);
             out.push(u8::from(sign == Sign::Minus));
@@ -377,10 +393,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     pub(crate) fn u32(&mut self) -> Result<u32, Error> {
-        Ok(u32::from_ne_bytes(self.take(4)?.try_into().map_err(|_| corrupt())?))
+        Ok(u32::from_ne_bytes(
+            self.take(4)?.try_into().map_err(|_| corrupt())?,
+        ))
     }
     fn f64(&mut self) -> Result<f64, Error> {
-        Ok(f64::from_ne_bytes(self.take(8)?.try_into().map_err(|_| corrupt())?))
+        Ok(f64::from_ne_bytes(
+            self.take(8)?.try_into().map_err(|_| corrupt())?,
+        ))
     }
     fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.u32()? as usize;
@@ -418,7 +438,10 @@ impl<'a> Reader<'a> {
                     let raw = self.take(words.checked_mul(8).ok_or_else(corrupt)?)?;
                     let magnitude = BigUint::from_bytes_le(
                         &raw.chunks_exact(8)
-                            .flat_map(|w| u64::from_ne_bytes(w.try_into().expect("8-byte chunk")).to_le_bytes())
+                            .flat_map(|w| {
+                                u64::from_ne_bytes(w.try_into().expect("8-byte chunk"))
+                                    .to_le_bytes()
+                            })
                             .collect::<Vec<u8>>(),
                     );
                     let sign = if negative { Sign::Minus } else { Sign::Plus };
@@ -481,7 +504,10 @@ mod tests {
     fn wire_encoding_reads_back() {
         let v = Value::Array(vec![
             Value::Undefined,
-            Value::Object(vec![("a".into(), Value::Array(vec![])), ("b".into(), Value::Number(-0.0))]),
+            Value::Object(vec![
+                ("a".into(), Value::Array(vec![])),
+                ("b".into(), Value::Number(-0.0)),
+            ]),
             Value::BigInt("-123456789012345678901234567890".into()),
             Value::Bytes(vec![1, 2, 3]),
             Value::String("x\0y".into()),
@@ -489,7 +515,9 @@ mod tests {
         ]);
         let args = encode_args(std::slice::from_ref(&v), 1000).unwrap();
         let mut reader = Reader::new(&args);
-        let Value::Array(mut outer) = reader.value().unwrap() else { panic!("not an array") };
+        let Value::Array(mut outer) = reader.value().unwrap() else {
+            panic!("not an array")
+        };
         assert!(outer.pop().unwrap().same_value(&v));
     }
 

@@ -20,6 +20,10 @@ struct Watchdog {
 struct Deadlines {
     by_time: BTreeMap<(Instant, u64), Arc<StopTarget>>,
     next_id: u64,
+    /// When the watchdog will wake by itself; `None` while it waits for work.
+    /// Arming a later deadline needs no wake-up (the common case: it wakes,
+    /// finds the earlier evaluations disarmed, and sleeps again).
+    wakes_at: Option<Instant>,
 }
 
 /// Disarms its deadline when dropped.
@@ -30,8 +34,10 @@ pub(crate) struct Armed {
 fn watchdog() -> &'static Watchdog {
     static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
     WATCHDOG.get_or_init(|| {
-        let dog: &'static Watchdog =
-            Box::leak(Box::new(Watchdog { deadlines: Mutex::new(Deadlines::default()), wake: Condvar::new() }));
+        let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            deadlines: Mutex::new(Deadlines::default()),
+            wake: Condvar::new(),
+        }));
         std::thread::Builder::new()
             .name("v8cage-watchdog".into())
             .spawn(move || dog.run())
@@ -44,14 +50,19 @@ fn watchdog() -> &'static Watchdog {
 /// unless the returned guard is dropped first.
 pub(crate) fn arm(target: &Arc<StopTarget>, timeout: Duration) -> Armed {
     let dog = watchdog();
-    let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
     let mut d = dog.deadlines.lock().unwrap_or_else(|e| e.into_inner());
     d.next_id += 1;
     let key = (deadline, d.next_id);
-    let earliest = d.by_time.keys().next().is_none_or(|first| key < *first);
     d.by_time.insert(key, Arc::clone(target));
+    let must_wake = d.wakes_at.is_none_or(|at| deadline < at);
+    if must_wake {
+        d.wakes_at = Some(deadline);
+    }
     drop(d);
-    if earliest {
+    if must_wake {
         dog.wake.notify_one();
     }
     Armed { key }
@@ -60,7 +71,11 @@ pub(crate) fn arm(target: &Arc<StopTarget>, timeout: Duration) -> Armed {
 impl Drop for Armed {
     fn drop(&mut self) {
         let dog = watchdog();
-        dog.deadlines.lock().unwrap_or_else(|e| e.into_inner()).by_time.remove(&self.key);
+        dog.deadlines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_time
+            .remove(&self.key);
     }
 }
 
@@ -84,8 +99,15 @@ impl Watchdog {
                 d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            d = match d.by_time.keys().next().map(|(at, _)| *at) {
-                Some(at) => self.wake.wait_timeout(d, at.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0,
+            let next = d.by_time.keys().next().map(|(at, _)| *at);
+            d.wakes_at = next;
+            d = match next {
+                Some(at) => {
+                    self.wake
+                        .wait_timeout(d, at.saturating_duration_since(now))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
                 None => self.wake.wait(d).unwrap_or_else(|e| e.into_inner()),
             };
         }

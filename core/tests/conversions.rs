@@ -14,7 +14,12 @@ fn eval(ctx: &mut Context, src: &str) -> Value {
 }
 
 fn obj(entries: &[(&str, Value)]) -> Value {
-    Value::Object(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    Value::Object(
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 #[test]
@@ -25,22 +30,41 @@ fn primitives_from_js() {
     assert_eq!(eval(&mut c, "true"), Value::Bool(true));
     assert_eq!(eval(&mut c, "false"), Value::Bool(false));
     assert_eq!(eval(&mut c, "1.5"), Value::Number(1.5));
-    assert_eq!(eval(&mut c, "2 ** 53 + 2"), Value::Number(9007199254740994.0));
+    assert_eq!(
+        eval(&mut c, "2 ** 53 + 2"),
+        Value::Number(9007199254740994.0)
+    );
     assert!(matches!(eval(&mut c, "NaN"), Value::Number(n) if n.is_nan()));
     assert_eq!(eval(&mut c, "Infinity"), Value::Number(f64::INFINITY));
     assert_eq!(eval(&mut c, "-Infinity"), Value::Number(f64::NEG_INFINITY));
-    let Value::Number(neg_zero) = eval(&mut c, "-0") else { panic!("-0 is a number") };
-    assert!(neg_zero == 0.0 && neg_zero.is_sign_negative(), "-0 keeps its sign");
+    let Value::Number(neg_zero) = eval(&mut c, "-0") else {
+        panic!("-0 is a number")
+    };
+    assert!(
+        neg_zero == 0.0 && neg_zero.is_sign_negative(),
+        "-0 keeps its sign"
+    );
     assert_eq!(eval(&mut c, "''"), Value::from(""));
 }
 
 #[test]
 fn bigint_beyond_64_bits() {
     let mut c = ctx();
-    assert_eq!(eval(&mut c, "2n ** 200n"), Value::BigInt(num_bigint::BigUint::from(2u32).pow(200).to_string()));
-    assert_eq!(eval(&mut c, "-(2n ** 64n) - 1n"), Value::BigInt("-18446744073709551617".into()));
+    assert_eq!(
+        eval(&mut c, "2n ** 200n"),
+        Value::BigInt(num_bigint::BigUint::from(2u32).pow(200).to_string())
+    );
+    assert_eq!(
+        eval(&mut c, "-(2n ** 64n) - 1n"),
+        Value::BigInt("-18446744073709551617".into())
+    );
     assert_eq!(eval(&mut c, "0n"), Value::BigInt("0".into()));
-    for text in ["0", "-1", "18446744073709551616", "-340282366920938463463374607431768211457"] {
+    for text in [
+        "0",
+        "-1",
+        "18446744073709551616",
+        "-340282366920938463463374607431768211457",
+    ] {
         let v = Value::BigInt(text.into());
         assert_eq!(c.call("id", std::slice::from_ref(&v)).unwrap(), v);
         assert_eq!(
@@ -55,26 +79,55 @@ fn bigint_beyond_64_bits() {
 fn strings_nul_surrogates_astral() {
     let mut c = ctx();
     assert_eq!(eval(&mut c, "'a\\0b'"), Value::from("a\0b"));
-    assert_eq!(eval(&mut c, "'x\\uD800y'"), Value::from("x\u{FFFD}y"), "lone high surrogate");
-    assert_eq!(eval(&mut c, "'\\uDC00'"), Value::from("\u{FFFD}"), "lone low surrogate");
-    assert_eq!(eval(&mut c, "'\\uD83D\\uDE00'"), Value::from("😀"), "pair joins into one astral char");
+    assert_eq!(
+        eval(&mut c, "'x\\uD800y'"),
+        Value::from("x\u{FFFD}y"),
+        "lone high surrogate"
+    );
+    assert_eq!(
+        eval(&mut c, "'\\uDC00'"),
+        Value::from("\u{FFFD}"),
+        "lone low surrogate"
+    );
+    assert_eq!(
+        eval(&mut c, "'\\uD83D\\uDE00'"),
+        Value::from("😀"),
+        "pair joins into one astral char"
+    );
     assert_eq!(eval(&mut c, "'😀'.length"), Value::Number(2.0));
     for s in ["a\0b", "😀 ü 中", "", "\u{FFFD}"] {
         assert_eq!(c.call("id", &[Value::from(s)]).unwrap(), Value::from(s));
     }
-    assert_eq!(c.call("String.prototype.concat.call", &[Value::from("😀"), Value::from("\0")]).unwrap(), Value::from("😀\0"));
+    assert_eq!(
+        c.call(
+            "String.prototype.concat.call",
+            &[Value::from("😀"), Value::from("\0")]
+        )
+        .unwrap(),
+        Value::from("😀\0")
+    );
 }
 
 #[test]
 fn dates_valid_and_invalid() {
     let mut c = ctx();
-    assert_eq!(eval(&mut c, "new Date(Date.UTC(2020, 1, 29, 12))"), Value::Date(1582977600000.0));
+    assert_eq!(
+        eval(&mut c, "new Date(Date.UTC(2020, 1, 29, 12))"),
+        Value::Date(1582977600000.0)
+    );
     assert!(matches!(eval(&mut c, "new Date('nope')"), Value::Date(t) if t.is_nan()));
-    assert_eq!(c.call("id", &[Value::Date(-1.5e12)]).unwrap(), Value::Date(-1.5e12));
+    assert_eq!(
+        c.call("id", &[Value::Date(-1.5e12)]).unwrap(),
+        Value::Date(-1.5e12)
+    );
     let back = c.call("id", &[Value::Date(f64::NAN)]).unwrap();
     assert!(back.same_value(&Value::Date(f64::NAN)));
-    c.eval("function iso(d) { return d.toISOString() }").unwrap();
-    assert_eq!(c.call("iso", &[Value::Date(0.0)]).unwrap(), Value::from("1970-01-01T00:00:00.000Z"));
+    c.eval("function iso(d) { return d.toISOString() }")
+        .unwrap();
+    assert_eq!(
+        c.call("iso", &[Value::Date(0.0)]).unwrap(),
+        Value::from("1970-01-01T00:00:00.000Z")
+    );
 }
 
 #[test]
@@ -84,22 +137,47 @@ fn nested_arrays_and_objects_keep_order_and_holes() {
         eval(&mut c, "[1, [2, [3, []]], {z: 1, a: {b: [null]}}]"),
         Value::Array(vec![
             Value::Number(1.0),
-            Value::Array(vec![Value::Number(2.0), Value::Array(vec![Value::Number(3.0), Value::Array(vec![])])]),
-            obj(&[("z", Value::Number(1.0)), ("a", obj(&[("b", Value::Array(vec![Value::Null]))]))]),
+            Value::Array(vec![
+                Value::Number(2.0),
+                Value::Array(vec![Value::Number(3.0), Value::Array(vec![])])
+            ]),
+            obj(&[
+                ("z", Value::Number(1.0)),
+                ("a", obj(&[("b", Value::Array(vec![Value::Null]))]))
+            ]),
         ])
     );
-    assert_eq!(eval(&mut c, "[, 1]"), Value::Array(vec![Value::Undefined, Value::Number(1.0)]), "holes read as undefined");
+    assert_eq!(
+        eval(&mut c, "[, 1]"),
+        Value::Array(vec![Value::Undefined, Value::Number(1.0)]),
+        "holes read as undefined"
+    );
     assert_eq!(
         eval(&mut c, "({b: 1, 2: 'two', a: 2, 1: 'one', [Symbol()]: 3})"),
-        obj(&[("1", "one".into()), ("2", "two".into()), ("b", 1.into()), ("a", 2.into())]),
+        obj(&[
+            ("1", "one".into()),
+            ("2", "two".into()),
+            ("b", 1.into()),
+            ("a", 2.into())
+        ]),
         "JS property order, symbols skipped"
     );
     assert_eq!(
-        eval(&mut c, "Object.defineProperty({shown: 1}, 'hidden', {value: 2, enumerable: false})"),
+        eval(
+            &mut c,
+            "Object.defineProperty({shown: 1}, 'hidden', {value: 2, enumerable: false})"
+        ),
         obj(&[("shown", 1.into())])
     );
-    assert_eq!(eval(&mut c, "Object.create({inherited: 1})"), obj(&[]), "own properties only");
-    let nested = Value::Array(vec![obj(&[("k", Value::Array(vec![Value::Null, obj(&[])]))]), Value::Array(vec![])]);
+    assert_eq!(
+        eval(&mut c, "Object.create({inherited: 1})"),
+        obj(&[]),
+        "own properties only"
+    );
+    let nested = Value::Array(vec![
+        obj(&[("k", Value::Array(vec![Value::Null, obj(&[])]))]),
+        Value::Array(vec![]),
+    ]);
     assert_eq!(c.call("id", std::slice::from_ref(&nested)).unwrap(), nested);
     // "__proto__" passed in is plain data, not a prototype change.
     let proto = obj(&[("__proto__", Value::Number(5.0))]);
@@ -109,47 +187,102 @@ fn nested_arrays_and_objects_keep_order_and_holes() {
 #[test]
 fn typed_arrays_and_buffers_are_bytes() {
     let mut c = ctx();
-    assert_eq!(eval(&mut c, "new Uint8Array([1, 2, 255])"), Value::Bytes(vec![1, 2, 255]));
-    assert_eq!(eval(&mut c, "new Uint8Array([9, 8, 7]).buffer"), Value::Bytes(vec![9, 8, 7]));
+    assert_eq!(
+        eval(&mut c, "new Uint8Array([1, 2, 255])"),
+        Value::Bytes(vec![1, 2, 255])
+    );
+    assert_eq!(
+        eval(&mut c, "new Uint8Array([9, 8, 7]).buffer"),
+        Value::Bytes(vec![9, 8, 7])
+    );
     assert_eq!(
         eval(&mut c, "new Uint8Array([0, 1, 2, 3, 4, 5]).subarray(2, 5)"),
         Value::Bytes(vec![2, 3, 4]),
         "a view with an offset copies only its window"
     );
     assert_eq!(
-        eval(&mut c, "new Uint16Array(new Uint8Array([0, 1, 2, 3, 4, 5]).buffer, 2, 1)"),
+        eval(
+            &mut c,
+            "new Uint16Array(new Uint8Array([0, 1, 2, 3, 4, 5]).buffer, 2, 1)"
+        ),
         Value::Bytes(vec![2, 3])
     );
-    assert_eq!(eval(&mut c, "new DataView(new Uint8Array([5, 6, 7]).buffer, 1)"), Value::Bytes(vec![6, 7]));
-    assert_eq!(eval(&mut c, "new Float64Array([1])"), Value::Bytes(1.0f64.to_ne_bytes().to_vec()));
-    assert_eq!(eval(&mut c, "new SharedArrayBuffer(2)"), Value::Bytes(vec![0, 0]));
-    assert_eq!(c.call("id", &[Value::Bytes(vec![])]).unwrap(), Value::Bytes(vec![]));
-    c.eval("function describe(b) { return [b instanceof Uint8Array, b.length, b[1]] }").unwrap();
+    assert_eq!(
+        eval(&mut c, "new DataView(new Uint8Array([5, 6, 7]).buffer, 1)"),
+        Value::Bytes(vec![6, 7])
+    );
+    assert_eq!(
+        eval(&mut c, "new Float64Array([1])"),
+        Value::Bytes(1.0f64.to_ne_bytes().to_vec())
+    );
+    assert_eq!(
+        eval(&mut c, "new SharedArrayBuffer(2)"),
+        Value::Bytes(vec![0, 0])
+    );
+    assert_eq!(
+        c.call("id", &[Value::Bytes(vec![])]).unwrap(),
+        Value::Bytes(vec![])
+    );
+    c.eval("function describe(b) { return [b instanceof Uint8Array, b.length, b[1]] }")
+        .unwrap();
     assert_eq!(
         c.call("describe", &[Value::Bytes(vec![7, 42, 9])]).unwrap(),
-        Value::Array(vec![Value::Bool(true), Value::Number(3.0), Value::Number(42.0)])
+        Value::Array(vec![
+            Value::Bool(true),
+            Value::Number(3.0),
+            Value::Number(42.0)
+        ])
     );
 }
 
 #[test]
 fn functions_become_their_names() {
     let mut c = ctx();
-    assert_eq!(eval(&mut c, "(function named() {})"), Value::Function("named".into()));
-    assert_eq!(eval(&mut c, "const inferred = () => 1; inferred"), Value::Function("inferred".into()));
+    assert_eq!(
+        eval(&mut c, "(function named() {})"),
+        Value::Function("named".into())
+    );
+    assert_eq!(
+        eval(&mut c, "const inferred = () => 1; inferred"),
+        Value::Function("inferred".into())
+    );
     assert_eq!(eval(&mut c, "(class K {})"), Value::Function("K".into()));
-    assert_eq!(eval(&mut c, "new Proxy(function f() {}, {})"), Value::Function(String::new()));
-    assert!(matches!(c.call("id", &[Value::Function("f".into())]), Err(Error::InvalidInput(_))));
+    assert_eq!(
+        eval(&mut c, "new Proxy(function f() {}, {})"),
+        Value::Function(String::new())
+    );
+    assert!(matches!(
+        c.call("id", &[Value::Function("f".into())]),
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 #[test]
 fn numbers_round_trip_exactly() {
     let mut c = ctx();
-    for n in [0.0, -0.0, 1.5, -1e308, 5e-324, f64::MAX, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+    for n in [
+        0.0,
+        -0.0,
+        1.5,
+        -1e308,
+        5e-324,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ] {
         let back = c.call("id", &[Value::Number(n)]).unwrap();
-        assert!(back.same_value(&Value::Number(n)), "{n} came back as {back:?}");
+        assert!(
+            back.same_value(&Value::Number(n)),
+            "{n} came back as {back:?}"
+        );
     }
-    c.eval("function isNegZero(x) { return Object.is(x, -0) }").unwrap();
-    assert_eq!(c.call("isNegZero", &[Value::Number(-0.0)]).unwrap(), Value::Bool(true));
+    c.eval("function isNegZero(x) { return Object.is(x, -0) }")
+        .unwrap();
+    assert_eq!(
+        c.call("isNegZero", &[Value::Number(-0.0)]).unwrap(),
+        Value::Bool(true)
+    );
 }
 
 #[test]
@@ -167,7 +300,10 @@ fn every_variant_round_trips_through_js() {
         Value::Date(86_400_000.0),
         Value::Bytes(vec![0, 1, 2]),
     ]);
-    assert!(c.call("id", std::slice::from_ref(&all)).unwrap().same_value(&all));
+    assert!(c
+        .call("id", std::slice::from_ref(&all))
+        .unwrap()
+        .same_value(&all));
 }
 
 #[test]
@@ -176,9 +312,15 @@ fn other_objects_and_wrappers() {
     assert_eq!(eval(&mut c, "new Map([[1, 2]])"), obj(&[]));
     assert_eq!(eval(&mut c, "Promise.resolve(1)"), obj(&[]));
     assert_eq!(eval(&mut c, "/re/g"), obj(&[]));
-    assert_eq!(eval(&mut c, "Object.assign(new Error('m'), {code: 7})"), obj(&[("code", 7.into())]));
+    assert_eq!(
+        eval(&mut c, "Object.assign(new Error('m'), {code: 7})"),
+        obj(&[("code", 7.into())])
+    );
     assert!(matches!(c.eval("Symbol('s')"), Err(Error::Conversion(_))));
-    assert!(matches!(c.eval("[Symbol.iterator]"), Err(Error::Conversion(_))));
+    assert!(matches!(
+        c.eval("[Symbol.iterator]"),
+        Err(Error::Conversion(_))
+    ));
 }
 
 #[test]
@@ -187,22 +329,44 @@ fn serde_json_round_trip() {
     let v: Value = serde_json::from_str(json).unwrap();
     assert_eq!(serde_json::to_string(&v).unwrap(), json);
     let mut c = ctx();
-    c.eval("function stringify(x) { return JSON.stringify(x) }").unwrap();
-    assert_eq!(c.call("stringify", &[v]).unwrap(), Value::from(json), "V8 agrees with serde_json");
+    c.eval("function stringify(x) { return JSON.stringify(x) }")
+        .unwrap();
+    assert_eq!(
+        c.call("stringify", &[v]).unwrap(),
+        Value::from(json),
+        "V8 agrees with serde_json"
+    );
 }
 
 #[test]
 fn call_resolves_dotted_paths_and_reports_bad_names() {
     let mut c = ctx();
-    assert_eq!(c.call("Math.max", &[1.into(), 7.into(), 3.into()]).unwrap(), Value::Number(7.0));
-    c.eval("var obj = { k: 2, get() { return this.k } }").unwrap();
-    assert_eq!(c.call("obj.get", &[]).unwrap(), Value::Number(2.0), "`this` is the holder");
+    assert_eq!(
+        c.call("Math.max", &[1.into(), 7.into(), 3.into()]).unwrap(),
+        Value::Number(7.0)
+    );
+    c.eval("var obj = { k: 2, get() { return this.k } }")
+        .unwrap();
+    assert_eq!(
+        c.call("obj.get", &[]).unwrap(),
+        Value::Number(2.0),
+        "`this` is the holder"
+    );
     assert!(matches!(c.call("nope", &[]), Err(Error::InvalidInput(_))));
     assert!(matches!(c.call("obj.k", &[]), Err(Error::InvalidInput(_))));
-    assert!(matches!(c.call("obj..get", &[]), Err(Error::InvalidInput(_))));
-    assert!(matches!(c.call("nope.deeper", &[]), Err(Error::InvalidInput(_))));
-    c.eval("function thrower() { throw new TypeError('bad') }").unwrap();
-    assert!(matches!(c.call("thrower", &[]), Err(Error::Exception { name, .. }) if name == "TypeError"));
+    assert!(matches!(
+        c.call("obj..get", &[]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        c.call("nope.deeper", &[]),
+        Err(Error::InvalidInput(_))
+    ));
+    c.eval("function thrower() { throw new TypeError('bad') }")
+        .unwrap();
+    assert!(
+        matches!(c.call("thrower", &[]), Err(Error::Exception { name, .. }) if name == "TypeError")
+    );
 }
 
 #[test]

@@ -40,7 +40,14 @@ enum Cmd {
 }
 
 /// Debian packages V8 (inside libnode) needs at run time.
-const RUNTIME_PACKAGES: &[&str] = &["libuv1", "libicu72", "libc-ares2", "libnghttp2-14", "libbrotli1", "libssl3"];
+const RUNTIME_PACKAGES: &[&str] = &[
+    "libuv1",
+    "libicu72",
+    "libc-ares2",
+    "libnghttp2-14",
+    "libbrotli1",
+    "libssl3",
+];
 /// Debian packages that carry V8 10.2's library and headers.
 const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
 
@@ -53,11 +60,22 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Setup => setup(&root),
         Cmd::Test => test(&root),
-        Cmd::Run { file, timeout, heap_limit, debug } => {
+        Cmd::Run {
+            file,
+            timeout,
+            heap_limit,
+            debug,
+        } => {
             setup(&root)?;
-            let file = if file == "-" { file.into() } else { user_dir.join(file).into_os_string() };
+            let file = if file == "-" {
+                file.into()
+            } else {
+                user_dir.join(file).into_os_string()
+            };
             let mut args: Vec<OsString> =
-                ["run", "--quiet", "-p", "v8cage", "--example", "run", "--"].map(OsString::from).to_vec();
+                ["run", "--quiet", "-p", "v8cage", "--example", "run", "--"]
+                    .map(OsString::from)
+                    .to_vec();
             args.push(file);
             if let Some(t) = timeout {
                 args.extend(["--timeout".into(), t.into()]);
@@ -69,14 +87,19 @@ fn main() -> Result<()> {
                 args.push("--debug".into());
             }
             // The example's exit code says whether JS failed: pass it through.
-            let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args(&args).status()?;
+            let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args(&args)
+                .status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
     }
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn cargo(args: &[OsString]) -> Result<()> {
@@ -85,7 +108,9 @@ fn cargo(args: &[OsString]) -> Result<()> {
 
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -95,7 +120,17 @@ fn run(cmd: &mut Command) -> Result<()> {
 fn test(root: &Path) -> Result<()> {
     setup(root)?;
     cargo(&["fmt", "--all", "--check"].map(OsString::from))?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"].map(OsString::from))?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]
+        .map(OsString::from),
+    )?;
     cargo(&["test", "--workspace"].map(OsString::from))?;
     eprintln!("xtask: all tests passed");
     Ok(())
@@ -104,11 +139,16 @@ fn test(root: &Path) -> Result<()> {
 // ---- setup ------------------------------------------------------------------
 
 fn has_v8(include: &Path, lib_dir: &Path) -> bool {
-    include.join("v8.h").is_file() && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
+    include.join("v8.h").is_file()
+        && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 fn setup(root: &Path) -> Result<()> {
@@ -121,8 +161,14 @@ fn setup(root: &Path) -> Result<()> {
         return Ok(());
     }
     let deps = root.join(".deps/v8");
-    let deps_ok = has_v8(&deps.join("usr/include/node"), &deps.join("usr/lib/x86_64-linux-gnu"));
-    let system_ok = has_v8(Path::new("/usr/include/node"), Path::new("/usr/lib/x86_64-linux-gnu"));
+    let deps_ok = has_v8(
+        &deps.join("usr/include/node"),
+        &deps.join("usr/lib/x86_64-linux-gnu"),
+    );
+    let system_ok = has_v8(
+        Path::new("/usr/include/node"),
+        Path::new("/usr/lib/x86_64-linux-gnu"),
+    );
     if deps_ok {
         eprintln!("xtask setup: V8 already in {}", deps.display());
     } else if system_ok {
@@ -136,9 +182,16 @@ fn setup(root: &Path) -> Result<()> {
 fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
     let download = root.join(".deps/download");
     std::fs::create_dir_all(&download)?;
-    eprintln!("xtask setup: fetching {} with apt-get download into {}", V8_PACKAGES.join(" "), download.display());
+    eprintln!(
+        "xtask setup: fetching {} with apt-get download into {}",
+        V8_PACKAGES.join(" "),
+        download.display()
+    );
     let mut fetch = Command::new("apt-get");
-    fetch.arg("download").args(V8_PACKAGES).current_dir(&download);
+    fetch
+        .arg("download")
+        .args(V8_PACKAGES)
+        .current_dir(&download);
     if run(&mut fetch).is_err() {
         if !is_root() {
             bail!("apt-get download failed; run `sudo apt-get update` and try again");
@@ -156,7 +209,10 @@ fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
             run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&staging))?;
         }
     }
-    if !has_v8(&staging.join("usr/include/node"), &staging.join("usr/lib/x86_64-linux-gnu")) {
+    if !has_v8(
+        &staging.join("usr/include/node"),
+        &staging.join("usr/lib/x86_64-linux-gnu"),
+    ) {
         bail!("the unpacked packages hold no usr/include/node/v8.h + libnode.so");
     }
     // Rename last, so an interrupted setup never looks complete.
@@ -171,23 +227,41 @@ fn package_installed(name: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", name])
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
         .unwrap_or(false)
 }
 
 fn ensure_runtime_packages() -> Result<()> {
-    let missing: Vec<&str> = RUNTIME_PACKAGES.iter().copied().filter(|p| !package_installed(p)).collect();
+    let missing: Vec<&str> = RUNTIME_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !package_installed(p))
+        .collect();
     if missing.is_empty() {
-        eprintln!("xtask setup: runtime libraries present ({})", RUNTIME_PACKAGES.join(" "));
+        eprintln!(
+            "xtask setup: runtime libraries present ({})",
+            RUNTIME_PACKAGES.join(" ")
+        );
         return Ok(());
     }
     if !is_root() {
-        bail!("V8 needs these runtime libraries; run:\n  sudo apt-get install -y {}", missing.join(" "));
+        bail!(
+            "V8 needs these runtime libraries; run:\n  sudo apt-get install -y {}",
+            missing.join(" ")
+        );
     }
-    eprintln!("xtask setup: installing runtime libraries: {}", missing.join(" "));
+    eprintln!(
+        "xtask setup: installing runtime libraries: {}",
+        missing.join(" ")
+    );
     let install = || {
         let mut cmd = Command::new("apt-get");
-        cmd.args(["install", "-y", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd.args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive");
         run(&mut cmd)
     };
     if install().is_err() {

@@ -1,0 +1,192 @@
+//! Results that cannot be converted sanely give `Error::Conversion` (or a
+//! bounded value, or a timeout), never a hang, crash or huge allocation.
+
+use std::time::{Duration, Instant};
+
+use v8cage::{Context, ContextOptions, Error, Value};
+
+fn ctx() -> Context {
+    Context::new(ContextOptions {
+        timeout: Some(Duration::from_secs(2)),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn conversion_error(result: Result<Value, Error>) -> String {
+    match result {
+        Err(Error::Conversion(message)) => message,
+        other => panic!("expected Error::Conversion, got {other:?}"),
+    }
+}
+
+#[test]
+fn cycles_are_refused() {
+    let mut c = ctx();
+    assert!(conversion_error(c.eval("const o = {}; o.self = o; o")).contains("cycle"));
+    assert!(conversion_error(c.eval("const a = [1]; a.push([a]); a")).contains("cycle"));
+    // Shared (acyclic) references are fine: they are copied.
+    let shared = c.eval("const s = {x: 1}; [s, s]").unwrap();
+    let entry = Value::Object(vec![("x".into(), Value::Number(1.0))]);
+    assert_eq!(shared, Value::Array(vec![entry.clone(), entry]));
+    assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
+}
+
+#[test]
+fn depth_over_the_limit_is_refused() {
+    let mut c = ctx();
+    assert!(matches!(
+        c.eval("let d = []; for (let i = 0; i < 998; i++) d = [d]; d"),
+        Ok(Value::Array(_))
+    ));
+    assert!(
+        conversion_error(c.eval("let e = []; for (let i = 0; i < 1001; i++) e = [e]; e"))
+            .contains("deeper")
+    );
+    assert!(
+        conversion_error(c.eval("let f = {}; for (let i = 0; i < 5000; i++) f = {f}; f"))
+            .contains("deeper")
+    );
+}
+
+#[test]
+fn throwing_getters_are_conversion_errors() {
+    let mut c = ctx();
+    let msg = conversion_error(c.eval("({ get boom() { throw new Error('kaboom') } })"));
+    assert!(msg.contains("kaboom"), "{msg}");
+    let msg = conversion_error(
+        c.eval("[1, 2].map(() => 0).concat(new Proxy({}, { ownKeys() { throw 7 } }))"),
+    );
+    assert!(msg.contains('7'), "{msg}");
+    assert_eq!(c.eval("'still fine'").unwrap(), Value::from("still fine"));
+}
+
+#[test]
+fn a_proxy_looping_forever_times_out_during_conversion() {
+    let mut c = Context::new(ContextOptions {
+        timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    })
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        c.eval("new Proxy({}, { ownKeys() { for (;;) {} } })"),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        c.eval("({ get slow() { for (;;) {} } })"),
+        Err(Error::Timeout)
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
+}
+
+#[test]
+fn huge_sparse_array_is_refused_at_once() {
+    let mut c = ctx();
+    let started = Instant::now();
+    assert!(conversion_error(c.eval("a = []; a.length = 4294967295; a")).contains("too large"));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused without walking 4G holes"
+    );
+    // Within the size limit a sparse array converts, holes as undefined.
+    assert_eq!(
+        c.eval("b = []; b.length = 3; b[1] = 1; b").unwrap(),
+        Value::Array(vec![Value::Undefined, Value::Number(1.0), Value::Undefined])
+    );
+}
+
+#[test]
+fn a_256_mib_string_is_refused_not_copied() {
+    let mut c = ctx();
+    let msg = conversion_error(c.eval("'x'.repeat(256 * 1024 * 1024)"));
+    assert!(msg.contains("max_result_bytes"), "{msg}");
+    assert_eq!(
+        c.eval("'x'.repeat(1024).length").unwrap(),
+        Value::Number(1024.0)
+    );
+}
+
+#[test]
+fn the_result_size_limit_is_configurable() {
+    let mut c = Context::new(ContextOptions {
+        max_result_bytes: 1000,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(c.eval("'y'.repeat(990)"), Ok(Value::String(s)) if s.len() == 990));
+    conversion_error(c.eval("'y'.repeat(2000)"));
+    conversion_error(c.eval("new Uint8Array(2000)"));
+    conversion_error(c.eval("Array(600).fill([])"));
+    conversion_error(
+        c.eval("Object.fromEntries(Array.from({length: 300}, (_, i) => ['k' + i, i]))"),
+    );
+}
+
+#[test]
+fn an_exponential_dag_is_bounded() {
+    // 2^40 leaves if copied naively.
+    let dag = "let n = [1]; for (let i = 0; i < 40; i++) n = [n, n]; n";
+    let mut small = Context::new(ContextOptions {
+        max_result_bytes: 1 << 20,
+        ..Default::default()
+    })
+    .unwrap();
+    conversion_error(small.eval(dag));
+    // With the default 64 MiB budget: the size limit or the timeout, whichever comes first.
+    let mut c = ctx();
+    let started = Instant::now();
+    assert!(matches!(
+        c.eval(dag),
+        Err(Error::Conversion(_) | Error::Timeout)
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn hostile_exceptions_are_reported_safely() {
+    let mut c = Context::new(ContextOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        c.eval("throw 1"),
+        Err(Error::Exception {
+            name: String::new(),
+            message: "1".into(),
+            stack: None
+        })
+    );
+    assert!(
+        matches!(c.eval("throw {code: 5}"), Err(Error::Exception { name, .. }) if name.is_empty())
+    );
+    assert!(
+        matches!(c.eval("throw { get name() { throw 2 }, message: 'm' }"), Err(Error::Exception { message, .. }) if message == "m")
+    );
+    assert_eq!(
+        c.eval("throw { get message() { for (;;) {} } }"),
+        Err(Error::Timeout)
+    );
+    assert!(
+        matches!(c.eval("throw Symbol('s')"), Err(Error::Exception { message, .. }) if message.contains("Symbol"))
+    );
+    match c.eval(
+        "function inner() { throw new TypeError('bad') }\nfunction outer() { inner() }\nouter()",
+    ) {
+        Err(Error::Exception {
+            name,
+            message,
+            stack: Some(stack),
+        }) => {
+            assert_eq!((name.as_str(), message.as_str()), ("TypeError", "bad"));
+            assert!(
+                stack.contains("at inner") && stack.contains("at outer"),
+                "{stack}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
+}

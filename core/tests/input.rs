@@ -1,0 +1,128 @@
+//! Bad or unusual input gets a clear, typed error and loses nothing.
+
+use v8cage::{Context, Error, Value};
+
+#[test]
+fn source_with_nul_bytes() {
+    let mut c = Context::default_new().unwrap();
+    assert_eq!(
+        c.eval("'a\0b'").unwrap(),
+        Value::from("a\0b"),
+        "a NUL inside a string literal"
+    );
+    assert_eq!(
+        c.eval("1 + 1 // \0 in a comment").unwrap(),
+        Value::Number(2.0)
+    );
+    assert!(
+        matches!(c.eval("1 +\0 1"), Err(Error::Syntax { .. })),
+        "a bare NUL is a syntax error"
+    );
+}
+
+#[test]
+fn ten_megabytes_of_source() {
+    let mut c = Context::default_new().unwrap();
+    let mut src = String::with_capacity(10 << 20);
+    let mut n = 0u64;
+    while src.len() < 10 << 20 {
+        src.push_str("x = (typeof x === 'number' ? x : 0) + 1;\n");
+        n += 1;
+    }
+    assert_eq!(c.eval(&src).unwrap(), Value::Number(n as f64));
+    let literal = format!("'{}'.length", "z".repeat(10 << 20));
+    assert_eq!(c.eval(&literal).unwrap(), Value::Number((10 << 20) as f64));
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let mut c = Context::default_new().unwrap();
+    match c.eval("let ok = 1;\nlet bad = ;\n") {
+        Err(Error::Syntax {
+            message,
+            line,
+            column,
+        }) => {
+            assert_eq!((line, column), (2, 11), "{message}");
+            assert!(message.contains("Unexpected token"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match c.eval("\n\n    function (") {
+        // "Function statements require a function name", at `function`.
+        Err(Error::Syntax { line, column, .. }) => assert_eq!((line, column), (3, 5)),
+        other => panic!("{other:?}"),
+    }
+    // A SyntaxError thrown while running (not while compiling) is an exception.
+    assert!(
+        matches!(c.eval("JSON.parse('{')"), Err(Error::Exception { name, .. }) if name == "SyntaxError")
+    );
+    assert_eq!(
+        c.eval("ok").ok(),
+        None,
+        "the failed script declared nothing"
+    );
+    assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
+}
+
+#[test]
+fn empty_and_blank_source() {
+    let mut c = Context::default_new().unwrap();
+    assert_eq!(c.eval("").unwrap(), Value::Undefined);
+    assert_eq!(
+        c.eval("  \n\t// only a comment\n").unwrap(),
+        Value::Undefined
+    );
+    assert_eq!(c.eval(";").unwrap(), Value::Undefined);
+}
+
+#[test]
+fn flags_after_start_are_refused() {
+    let _c = Context::default_new().unwrap();
+    assert!(matches!(
+        v8cage::set_flags("--jitless"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(v8cage::v8_version().starts_with(char::is_numeric));
+}
+
+#[test]
+fn bad_call_arguments() {
+    let mut c = Context::default_new().unwrap();
+    c.eval("function id(x) { return x }").unwrap();
+    assert!(matches!(
+        c.call("id", &[Value::BigInt("1.5".into())]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        c.call("id", &[Value::BigInt("".into())]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(c.call("", &[]), Err(Error::InvalidInput(_))));
+    assert!(matches!(c.call("id\0", &[]), Err(Error::InvalidInput(_))));
+    assert_eq!(
+        c.call("id", &[Value::from("ok")]).unwrap(),
+        Value::from("ok")
+    );
+}
+
+#[test]
+fn options_are_validated() {
+    use v8cage::ContextOptions;
+    let bad_depth = ContextOptions {
+        max_depth: 0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        Context::new(bad_depth),
+        Err(Error::InvalidInput(_))
+    ));
+    let bad_size = ContextOptions {
+        max_result_bytes: usize::MAX,
+        ..Default::default()
+    };
+    assert!(matches!(
+        Context::new(bad_size),
+        Err(Error::InvalidInput(_))
+    ));
+}

@@ -1,0 +1,151 @@
+//! Many contexts in parallel; stopping an evaluation from another thread;
+//! dropping a context while another thread holds its handle.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use v8cage::{Context, ContextOptions, Error, Value};
+
+#[test]
+fn eight_threads_each_with_a_context_all_correct() {
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut ctx = Context::default_new().unwrap();
+                ctx.eval(&format!(
+                    "const base = {t} * 1e6; function f(i) {{ return base + i * 2 }}"
+                ))
+                .unwrap();
+                for i in 0..1000 {
+                    let expected = Value::Number(t as f64 * 1e6 + i as f64 * 2.0);
+                    if i % 2 == 0 {
+                        assert_eq!(ctx.eval(&format!("f({i})")).unwrap(), expected);
+                    } else {
+                        assert_eq!(ctx.call("f", &[Value::from(i)]).unwrap(), expected);
+                    }
+                }
+                t
+            })
+        })
+        .collect();
+    let mut done: Vec<_> = threads
+        .into_iter()
+        .map(|h| h.join().expect("thread survives"))
+        .collect();
+    done.sort();
+    assert_eq!(done, (0..8).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_context_moves_between_threads() {
+    let mut ctx = Context::default_new().unwrap();
+    ctx.eval("var counter = 0").unwrap();
+    for _ in 0..4 {
+        ctx = std::thread::spawn(move || {
+            ctx.eval("counter++").unwrap();
+            ctx
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!(ctx.eval("counter").unwrap(), Value::Number(4.0));
+}
+
+#[test]
+fn terminate_from_another_thread_stops_the_eval() {
+    let mut ctx = Context::default_new().unwrap();
+    let handle = ctx.terminate_handle();
+    ctx.eval("function tick() {}").unwrap();
+    // `terminate` has no effect until the eval runs, so the main thread keeps
+    // asking until the runner reports back: the loop has no other way out.
+    let (done_tx, done_rx) = mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        let result = ctx.eval("for (;;) { tick() }");
+        done_tx.send(()).unwrap();
+        (ctx, result)
+    });
+    while done_rx.recv_timeout(Duration::from_millis(5)).is_err() {
+        handle.terminate();
+    }
+    let (mut ctx, result) = runner.join().unwrap();
+    assert_eq!(result, Err(Error::Terminated));
+    assert_eq!(
+        ctx.eval("1 + 1").unwrap(),
+        Value::Number(2.0),
+        "usable after termination"
+    );
+    handle.terminate(); // nothing running: no effect on the next eval
+    assert_eq!(ctx.eval("2 + 2").unwrap(), Value::Number(4.0));
+}
+
+#[test]
+fn terminate_only_affects_its_own_context() {
+    let mut victim = Context::default_new().unwrap();
+    let handle = victim.terminate_handle();
+    let barrier = Arc::new(Barrier::new(2));
+    let b = Arc::clone(&barrier);
+    let bystander = std::thread::spawn(move || {
+        let mut ctx = Context::default_new().unwrap();
+        b.wait();
+        (0..2000)
+            .map(|i| ctx.eval(&format!("{i} + 1")).unwrap())
+            .count()
+    });
+    let (done_tx, done_rx) = mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        let r = victim.eval("for (;;) {}");
+        done_tx.send(()).unwrap();
+        r
+    });
+    barrier.wait();
+    while done_rx.recv_timeout(Duration::from_millis(5)).is_err() {
+        handle.terminate();
+    }
+    assert_eq!(runner.join().unwrap(), Err(Error::Terminated));
+    assert_eq!(bystander.join().unwrap(), 2000);
+}
+
+#[test]
+fn dropping_a_context_while_another_thread_holds_its_handle() {
+    for _ in 0..20 {
+        let ctx = Context::new(ContextOptions {
+            timeout: Some(Duration::from_millis(50)),
+            ..Default::default()
+        })
+        .unwrap();
+        let handle = ctx.terminate_handle();
+        let hammer = std::thread::spawn(move || {
+            for _ in 0..200 {
+                handle.terminate();
+            }
+            handle
+        });
+        drop(ctx);
+        let handle = hammer.join().unwrap();
+        handle.terminate(); // after the drop: a no-op, not a use-after-free
+    }
+}
+
+#[test]
+fn timeouts_in_parallel_contexts_are_independent() {
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut ctx = Context::new(ContextOptions {
+                    timeout: Some(Duration::from_millis(50 + 20 * i)),
+                    ..Default::default()
+                })
+                .unwrap();
+                let spin = ctx.eval("while (true) {}");
+                let fine = ctx.eval("'ok'");
+                (spin, fine)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (spin, fine) = t.join().unwrap();
+        assert_eq!(spin, Err(Error::Timeout));
+        assert_eq!(fine.unwrap(), Value::from("ok"));
+    }
+}
