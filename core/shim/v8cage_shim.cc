@@ -44,6 +44,8 @@ constexpr size_t kMaxErrorText = 64 * 1024;
 // creation, GC) and for our converters; conversions stop before reaching it.
 constexpr uintptr_t kStackHeadroom = 64 * 1024;
 constexpr uintptr_t kConverterStackReserve = 16 * 1024;
+// Array elements read per HandleScope while converting.
+constexpr uint32_t kHandlesPerScope = 256;
 // V8's own default JS stack budget (--stack-size, ~1 MB); never allow more.
 constexpr uintptr_t kMaxJsStack = 984 * 1024;
 // Room granted past the heap limit once it is hit, so the allocation in
@@ -276,21 +278,54 @@ class Writer {
   size_t size() const { return out_.size(); }
 
   // A length-prefixed UTF-8 copy of `s` of at most `cap` bytes; lone
-  // surrogates become U+FFFD. Returns false when `s` needs more than `cap`.
+  // surrogates become U+FFFD. When `s` needs more than `cap` bytes it is cut
+  // at a character boundary if `truncate`, else nothing is written and the
+  // result is false.
   bool Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, bool truncate) {
-    size_t len = static_cast<size_t>(s->Utf8Length(isolate));
-    if (len > cap) {
-      if (!truncate) return false;
-      len = cap;
-    }
     size_t at = size();
     U32(0);
-    char* dst = reinterpret_cast<char*>(Grow(len));
-    int written = s->WriteUtf8(isolate, dst, static_cast<int>(len), nullptr,
-                               v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-    Truncate(at + 4 + static_cast<size_t>(written));
-    uint32_t n = static_cast<uint32_t>(written);
-    std::memcpy(out_.data() + at, &n, sizeof n);
+    size_t written = 0;
+    if (!truncate && s->IsOneByte() && static_cast<size_t>(s->Length()) <= cap) {
+      // Fast path for Latin-1 strings (most keys and text): one copy, then
+      // widen bytes >= 0x80 to two UTF-8 bytes, back to front, in place.
+      size_t n = static_cast<size_t>(s->Length());
+      uint8_t* latin1 = Grow(n);
+      s->WriteOneByte(isolate, latin1, 0, static_cast<int>(n), v8::String::NO_NULL_TERMINATION);
+      size_t wide = static_cast<size_t>(std::count_if(latin1, latin1 + n, [](uint8_t c) { return c >= 0x80; }));
+      if (n + wide > cap) {
+        Truncate(at);
+        return false;
+      }
+      if (wide != 0) {
+        out_.resize(at + 4 + n + wide);
+        uint8_t* base = out_.data() + at + 4;
+        for (size_t src = n, dst = n + wide; src > 0;) {
+          uint8_t c = base[--src];
+          if (c < 0x80) {
+            base[--dst] = c;
+          } else {
+            base[--dst] = static_cast<uint8_t>(0x80 | (c & 0x3F));
+            base[--dst] = static_cast<uint8_t>(0xC0 | (c >> 6));
+          }
+        }
+      }
+      written = n + wide;
+    } else {
+      size_t len = static_cast<size_t>(s->Utf8Length(isolate));
+      if (len > cap) {
+        if (!truncate) {
+          Truncate(at);
+          return false;
+        }
+        len = cap;
+      }
+      char* dst = reinterpret_cast<char*>(Grow(len));
+      written = static_cast<size_t>(s->WriteUtf8(isolate, dst, static_cast<int>(len), nullptr,
+                                                 v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8));
+      Truncate(at + 4 + written);
+    }
+    uint32_t n32 = static_cast<uint32_t>(written);
+    std::memcpy(out_.data() + at, &n32, sizeof n32);
     return true;
   }
   void Text(const std::string& s) {
@@ -318,10 +353,7 @@ class Encoder {
     if (!Spend(1)) return false;
     v8::Isolate* isolate = s_.isolate();
     v8::Local<v8::Context> ctx = s_.context();
-    if (v->IsUndefined()) return Tag(kUndefined);
-    if (v->IsNull()) return Tag(kNull);
-    if (v->IsTrue()) return Tag(kTrue);
-    if (v->IsFalse()) return Tag(kFalse);
+    // Most common first; IsUndefined/IsNull/IsString are inline checks.
     if (v->IsNumber()) {
       if (!Spend(8)) return false;
       w_.Byte(kNumber);
@@ -329,6 +361,10 @@ class Encoder {
       return true;
     }
     if (v->IsString()) return String(kString, v.As<v8::String>());
+    if (v->IsUndefined()) return Tag(kUndefined);
+    if (v->IsNull()) return Tag(kNull);
+    if (v->IsTrue()) return Tag(kTrue);
+    if (v->IsFalse()) return Tag(kFalse);
     if (v->IsBigInt()) {
       v8::Local<v8::BigInt> big = v.As<v8::BigInt>();
       int words = big->WordCount();
@@ -412,11 +448,15 @@ class Encoder {
     return Spend(4 + n);
   }
   bool String(uint8_t tag, v8::Local<v8::String> s, bool tag_written = false) {
-    size_t len = static_cast<size_t>(s->Utf8Length(s_.isolate()));
-    if (len > UINT32_MAX) return Fail("string over 4 GiB");
-    if (!Spend(4 + len)) return false;
     if (!tag_written) w_.Byte(tag);
-    return w_.Utf8(s_.isolate(), s, len, false);
+    return StringBody(s);
+  }
+  // Length-prefixed UTF-8, paid for from the budget (the tag byte already was).
+  bool StringBody(v8::Local<v8::String> s) {
+    if (!Spend(4)) return false;
+    size_t before = w_.size();
+    if (!w_.Utf8(s_.isolate(), s, budget_, false)) return Fail("result exceeds max_result_bytes");
+    return Spend(w_.size() - before - 4);
   }
   bool Array(v8::Local<v8::Array> array, uint32_t depth) {
     uint32_t n = array->Length();
@@ -425,11 +465,16 @@ class Encoder {
     if (!Spend(4) || static_cast<size_t>(n) > budget_) return Fail("array too large for max_result_bytes");
     w_.Byte(kArray);
     w_.U32(n);
-    for (uint32_t i = 0; i < n; ++i) {
+    // One handle scope per chunk, not per element: opening a scope costs as
+    // much as reading a number.
+    for (uint32_t chunk = 0; chunk < n; chunk += kHandlesPerScope) {
       v8::HandleScope scope(s_.isolate());
-      v8::Local<v8::Value> item;
-      if (!array->Get(s_.context(), i).ToLocal(&item)) return false;
-      if (!Encode(item, depth + 1)) return false;
+      uint32_t chunk_end = n - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : n;
+      for (uint32_t i = chunk; i < chunk_end; ++i) {
+        v8::Local<v8::Value> item;
+        if (!array->Get(s_.context(), i).ToLocal(&item)) return false;
+        if (!Encode(item, depth + 1)) return false;
+      }
     }
     return true;
   }
@@ -446,14 +491,13 @@ class Encoder {
     w_.Byte(kObject);
     w_.U32(n);
     for (uint32_t i = 0; i < n; ++i) {
+      // Scoped per property: a property's value may be a large subtree.
       v8::HandleScope scope(s_.isolate());
       v8::Local<v8::Value> key;
       v8::Local<v8::Value> item;
       if (!keys->Get(ctx, i).ToLocal(&key)) return false;
       if (!key->IsString()) return Fail("object key is not a string");
-      size_t len = static_cast<size_t>(key.As<v8::String>()->Utf8Length(s_.isolate()));
-      if (!Spend(4 + len)) return false;
-      w_.Utf8(s_.isolate(), key.As<v8::String>(), len, false);
+      if (!StringBody(key.As<v8::String>())) return false;
       if (!obj->Get(ctx, key).ToLocal(&item)) return false;
       if (!Encode(item, depth + 1)) return false;
     }

@@ -18,6 +18,15 @@ static ENGINE: Mutex<State> = Mutex::new(State::Uninitialised {
 /// before the first context is created; afterwards it is an
 /// [`Error::InvalidInput`] because V8 reads flags once at start-up.
 pub fn set_flags(flags: &str) -> Result<(), Error> {
+    // V8 prints its help and exits the process for these.
+    if flags
+        .split_whitespace()
+        .any(|f| matches!(f.trim_start_matches('-'), "help" | "h"))
+    {
+        return Err(Error::InvalidInput(
+            "--help would make V8 exit the process".into(),
+        ));
+    }
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     match &mut *state {
         State::Uninitialised { flags: pending } => {

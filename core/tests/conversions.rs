@@ -95,6 +95,15 @@ fn strings_nul_surrogates_astral() {
         "pair joins into one astral char"
     );
     assert_eq!(eval(&mut c, "'😀'.length"), Value::Number(2.0));
+    // Latin-1 (one-byte in V8) beyond ASCII widens to two UTF-8 bytes.
+    assert_eq!(
+        eval(&mut c, "'caf\\u00e9 \\u00ff\\u0080!'"),
+        Value::from("café ÿ\u{80}!")
+    );
+    assert_eq!(
+        eval(&mut c, "({'\\u00e9t\\u00e9': '\\u00c0'})"),
+        obj(&[("été", "À".into())])
+    );
     for s in ["a\0b", "😀 ü 中", "", "\u{FFFD}"] {
         assert_eq!(c.call("id", &[Value::from(s)]).unwrap(), Value::from(s));
     }

@@ -77,6 +77,14 @@ fn empty_and_blank_source() {
 }
 
 #[test]
+fn flags_that_would_exit_the_process_are_refused() {
+    assert!(matches!(
+        v8cage::set_flags("--stack-trace-limit=5 --help"),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[test]
 fn flags_after_start_are_refused() {
     let _c = Context::default_new().unwrap();
     assert!(matches!(
