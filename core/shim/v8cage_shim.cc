@@ -55,7 +55,9 @@ constexpr uintptr_t kMaxJsStack = 984 * 1024;
 constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
 constexpr int kMaxHeapLimitGraces = 3;
 
-std::unique_ptr<v8::Platform> g_platform;
+// Never destroyed: isolates (and V8's worker threads) may outlive static
+// destructors at process exit.
+v8::Platform* g_platform = nullptr;
 
 uintptr_t CurrentStackPosition() {
   return reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
@@ -172,9 +174,13 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
   if (++self->heap_limit_graces > kMaxHeapLimitGraces) return current_heap_limit;
   {
     std::lock_guard<std::mutex> lock(self->stop_mutex);
-    // An out-of-memory stop wins over a pending timeout/terminate: it says more.
-    self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
-    self->isolate->TerminateExecution();
+    // Outside an evaluation (a GC at start-up or clean-up) there is no script
+    // to stop; the grace alone keeps V8 from aborting.
+    if (self->running) {
+      // An out-of-memory stop wins over a pending timeout/terminate: it says more.
+      self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
+      self->isolate->TerminateExecution();
+    }
   }
   // Grace room so the allocation in flight succeeds and termination can unwind;
   // the limit is restored after the evaluation (see Session::~Session).
@@ -202,6 +208,7 @@ class Session {
     self_->out.clear();
     if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
     std::lock_guard<std::mutex> lock(self->stop_mutex);
+    self->isolate->CancelTerminateExecution();
     self->running = true;
     self->stop_reason = V8CAGE_STOP_NONE;
   }
@@ -757,8 +764,8 @@ int v8cage_engine_init(const char* flags, size_t flags_len) {
           std::string owned(flags, flags_len);
           v8::V8::SetFlagsFromString(owned.c_str(), owned.size());
         }
-        g_platform = v8::platform::NewDefaultPlatform();
-        v8::V8::InitializePlatform(g_platform.get());
+        g_platform = v8::platform::NewDefaultPlatform().release();
+        v8::V8::InitializePlatform(g_platform);
         return v8::V8::Initialize() ? 0 : 1;
       },
       [] { return 1; });

@@ -134,3 +134,28 @@ fn options_are_validated() {
         Err(Error::InvalidInput(_))
     ));
 }
+
+#[test]
+fn promise_jobs_run_before_eval_returns() {
+    let mut c = Context::default_new().unwrap();
+    c.eval("var seen = []; Promise.resolve(5).then(v => seen.push(v)); (async () => { await null; seen.push(6) })()").unwrap();
+    assert_eq!(
+        c.eval("seen").unwrap(),
+        Value::Array(vec![Value::Number(5.0), Value::Number(6.0)])
+    );
+    // A rejected promise nobody handles is not an error of the eval.
+    assert!(matches!(
+        c.eval("Promise.reject(new Error('x')); 1"),
+        Ok(Value::Number(_))
+    ));
+}
+
+#[test]
+fn atomics_wait_cannot_block_the_host() {
+    let mut c = Context::default_new().unwrap();
+    let r = c.eval("Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)");
+    assert!(
+        matches!(r, Err(Error::Exception { ref name, .. }) if name == "TypeError"),
+        "{r:?}"
+    );
+}
