@@ -17,6 +17,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -193,12 +194,8 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
 class Session {
  public:
   explicit Session(v8cage_isolate* self)
-      : self_(self),
-        locker_(self->isolate),
-        isolate_scope_(self->isolate),
-        handle_scope_(self->isolate),
-        context_(self->context.Get(self->isolate)),
-        context_scope_(context_) {
+      : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
+    scopes_.emplace(self->isolate, self->context);
     uintptr_t here = CurrentStackPosition();
     uintptr_t limit = std::max(ThreadStackLow() + kStackHeadroom, here - std::min(here, kMaxJsStack));
     self->isolate->SetStackLimit(limit);
@@ -214,6 +211,9 @@ class Session {
   }
 
   ~Session() {
+    // Release this evaluation's handles first, so the clean-up GC below can
+    // free what they held (e.g. a huge exception message).
+    scopes_.reset();
     {
       std::lock_guard<std::mutex> lock(self_->stop_mutex);
       self_->running = false;
@@ -238,7 +238,7 @@ class Session {
   }
 
   v8::Isolate* isolate() const { return self_->isolate; }
-  v8::Local<v8::Context> context() const { return context_; }
+  v8::Local<v8::Context> context() const { return scopes_->context; }
   v8cage_isolate* self() const { return self_; }
   uintptr_t converter_floor() const { return converter_floor_; }
 
@@ -254,12 +254,17 @@ class Session {
   }
 
  private:
+  struct Scopes {
+    Scopes(v8::Isolate* isolate, const v8::Global<v8::Context>& global)
+        : handles(isolate), context(global.Get(isolate)), context_scope(context) {}
+    v8::HandleScope handles;
+    v8::Local<v8::Context> context;
+    v8::Context::Scope context_scope;
+  };
   v8cage_isolate* self_;
   v8::Locker locker_;
   v8::Isolate::Scope isolate_scope_;
-  v8::HandleScope handle_scope_;
-  v8::Local<v8::Context> context_;
-  v8::Context::Scope context_scope_;
+  std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
 };
 
