@@ -149,3 +149,13 @@ fn timeouts_in_parallel_contexts_are_independent() {
         assert_eq!(fine.unwrap(), Value::from("ok"));
     }
 }
+
+#[test]
+fn thread_safety_markers() {
+    fn send<T: Send>() {}
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    send::<Context>();
+    send_sync_clone::<v8cage::TerminateHandle>();
+    send_sync_clone::<Value>();
+    send_sync_clone::<Error>();
+}
