@@ -681,9 +681,11 @@ void WriteDetail(Session& s, Writer& w, v8::Local<v8::Value> v) {
 // (the watchdog is still armed).
 v8::Local<v8::Value> ReadForReport(Session& s, v8::Local<v8::Object> obj, const char* key) {
   v8::TryCatch inner(s.isolate());
-  v8::Local<v8::String> name = v8::String::NewFromUtf8(s.isolate(), key).ToLocalChecked();
+  v8::Local<v8::String> name;
   v8::Local<v8::Value> v;
-  if (!obj->Get(s.context(), name).ToLocal(&v)) return v8::Undefined(s.isolate());
+  if (!v8::String::NewFromUtf8(s.isolate(), key).ToLocal(&name) || !obj->Get(s.context(), name).ToLocal(&v)) {
+    return v8::Undefined(s.isolate());
+  }
   return v;
 }
 
