@@ -422,12 +422,11 @@ class Encoder {
       return true;
     }
     if (v->IsFunction()) {
-      w_.Byte(kFunction);
       // A callable Proxy is not a JSFunction: it has no name to ask for.
       v8::Local<v8::Value> name =
           v->IsProxy() ? v8::String::Empty(isolate).As<v8::Value>() : v.As<v8::Function>()->GetDebugName();
       if (!name->IsString()) name = v8::String::Empty(isolate);
-      return String(kFunction, name.As<v8::String>(), /*tag_written=*/true);
+      return String(kFunction, name.As<v8::String>());
     }
 
     for (v8::Local<v8::Object> seen : path_) {
@@ -459,8 +458,8 @@ class Encoder {
     if (n > UINT32_MAX) return Fail("binary data over 4 GiB");
     return Spend(4 + n);
   }
-  bool String(uint8_t tag, v8::Local<v8::String> s, bool tag_written = false) {
-    if (!tag_written) w_.Byte(tag);
+  bool String(uint8_t tag, v8::Local<v8::String> s) {
+    w_.Byte(tag);
     return StringBody(s);
   }
   // Length-prefixed UTF-8, paid for from the budget (the tag byte already was).
@@ -614,7 +613,19 @@ class Decoder {
     }
   }
 
-  bool at_end() const { return p_ == end_; }
+  // The whole input as an argument list: an encoded array, nothing after it.
+  bool Arguments(std::vector<v8::Local<v8::Value>>* argv) {
+    uint8_t tag = 0;
+    uint32_t argc = 0;
+    if (!ReadByte(&tag) || tag != kArray) return Fail("arguments must be an encoded array");
+    if (!ReadU32(&argc) || static_cast<size_t>(end_ - p_) < argc) return Fail("truncated argument list");
+    argv->resize(argc);
+    for (uint32_t i = 0; i < argc; ++i) {
+      if (!Decode(&(*argv)[i], 1)) return false;
+    }
+    if (p_ != end_) return Fail("trailing bytes after arguments");
+    return true;
+  }
   const std::string& error() const { return error_; }
 
  private:
@@ -745,17 +756,14 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
   if (s.stop_requested() || tc.HasCaught()) {
     // A getter or proxy trap threw, or the watchdog fired, mid-conversion.
     if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
-    v8::Local<v8::Value> exception = tc.Exception();
+    v8::Local<v8::String> detail;
+    if (!tc.Exception()->ToDetailString(s.context()).ToLocal(&detail)) detail = v8::String::Empty(s.isolate());
     self->out.clear();
     Writer report(self->out);
-    std::string prefix = "reading the result threw: ";
-    v8::Local<v8::String> detail;
-    if (!exception->ToDetailString(s.context()).ToLocal(&detail)) detail = v8::String::Empty(s.isolate());
-    std::string text(static_cast<size_t>(detail->Utf8Length(s.isolate())), '\0');
-    detail->WriteUtf8(s.isolate(), text.data(), static_cast<int>(text.size()), nullptr,
-                      v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-    if (text.size() > kMaxErrorText) text.resize(kMaxErrorText);
-    return FailWith(V8CAGE_CONVERSION, prefix + text, self, out);
+    WriteDetail(s, report,
+                v8::String::Concat(s.isolate(), v8::String::NewFromUtf8Literal(s.isolate(), "reading the result threw: "),
+                                   detail));
+    return Finish(V8CAGE_CONVERSION, self, out);
   }
   return FailWith(V8CAGE_CONVERSION, encoder.error(), self, out);
 }
@@ -901,23 +909,16 @@ int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len, const ui
         }
         if (!target->IsFunction()) return FailWith(V8CAGE_INVALID, "'" + path + "' is not a function", iso, out);
 
-        uint8_t tag = 0;
-        uint32_t argc = 0;
-        if (args_len < 5 || (std::memcpy(&tag, args, 1), tag != kArray)) {
-          return FailWith(V8CAGE_INVALID, "arguments must be an encoded array", iso, out);
+        Decoder decoder(s, args, args_len);
+        std::vector<v8::Local<v8::Value>> argv;
+        if (!decoder.Arguments(&argv)) {
+          if (s.stop_requested() || tc.HasCaught()) return ReportFailure(s, tc, false, out);
+          return FailWith(V8CAGE_INVALID, decoder.error(), iso, out);
         }
-        std::memcpy(&argc, args + 1, 4);
-        Decoder items(s, args + 5, args_len - 5);
-        std::vector<v8::Local<v8::Value>> argv(argc);
-        for (uint32_t i = 0; i < argc; ++i) {
-          if (!items.Decode(&argv[i], 1)) {
-            if (s.stop_requested() || tc.HasCaught()) return ReportFailure(s, tc, false, out);
-            return FailWith(V8CAGE_INVALID, items.error(), iso, out);
-          }
-        }
-        if (!items.at_end()) return FailWith(V8CAGE_INVALID, "trailing bytes after arguments", iso, out);
         v8::Local<v8::Value> result;
-        if (!target.As<v8::Function>()->Call(ctx, holder, static_cast<int>(argc), argv.data()).ToLocal(&result)) {
+        if (!target.As<v8::Function>()
+                 ->Call(ctx, holder, static_cast<int>(argv.size()), argv.data())
+                 .ToLocal(&result)) {
           return ReportFailure(s, tc, false, out);
         }
         return CompleteWithValue(s, tc, result, out);

@@ -65,23 +65,6 @@ impl Value {
             _ => self == other,
         }
     }
-
-    /// The JavaScript `typeof`-like name of this variant, for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Undefined => "undefined",
-            Value::Null => "null",
-            Value::Bool(_) => "boolean",
-            Value::Number(_) => "number",
-            Value::BigInt(_) => "bigint",
-            Value::String(_) => "string",
-            Value::Array(_) => "array",
-            Value::Object(_) => "object",
-            Value::Date(_) => "date",
-            Value::Bytes(_) => "bytes",
-            Value::Function(_) => "function",
-        }
-    }
 }
 
 macro_rules! from_number {
