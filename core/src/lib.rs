@@ -41,6 +41,8 @@ mod context;
 mod engine;
 mod error;
 mod ffi;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod value;
 mod watchdog;
 

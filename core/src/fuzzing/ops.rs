@@ -1,0 +1,404 @@
+//! `api_ops`: arbitrary sequences of API operations on up to three contexts.
+//!
+//! Oracle: no panic, only typed errors, each snippet's result is one its
+//! entry allows, a terminated or timed-out context keeps working, and every
+//! context alive at the end still evaluates `1+1`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+
+use super::{still_usable, Outcome};
+use crate::{Context, ContextOptions, Error, Value};
+
+const SLOTS: usize = 3;
+const MAX_OPS: usize = 24;
+
+/// What a snippet may legitimately give (besides `Timeout`, which a short
+/// timeout may always cause, `Terminated` while a terminate request is
+/// pending, and `OutOfMemory` once earlier snippets filled the heap).
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Number(f64),
+    /// Any value.
+    Value,
+    Syntax,
+    /// A JS exception with this constructor name.
+    Exception(&'static str),
+    /// Only the limits (timeout, heap) can end it.
+    Limit,
+    Conversion,
+    /// Any typed error or value.
+    Anything,
+}
+
+/// Hostile and ordinary snippets, with what each must give.
+const SNIPPETS: &[(&str, Expect)] = &[
+    ("1+1", Expect::Number(2.0)),
+    ("while (true) {}", Expect::Limit),
+    (
+        "for (;;) { try { for (;;) {} } finally { } }",
+        Expect::Limit,
+    ),
+    ("throw new TypeError('t')", Expect::Exception("TypeError")),
+    ("(", Expect::Syntax),
+    ("}", Expect::Syntax),
+    (
+        "{ const a = []; for (;;) a.push(new Array(1e4).fill(1.5)) }",
+        Expect::Limit,
+    ),
+    ("{ let s = 'ab'; for (;;) s += s + 'c' }", Expect::Anything),
+    ("'x'.repeat(2 ** 27)", Expect::Anything),
+    (
+        "function r() { return r() } r()",
+        Expect::Exception("RangeError"),
+    ),
+    ("{ const o = {}; o.o = o; o }", Expect::Conversion),
+    ("Symbol('s')", Expect::Conversion),
+    (
+        "globalThis.keep = (globalThis.keep || []).concat([new Array(1e5).fill(0)]); keep.length",
+        Expect::Value,
+    ),
+    (
+        "new Proxy({}, { ownKeys() { for (;;) {} } })",
+        Expect::Limit,
+    ),
+    (
+        "Promise.resolve().then(function again() { return Promise.resolve().then(again) }); 1",
+        Expect::Limit,
+    ),
+    ("new Uint8Array(2 ** 31)", Expect::Anything),
+    ("[1, 'a', {b: null}, [2n, new Date(0)]]", Expect::Value),
+    ("x => x", Expect::Value),
+    ("({ get a() { throw new Error('g') } })", Expect::Conversion),
+    (
+        "Object.defineProperty(globalThis, 'JSON', { value: null, configurable: true }); 1",
+        Expect::Number(1.0),
+    ),
+    ("delete globalThis.JSON; 2", Expect::Number(2.0)),
+    (
+        "globalThis.f = function (a, b) { return [a, b, this === globalThis] }; 3",
+        Expect::Number(3.0),
+    ),
+    (
+        "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)",
+        Expect::Exception("TypeError"),
+    ),
+    ("'\\u{1F600}'.repeat(3) + '\\ud800'", Expect::Value),
+    (
+        "Error.prepareStackTrace = () => { for (;;) {} }; null.x",
+        Expect::Anything,
+    ),
+    ("new Array(2 ** 32)", Expect::Exception("RangeError")),
+];
+
+/// Dotted names `call` may be given: real functions, the one snippets
+/// define, and names that do not resolve to a function.
+const CALLEES: &[&str] = &[
+    "f",
+    "JSON.stringify",
+    "JSON.parse",
+    "Math.max",
+    "String",
+    "Array.of",
+    "Object.freeze",
+    "nonexistent",
+    "Math.PI",
+    "a..b",
+    "",
+    "keep.push",
+];
+
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub enum Slot {
+    A,
+    B,
+    C,
+}
+
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub enum HeapLimit {
+    Mib16,
+    Mib32,
+    Mib64,
+}
+
+/// One operation. Indices into the snippet and callee tables wrap around.
+#[derive(Debug, Arbitrary)]
+pub enum Op {
+    Create {
+        slot: Slot,
+        timeout_ms: u8,
+        heap: HeapLimit,
+    },
+    Eval {
+        slot: Slot,
+        snippet: u8,
+    },
+    /// Moves the context to a new thread for one evaluation and back.
+    EvalOnOtherThread {
+        slot: Slot,
+        snippet: u8,
+    },
+    Call {
+        slot: Slot,
+        callee: u8,
+        args: Vec<SmallArg>,
+    },
+    HeapStats {
+        slot: Slot,
+    },
+    LowMemoryNotification {
+        slot: Slot,
+    },
+    SetTimeout {
+        slot: Slot,
+        timeout_ms: u8,
+    },
+    /// Another thread calls `terminate()` over and over until the slot's
+    /// next evaluation returns (or the slot is dropped).
+    TerminateSoon {
+        slot: Slot,
+    },
+    Drop {
+        slot: Slot,
+    },
+}
+
+/// Call arguments: small values, including ones `call` must refuse.
+#[derive(Debug, Clone, Arbitrary)]
+pub enum SmallArg {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    Null,
+    BigInt(i64),
+    /// A nesting deeper than the context allows: must be `InvalidInput`.
+    TooDeep,
+    /// A function value cannot go into JS: must be `InvalidInput`.
+    Function,
+}
+
+impl SmallArg {
+    fn to_value(&self) -> Value {
+        match self {
+            SmallArg::Number(n) => Value::Number(*n),
+            SmallArg::Text(s) => Value::String(s.clone()),
+            SmallArg::Bool(b) => Value::Bool(*b),
+            SmallArg::Null => Value::Null,
+            SmallArg::BigInt(n) => Value::BigInt(n.to_string()),
+            SmallArg::TooDeep => {
+                let mut v = Value::Null;
+                for _ in 0..1100 {
+                    v = Value::Array(vec![v]);
+                }
+                v
+            }
+            SmallArg::Function => Value::Function("f".into()),
+        }
+    }
+}
+
+/// The decoded input: at most [`MAX_OPS`] operations.
+#[derive(Debug)]
+pub struct Script {
+    pub ops: Vec<Op>,
+}
+
+impl<'a> Arbitrary<'a> for Script {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let mut ops = Vec::new();
+        while ops.len() < MAX_OPS && !u.is_empty() {
+            ops.push(u.arbitrary()?);
+        }
+        Ok(Script { ops })
+    }
+}
+
+/// A thread that keeps asking one context to terminate.
+struct Hammer {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Hammer {
+    fn start(ctx: &Context) -> Hammer {
+        let handle = ctx.terminate_handle();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = Arc::clone(&stop);
+            move || {
+                while !stop.load(Ordering::Acquire) {
+                    handle.terminate();
+                    std::thread::yield_now();
+                }
+            }
+        });
+        Hammer { stop, thread }
+    }
+
+    fn finish(self) {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().expect("terminate thread panicked");
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    ctx: Option<Context>,
+    hammer: Option<Hammer>,
+}
+
+impl Live {
+    fn stop_hammer(&mut self) {
+        if let Some(hammer) = self.hammer.take() {
+            hammer.finish();
+        }
+    }
+}
+
+fn timeout(ms: u8) -> Option<Duration> {
+    // Never unbounded: endless snippets must end.
+    Some(Duration::from_millis(1 + u64::from(ms % 20)))
+}
+
+pub fn run(script: &Script, outcome: &mut Outcome) {
+    let mut slots: [Live; SLOTS] = Default::default();
+    for (n, op) in script.ops.iter().enumerate() {
+        apply(op, &mut slots, n, outcome);
+    }
+    // Drop in a generated order happened above; the survivors must work.
+    for live in &mut slots {
+        live.stop_hammer();
+        if let Some(ctx) = live.ctx.as_mut() {
+            still_usable(ctx);
+        }
+    }
+}
+
+fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
+    let live = |slot: &Slot| *slot as usize;
+    match op {
+        Op::Create {
+            slot,
+            timeout_ms,
+            heap,
+        } => {
+            let live = &mut slots[live(slot)];
+            live.stop_hammer();
+            let heap_limit = match heap {
+                HeapLimit::Mib16 => 16 << 20,
+                HeapLimit::Mib32 => 32 << 20,
+                HeapLimit::Mib64 => 64 << 20,
+            };
+            let ctx = Context::new(ContextOptions {
+                timeout: timeout(*timeout_ms),
+                heap_limit: Some(heap_limit),
+                ..ContextOptions::default()
+            })
+            .expect("creating a context");
+            // Replacing drops the old context: drop while another lives.
+            live.ctx = Some(ctx);
+        }
+        Op::Eval { slot, snippet } | Op::EvalOnOtherThread { slot, snippet } => {
+            let live = &mut slots[live(slot)];
+            let Some(mut ctx) = live.ctx.take() else {
+                return;
+            };
+            let (source, expect) = SNIPPETS[usize::from(*snippet) % SNIPPETS.len()];
+            let (ctx, result) = if matches!(op, Op::EvalOnOtherThread { .. }) {
+                std::thread::scope(|s| {
+                    s.spawn(move || {
+                        let result = ctx.eval(source);
+                        (ctx, result)
+                    })
+                    .join()
+                    .expect("evaluation thread panicked")
+                })
+            } else {
+                let result = ctx.eval(source);
+                (ctx, result)
+            };
+            live.ctx = Some(ctx);
+            let terminating = live.hammer.is_some();
+            live.stop_hammer();
+            check(source, expect, &result, terminating);
+            outcome.step(format!("#{n} eval {source:?}"), result);
+        }
+        Op::Call { slot, callee, args } => {
+            let live = &mut slots[live(slot)];
+            let Some(ctx) = live.ctx.as_mut() else {
+                return;
+            };
+            let callee = CALLEES[usize::from(*callee) % CALLEES.len()];
+            let args: Vec<Value> = args.iter().take(4).map(SmallArg::to_value).collect();
+            let bad_arg = args
+                .iter()
+                .any(|a| matches!(a, Value::Function(_) | Value::Array(_)));
+            let result = ctx.call(callee, &args);
+            let terminating = live.hammer.is_some();
+            live.stop_hammer();
+            match &result {
+                Err(Error::InvalidInput(_)) => {}
+                _ if bad_arg => panic!("call with an unsendable argument gave {result:?}"),
+                Err(Error::Engine(e)) => panic!("call {callee} gave an internal error: {e}"),
+                Err(Error::Terminated) if !terminating => {
+                    panic!("call {callee} terminated with no terminate request")
+                }
+                Err(Error::Syntax { .. }) => panic!("call {callee} gave a syntax error"),
+                _ => {}
+            }
+            outcome.step(format!("#{n} call {callee}"), result);
+        }
+        Op::HeapStats { slot } => {
+            if let Some(ctx) = slots[live(slot)].ctx.as_ref() {
+                let stats = ctx.heap_stats();
+                assert!(stats.limit > 0, "heap limit reported as 0: {stats:?}");
+            }
+        }
+        Op::LowMemoryNotification { slot } => {
+            if let Some(ctx) = slots[live(slot)].ctx.as_mut() {
+                ctx.low_memory_notification();
+            }
+        }
+        Op::SetTimeout { slot, timeout_ms } => {
+            if let Some(ctx) = slots[live(slot)].ctx.as_mut() {
+                ctx.set_timeout(timeout(*timeout_ms));
+            }
+        }
+        Op::TerminateSoon { slot } => {
+            let live = &mut slots[live(slot)];
+            if let (Some(ctx), None) = (live.ctx.as_ref(), live.hammer.as_ref()) {
+                live.hammer = Some(Hammer::start(ctx));
+            }
+        }
+        Op::Drop { slot } => {
+            let live = &mut slots[live(slot)];
+            // Dropped while the hammer may still be calling terminate().
+            live.ctx = None;
+            live.stop_hammer();
+        }
+    }
+}
+
+fn check(source: &str, expect: Expect, result: &Result<Value, Error>, terminating: bool) {
+    let allowed = match (result, expect) {
+        (Err(Error::Timeout | Error::OutOfMemory), _) => true,
+        (Err(Error::Terminated), _) => terminating,
+        (Err(Error::Engine(_) | Error::InvalidInput(_)), _) => false,
+        (_, Expect::Anything) => true,
+        (Ok(Value::Number(got)), Expect::Number(want)) => *got == want,
+        (Ok(_), Expect::Value) => true,
+        (Err(Error::Syntax { .. }), Expect::Syntax) => true,
+        (Err(Error::Exception { name, .. }), Expect::Exception(want)) => name == want,
+        (Err(Error::Conversion(_)), Expect::Conversion) => true,
+        _ => false,
+    };
+    assert!(
+        allowed,
+        "snippet {source:?} gave {result:?}, expected {expect:?} (terminate pending: {terminating})"
+    );
+}

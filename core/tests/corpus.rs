@@ -1,0 +1,116 @@
+//! Replays every fuzz corpus entry (`corpus/<target>/`) and every minimized
+//! reproducer (`corpus/regressions/<target>/`) through the same harness the
+//! fuzzers run, on stable Rust. A failing oracle names the file.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use v8cage::fuzzing;
+
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = listing
+        .map(|entry| entry.expect("reading a corpus folder").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs every file of both folders of `target`; returns how many ran.
+fn replay(target: &str) -> usize {
+    let root = corpus_root();
+    let mut ran = 0;
+    for dir in [root.join(target), root.join("regressions").join(target)] {
+        for file in entries(&dir) {
+            let data = std::fs::read(&file).expect("reading a corpus entry");
+            let outcome = catch_unwind(AssertUnwindSafe(|| fuzzing::run(target, &data)));
+            match outcome {
+                Ok(Some(_)) => ran += 1,
+                Ok(None) => panic!("unknown target {target}"),
+                Err(_) => panic!("{target}: oracle failed on {}", file.display()),
+            }
+        }
+    }
+    ran
+}
+
+#[test]
+fn eval_corpus() {
+    assert!(
+        replay("eval") >= 40,
+        "the eval corpus has at least 40 seeds"
+    );
+}
+
+#[test]
+fn eval_gen_corpus() {
+    assert!(replay("eval_gen") > 0);
+}
+
+#[test]
+fn roundtrip_corpus() {
+    assert!(replay("roundtrip") > 0);
+}
+
+#[test]
+fn json_corpus() {
+    assert!(replay("json") > 0);
+}
+
+#[test]
+fn api_ops_corpus() {
+    assert!(replay("api_ops") > 0);
+}
+
+#[test]
+fn every_target_has_a_corpus_folder() {
+    for target in fuzzing::TARGETS {
+        assert!(
+            corpus_root().join(target).is_dir(),
+            "corpus/{target}/ is missing"
+        );
+    }
+}
+
+/// xorshift64*: reproducible filler bytes without a dependency.
+fn filler(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+/// The generator's promise: every program parses (`eval_gen` panics on a
+/// syntax error), whatever the bytes.
+#[test]
+fn generated_programs_parse() {
+    for seed in 0..300 {
+        let data = filler(seed, 64 + (seed as usize % 7) * 256);
+        fuzzing::eval_gen(&data);
+    }
+}
+
+/// Random bytes through the structured targets: their oracles must hold.
+#[test]
+fn structured_targets_hold_on_random_bytes() {
+    for seed in 0..150 {
+        let data = filler(1000 + seed, 16 + (seed as usize % 5) * 200);
+        fuzzing::roundtrip(&data);
+        fuzzing::json(&data);
+    }
+    for seed in 0..20 {
+        fuzzing::api_ops(&filler(5000 + seed, 200));
+    }
+}
