@@ -9,6 +9,8 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
+mod fuzz;
+
 #[derive(Parser)]
 #[command(about = "v8cage developer tasks")]
 struct Cli {
@@ -21,8 +23,14 @@ enum Cmd {
     /// Make V8 available: V8CAGE_V8_DIR, an installed libnode-dev, or Debian's
     /// libnode108 + libnode-dev unpacked into .deps/v8/. Idempotent.
     Setup,
-    /// setup, then cargo fmt --check, clippy -D warnings, and every test.
-    Test,
+    /// setup, then cargo fmt --check, clippy -D warnings, every test
+    /// (including the replay of corpus/), and a 20 s libFuzzer+ASan smoke run
+    /// of each fuzz target.
+    Test {
+        /// Skip the fuzz smoke run (it needs nightly and installs cargo-fuzz).
+        #[arg(long)]
+        no_fuzz: bool,
+    },
     /// Evaluate a JS file (or `-` for stdin) and print the result as JSON.
     Run {
         /// A .js file or `-`.
@@ -37,6 +45,48 @@ enum Cmd {
         #[arg(long)]
         debug: bool,
     },
+    /// Fuzz a target with libFuzzer + ASan (cargo-fuzz, nightly), seeded
+    /// from corpus/<target>/; new inputs go to fuzz/corpus/<target>/,
+    /// findings to fuzz/artifacts/<target>/.
+    Fuzz {
+        /// eval, eval_gen, roundtrip, json or api_ops.
+        target: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// Parallel fuzzing processes (libFuzzer -fork).
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+        /// Afterwards, merge inputs that add coverage into corpus/<target>/.
+        #[arg(long)]
+        merge: bool,
+        /// Extra libFuzzer flags, after `--`.
+        #[arg(last = true)]
+        libfuzzer_args: Vec<String>,
+    },
+    /// Run each fuzz target briefly under libFuzzer + ASan (part of `test`).
+    FuzzSmoke {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 20)]
+        time: u64,
+    },
+    /// Fuzz a target with AFL++ (cargo-afl, persistent mode), seeded from
+    /// corpus/<target>/, output in fuzz/afl-out/<target>/; prints a summary.
+    Afl {
+        target: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+        /// AFL++ instances: one -M main, the rest -S secondaries.
+        #[arg(long, default_value_t = 1)]
+        jobs: u32,
+    },
+    /// Replay one input through a target: print the decoded input (source,
+    /// generated program, value, op list) and the outcome.
+    Repro { target: String, file: PathBuf },
+    /// HTML source-coverage report of a target over its corpus (cargo fuzz
+    /// coverage + llvm-cov).
+    Coverage { target: String },
 }
 
 /// Debian packages V8 (inside libnode) needs at run time.
@@ -59,7 +109,33 @@ fn main() -> Result<()> {
     env::set_current_dir(&root)?;
     match cli.command {
         Cmd::Setup => setup(&root),
-        Cmd::Test => test(&root),
+        Cmd::Test { no_fuzz } => test(&root, !no_fuzz),
+        Cmd::Fuzz {
+            target,
+            time,
+            jobs,
+            merge,
+            libfuzzer_args,
+        } => {
+            setup(&root)?;
+            fuzz::libfuzzer(&root, &target, time, jobs, merge, &libfuzzer_args)
+        }
+        Cmd::FuzzSmoke { time } => {
+            setup(&root)?;
+            fuzz::smoke(&root, time)
+        }
+        Cmd::Afl { target, time, jobs } => {
+            setup(&root)?;
+            fuzz::afl(&root, &target, time, jobs)
+        }
+        Cmd::Repro { target, file } => {
+            setup(&root)?;
+            fuzz::repro(&target, &user_dir.join(file))
+        }
+        Cmd::Coverage { target } => {
+            setup(&root)?;
+            fuzz::coverage(&root, &target)
+        }
         Cmd::Run {
             file,
             timeout,
@@ -87,9 +163,7 @@ fn main() -> Result<()> {
                 args.push("--debug".into());
             }
             // The example's exit code says whether JS failed: pass it through.
-            let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-                .args(&args)
-                .status()?;
+            let status = cargo_command().args(&args).status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
     }
@@ -102,8 +176,16 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn cargo(args: &[OsString]) -> Result<()> {
-    run(Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args(args))
+/// `cargo`, without the toolchain pin of the cargo running xtask, so that
+/// `cargo +nightly ...` picks nightly.
+fn cargo_command() -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.env_remove("RUSTUP_TOOLCHAIN");
+    cmd
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    run(cargo_command().args(args))
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
@@ -117,21 +199,20 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn test(root: &Path) -> Result<()> {
+fn test(root: &Path, fuzz_smoke: bool) -> Result<()> {
     setup(root)?;
-    cargo(&["fmt", "--all", "--check"].map(OsString::from))?;
-    cargo(
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]
-        .map(OsString::from),
-    )?;
-    cargo(&["test", "--workspace"].map(OsString::from))?;
+    let fuzz_manifest = "fuzz/Cargo.toml";
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["fmt", "--all", "--check", "--manifest-path", fuzz_manifest])?;
+    let clippy = ["clippy", "--workspace", "--all-targets"];
+    let deny = ["--", "-D", "warnings"];
+    cargo(&[&clippy[..], &deny[..]].concat())?;
+    cargo(&[&clippy[..], &["--manifest-path", fuzz_manifest], &deny[..]].concat())?;
+    // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
+    cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
+    if fuzz_smoke {
+        fuzz::smoke(root, 20)?;
+    }
     eprintln!("xtask: all tests passed");
     Ok(())
 }

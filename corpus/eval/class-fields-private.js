@@ -1,0 +1,1 @@
+{ class A { #x = 1; static #count = 0; static make() { A.#count++; return new A } get x() { return this.#x } #hidden() { return 42 } reveal() { return this.#hidden() } } const a = A.make(); [a.x, a.reveal(), #x in a] }

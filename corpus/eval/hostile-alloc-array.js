@@ -1,0 +1,1 @@
+{ const a = []; for (;;) a.push(new Array(1000).fill({})) }

@@ -1,0 +1,1 @@
+{ const keep = []; for (;;) keep.push(new ArrayBuffer(1 << 20)) }

@@ -1,0 +1,1 @@
+eval('eval("1 + 1")') + Function('return 2')()

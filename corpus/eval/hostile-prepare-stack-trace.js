@@ -1,0 +1,1 @@
+{ Error.prepareStackTrace = () => { for (;;) {} }; try { null.x } finally { delete Error.prepareStackTrace } }

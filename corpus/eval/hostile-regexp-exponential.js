@@ -1,0 +1,1 @@
+/(x+x+)+y/.exec('x'.repeat(30))

@@ -1,0 +1,1 @@
+'abc'.repeat(1e6).split('')

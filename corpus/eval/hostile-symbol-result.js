@@ -1,0 +1,1 @@
+Symbol('not convertible')

@@ -1,0 +1,1 @@
+({ get boom() { throw new Error('getter') } })

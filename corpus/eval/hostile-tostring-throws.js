@@ -1,0 +1,1 @@
+({ toString() { throw new Error('no') } }) + ''

@@ -1,0 +1,1 @@
+{ let r = []; outer: for (let i = 0; i < 3; i++) { for (let j = 0; j < 3; j++) { if (j == 2) continue outer; if (i == 2) break outer; r.push(i * 10 + j) } } switch (r.length) { case 4: r.push('four'); break; default: r.push('?') } r }

@@ -1,0 +1,1 @@
+{ const log = []; const p = new Proxy({ a: 1 }, { get(t, k) { log.push(String(k)); return Reflect.get(t, k) }, ownKeys(t) { return ['a', 'b'] }, getOwnPropertyDescriptor(t, k) { return { value: 1, enumerable: true, configurable: true } } }); [p.a, Object.keys(p), log] }

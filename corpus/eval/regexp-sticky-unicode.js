@@ -1,0 +1,1 @@
+[...'a😀b😀'.matchAll(/\p{Extended_Pictographic}/gu)].map(m => m.index)

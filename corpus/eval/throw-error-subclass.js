@@ -1,0 +1,1 @@
+{ class MyError extends Error { constructor(m) { super(m); this.name = 'MyError' } } throw new MyError('custom') }
