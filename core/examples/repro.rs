@@ -26,9 +26,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(decoded) = fuzzing::describe(&args.target, &data) else {
+        eprintln!(
+            "unknown target {:?}; targets: {}",
+            args.target,
+            fuzzing::TARGETS.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    // Printed before running, so it is there even when the oracle panics.
+    println!("--- decoded input ---\n{decoded}");
     match fuzzing::run(&args.target, &data) {
         Some(outcome) => {
-            println!("{outcome}");
+            println!("--- steps ---");
+            for step in &outcome.steps {
+                println!("{}: {:?}", step.what, step.result);
+            }
             println!("oracle: passed");
             ExitCode::SUCCESS
         }

@@ -211,6 +211,7 @@ class Session {
   }
 
   ~Session() {
+    DiscardPendingJobs();
     // Release this evaluation's handles first, so the clean-up GC below can
     // free what they held (e.g. a huge exception message).
     scopes_.reset();
@@ -235,6 +236,18 @@ class Session {
       self_->isolate->GetHeapStatistics(&stats);
       if (stats.used_heap_size() > self_->initial_heap_limit) self_->heap_exhausted = true;
     }
+  }
+
+  // Promise jobs still queued when an evaluation ends (it was stopped or
+  // threw before the checkpoint, or a getter queued them during conversion)
+  // must not run later, charged to the next evaluation: a timed-out script
+  // could otherwise leave endless work behind. V8 empties the whole queue
+  // when termination interrupts it (MicrotaskQueue::RunMicrotasks), so run a
+  // checkpoint with termination requested; with an empty queue it returns at
+  // once. The request is cancelled below, before the session ends.
+  void DiscardPendingJobs() {
+    self_->isolate->TerminateExecution();
+    self_->isolate->PerformMicrotaskCheckpoint();
   }
 
   v8::Isolate* isolate() const { return self_->isolate; }

@@ -70,3 +70,53 @@ fn timeout_can_change_between_evals() {
     ctx.set_timeout(Some(Duration::from_millis(30)));
     assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
 }
+
+/// Found by `eval_gen` (corpus/regressions/eval_gen/leftover-promise-jobs):
+/// jobs queued by a timed-out evaluation ran during the next one, so a
+/// single hostile script left every later `1+1` timing out.
+#[test]
+fn promise_jobs_of_a_stopped_evaluation_are_discarded() {
+    let mut ctx = with_timeout(100);
+    let leftover = "globalThis.ran = 0;
+        for (let i = 0; i < 1000; i++) Promise.resolve().then(() => { ran++; for (;;) {} });
+        while (true) {}";
+    assert_eq!(ctx.eval(leftover), Err(Error::Timeout));
+    assert_eq!(ctx.eval("1+1"), Ok(Value::Number(2.0)));
+    assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
+
+    // Same for a terminated evaluation.
+    let stop = ctx.terminate_handle();
+    ctx.set_timeout(None);
+    let stopper = std::thread::spawn(move || {
+        // Keep asking until the evaluation below is running and stops.
+        while !STOPPED.load(std::sync::atomic::Ordering::Acquire) {
+            stop.terminate();
+            std::thread::yield_now();
+        }
+    });
+    assert_eq!(ctx.eval(leftover), Err(Error::Terminated));
+    STOPPED.store(true, std::sync::atomic::Ordering::Release);
+    stopper.join().unwrap();
+    ctx.set_timeout(Some(Duration::from_millis(100)));
+    assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
+}
+
+static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// An evaluation that throws drops its queued jobs too, so what the next
+/// evaluation sees does not depend on a failed one's leftovers.
+#[test]
+fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
+    let mut ctx = with_timeout(1000);
+    let thrown =
+        ctx.eval("globalThis.n = 0; Promise.resolve().then(() => n++); throw new Error('x')");
+    assert!(matches!(thrown, Err(Error::Exception { .. })), "{thrown:?}");
+    assert_eq!(ctx.eval("n"), Ok(Value::Number(0.0)));
+    assert_eq!(ctx.eval("n"), Ok(Value::Number(0.0)));
+    // A successful evaluation still runs its jobs before returning.
+    assert_eq!(
+        ctx.eval("Promise.resolve().then(() => n++); 7"),
+        Ok(Value::Number(7.0))
+    );
+    assert_eq!(ctx.eval("n"), Ok(Value::Number(1.0)));
+}

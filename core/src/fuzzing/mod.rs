@@ -94,6 +94,22 @@ pub fn run(target: &str, data: &[u8]) -> Option<Outcome> {
     })
 }
 
+/// What `target` makes of `data`, without running it (the source, generated
+/// program, value or op list). `None` if there is no such target.
+pub fn describe(target: &str, data: &[u8]) -> Option<String> {
+    let decoded = match target {
+        "eval" | "json" => String::from_utf8_lossy(data).into_owned(),
+        "eval_gen" => jsgen::Program::arbitrary_take_rest(Unstructured::new(data))
+            .map_or_else(|e| format!("(no program: {e})"), |p| p.source),
+        "roundtrip" => values::ArbitraryValue::arbitrary_take_rest(Unstructured::new(data))
+            .map_or_else(|e| format!("(no value: {e})"), |v| format!("{:?}", v.0)),
+        "api_ops" => ops::Script::arbitrary_take_rest(Unstructured::new(data))
+            .map_or_else(|e| format!("(no op list: {e})"), |s| format!("{s:#?}")),
+        _ => return None,
+    };
+    Some(decoded)
+}
+
 /// Limits of the reused evaluation contexts: short enough that an endless
 /// loop costs one fuzz iteration a few dozen milliseconds, small enough that
 /// an allocation loop ends quickly.

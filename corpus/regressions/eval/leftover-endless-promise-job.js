@@ -1,0 +1,1 @@
+Promise.resolve().then(() => { for (;;) {} }); while (true) {}
