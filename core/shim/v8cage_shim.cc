@@ -19,6 +19,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -713,9 +715,31 @@ v8::Local<v8::Value> ReadForReport(Session& s, v8::Local<v8::Object> obj, const 
   return v;
 }
 
+// Line and column (1-based; columns in UTF-16 units, as V8 counts them) of
+// `position` in `source`, clamped to its end.
+std::pair<int, int> LineAndColumnAt(v8::Isolate* isolate, v8::Local<v8::String> source, int position) {
+  position = std::clamp(position, 0, source->Length());
+  std::vector<uint16_t> text(static_cast<size_t>(position));
+  source->Write(isolate, text.data(), 0, position, v8::String::NO_NULL_TERMINATION);
+  int line = 1;
+  int column = 1;
+  for (int i = 0; i < position; ++i) {
+    uint16_t c = text[i];
+    bool crlf = c == '\r' && i + 1 < position && text[i + 1] == '\n';
+    if (!crlf && (c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029)) {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
 // Reports whatever stopped compile/run/convert: a stop request, a syntax
-// error or an exception.
-int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out) {
+// error or an exception. `source` is the script being compiled, if any.
+int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out,
+                  v8::Local<v8::String> source = {}) {
   v8cage_isolate* self = s.self();
   if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
   if (!tc.HasCaught()) return FailWith(V8CAGE_INTERNAL, "V8 reported failure without an exception", self, out);
@@ -730,6 +754,12 @@ int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* o
     WriteDetail(s, w, text);
     int line = message.IsEmpty() ? 0 : message->GetLineNumber(s.context()).FromMaybe(0);
     int column = message.IsEmpty() ? 0 : message->GetStartColumn(s.context()).FromMaybe(-1) + 1;
+    if (line <= 0 && !source.IsEmpty()) {
+      // V8 places some end-of-input errors (an unterminated template
+      // literal ending in a backslash) past the end, with no line. Found by AFL.
+      int position = message.IsEmpty() ? source->Length() : message->GetStartPosition();
+      std::tie(line, column) = LineAndColumnAt(s.isolate(), source, position);
+    }
     w.U32(static_cast<uint32_t>(std::max(line, 0)));
     w.U32(static_cast<uint32_t>(std::max(column, 0)));
     if (s.stop_requested()) return Finish(s.StatusForStop(), self, out);
@@ -885,7 +915,7 @@ int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len, v8cage_output*
         v8::ScriptOrigin origin(s.isolate(), v8::String::NewFromUtf8Literal(s.isolate(), "<eval>"));
         v8::Local<v8::Script> script;
         if (!v8::Script::Compile(s.context(), source, &origin).ToLocal(&script)) {
-          return ReportFailure(s, tc, /*compiling=*/true, out);
+          return ReportFailure(s, tc, /*compiling=*/true, out, source);
         }
         v8::Local<v8::Value> result;
         if (!script->Run(s.context()).ToLocal(&result)) return ReportFailure(s, tc, false, out);

@@ -159,3 +159,22 @@ fn atomics_wait_cannot_block_the_host() {
         "{r:?}"
     );
 }
+
+/// Found by AFL (corpus/regressions/eval/template-backslash-at-end.js): V8
+/// places this end-of-input error past the end of the source, with no line.
+#[test]
+fn syntax_errors_at_the_very_end_still_have_a_position() {
+    let mut c = Context::default_new().unwrap();
+    for (source, want) in [
+        ("`a\\", (1, 4)),
+        ("1 +\n`\\", (2, 3)),
+        ("x;\r\n\u{2028}`é\\", (3, 4)),
+    ] {
+        match c.eval(source) {
+            Err(Error::Syntax { line, column, .. }) => {
+                assert_eq!((line, column), want, "{source:?}")
+            }
+            other => panic!("{source:?}: {other:?}"),
+        }
+    }
+}
