@@ -706,6 +706,10 @@ void WriteDetail(Session& s, Writer& w, v8::Local<v8::Value> v) {
 // A property read for error reports: getters may throw (swallowed) or loop
 // (the watchdog is still armed).
 v8::Local<v8::Value> ReadForReport(Session& s, v8::Local<v8::Object> obj, const char* key) {
+  // After a stop no more JS may run: the watchdog fires once, and V8 forgets
+  // a termination once it has unwound to us, so the next accessor (or
+  // Error.prepareStackTrace) would run unbounded. Found by api_ops.
+  if (s.stop_requested()) return v8::Undefined(s.isolate());
   v8::TryCatch inner(s.isolate());
   v8::Local<v8::String> name;
   v8::Local<v8::Value> v;

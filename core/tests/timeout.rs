@@ -120,3 +120,28 @@ fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
     );
     assert_eq!(ctx.eval("n"), Ok(Value::Number(1.0)));
 }
+
+/// Found by `api_ops` (corpus/regressions/api_ops/prepare-stack-trace-after-timeout):
+/// when the timeout fired while the error report read one property of the
+/// thrown value, the next property read ran JS with no deadline left and
+/// looped forever. The evaluation runs on its own thread so that this test
+/// fails (rather than hangs) if it comes back.
+#[test]
+fn timeout_during_the_error_report_ends_the_report() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ctx = with_timeout(100);
+        let thrown = "throw { get name() { for (;;) {} }, get message() { for (;;) {} }, get stack() { for (;;) {} } }";
+        let first = ctx.eval(thrown);
+        ctx.eval("Error.prepareStackTrace = () => { for (;;) {} }")
+            .unwrap();
+        let second = ctx.eval("function r() { return r() } r()");
+        done.send((first, second, ctx.eval("1+1"))).unwrap();
+    });
+    let (first, second, after) = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the evaluations did not end within 20 s");
+    assert_eq!(first, Err(Error::Timeout));
+    assert_eq!(second, Err(Error::Timeout));
+    assert_eq!(after, Ok(Value::Number(2.0)));
+}
