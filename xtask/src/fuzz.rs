@@ -18,6 +18,11 @@ pub const TARGETS: &[&str] = &["eval", "eval_gen", "roundtrip", "json", "api_ops
 /// plus ASan's quarantine reach in a long run with many isolates.
 const RSS_LIMIT_MB: &str = "4096";
 
+/// An input still running after this long is a hang (every evaluation has a
+/// 50 ms timeout; V8 builtins without interrupt checks have overrun it by up
+/// to a minute under ASan, see the README's known limits).
+const HANG_SECONDS: u32 = 120;
+
 pub fn check_target(target: &str) -> Result<()> {
     if !TARGETS.contains(&target) {
         bail!(
@@ -98,6 +103,7 @@ pub fn libfuzzer(
         .arg("--")
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
+        .arg(format!("-timeout={HANG_SECONDS}"))
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .arg("-print_final_stats=1");
     if let Some(dict) = dictionary(root, target) {
