@@ -114,3 +114,17 @@ fn structured_targets_hold_on_random_bytes() {
         fuzzing::api_ops(&filler(5000 + seed, 200));
     }
 }
+
+/// `cargo xtask repro` prints what a target makes of an input before running it.
+#[test]
+fn every_target_describes_its_input() {
+    let data = filler(42, 300);
+    for target in fuzzing::TARGETS {
+        let decoded = fuzzing::describe(target, &data).expect("a known target");
+        assert!(!decoded.is_empty(), "{target}");
+    }
+    let program = fuzzing::describe("eval_gen", &data).unwrap();
+    assert!(program.starts_with("(function () {"), "{program}");
+    assert!(fuzzing::describe("no_such_target", &data).is_none());
+    assert!(fuzzing::run("no_such_target", &data).is_none());
+}
