@@ -373,9 +373,14 @@ pub fn coverage(root: &Path, target: &str) -> Result<()> {
         .join("fuzz/coverage")
         .join(target)
         .join("coverage.profdata");
-    let binary = root
-        .join("fuzz/target/x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release")
-        .join(target);
+    // cargo-fuzz puts the coverage build under the target folder of the
+    // directory it runs from; look in both places it can be.
+    let built = Path::new("x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release");
+    let binary = ["target", "fuzz/target"]
+        .iter()
+        .map(|dir| root.join(dir).join(built).join(target))
+        .find(|path| path.is_file())
+        .context("cargo fuzz coverage built no binary where expected")?;
     let html = root.join("fuzz/coverage").join(target).join("html");
     let only_ours = "/.cargo/registry/|/rustc/|/fuzz_targets/";
     let llvm_cov = tools.join("llvm-cov");
