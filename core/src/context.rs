@@ -158,6 +158,10 @@ impl Context {
     }
 
     /// Evaluates `source` as a classic script and copies its completion value.
+    ///
+    /// Promise jobs the script queues run before `eval` returns, under the
+    /// same timeout. Jobs still queued when an evaluation fails or is
+    /// stopped are dropped, so they never run during a later one.
     pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
