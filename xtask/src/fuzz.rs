@@ -63,11 +63,13 @@ fn succeeds(cmd: &mut Command) -> bool {
     cmd.output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// Sanitizers need nightly; install it (minimal profile) when missing.
 fn ensure_nightly() -> Result<()> {
-    if !succeeds(Command::new("rustc").args(["+nightly", "--version"])) {
-        bail!("fuzzing needs a nightly toolchain (sanitizers): rustup toolchain install nightly");
+    if succeeds(Command::new("rustc").args(["+nightly", "--version"])) {
+        return Ok(());
     }
-    Ok(())
+    eprintln!("xtask: fuzzing needs a nightly toolchain (sanitizers); installing it");
+    run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
 }
 
 fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
@@ -75,7 +77,10 @@ fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing {krate} (once)");
+    // --locked first (the tool's tested dependency versions), then without
+    // it in case one of those was yanked.
     run(cargo_command().args(["install", "--locked", krate]))
+        .or_else(|_| run(cargo_command().args(["install", krate])))
 }
 
 /// `cargo xtask fuzz <target>`: libFuzzer with ASan, seeded from `corpus/`.
