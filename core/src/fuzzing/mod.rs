@@ -257,13 +257,10 @@ pub fn roundtrip(data: &[u8]) -> Outcome {
 /// `json`: bytes (lossy UTF-8) through V8's `JSON.parse` and serde_json.
 pub fn json(data: &[u8]) -> Outcome {
     let text = String::from_utf8_lossy(data).into_owned();
-    let mut outcome = Outcome::new(text.clone());
-    let arg = [Value::String(text)];
+    let arg = [Value::String(text.clone())];
     let parsed = with_reused_context(&JSON_CONTEXT, "", |ctx| ctx.call("JSON.parse", &arg));
-    let Value::String(text) = &arg[0] else {
-        unreachable!()
-    };
-    json::assert_parse_agrees(text, &parsed);
+    json::assert_parse_agrees(&text, &parsed);
+    let mut outcome = Outcome::new(text);
     outcome.step("JSON.parse", parsed);
     outcome
 }
