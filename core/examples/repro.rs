@@ -38,11 +38,7 @@ fn main() -> ExitCode {
     println!("--- decoded input ---\n{decoded}");
     match fuzzing::run(&args.target, &data) {
         Some(outcome) => {
-            println!("--- steps ---");
-            for step in &outcome.steps {
-                println!("{}: {:?}", step.what, step.result);
-            }
-            println!("oracle: passed");
+            println!("--- steps ---\n{outcome}oracle: passed");
             ExitCode::SUCCESS
         }
         None => {

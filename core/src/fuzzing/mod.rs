@@ -60,9 +60,9 @@ impl Outcome {
     }
 }
 
+/// The steps, one per line, each result clipped to 2000 bytes.
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "--- input ---\n{}\n--- outcome ---", self.input)?;
         for step in &self.steps {
             let shown = format!("{:?}", step.result);
             writeln!(f, "{}: {}", step.what, clip(&shown, 2000))?;
