@@ -41,6 +41,10 @@ enum Tag : uint8_t {
   kFunction = 11, // u32 byte length, UTF-8 name
 };
 
+// Largest BigInt converted either way, in 64-bit words (2^20 bits); mirrored
+// by MAX_BIGINT_DIGITS in src/value.rs.
+constexpr int kMaxBigIntWords = (1 << 20) / 64;
+
 // Longest error text (name, message, stack) copied out of V8.
 constexpr size_t kMaxErrorText = 64 * 1024;
 // Stack kept free below V8's JS stack limit for V8's own C++ frames (error
@@ -395,6 +399,10 @@ class Encoder {
     if (v->IsBigInt()) {
       v8::Local<v8::BigInt> big = v.As<v8::BigInt>();
       int words = big->WordCount();
+      // Value::BigInt is decimal text, and that conversion grows faster than
+      // linearly (2^20 bits: ~90 ms; V8's largest, 2^30 bits: hours, outside
+      // any timeout). Found by the eval fuzzer (`2n ** 6961207n`: 10 s).
+      if (words > kMaxBigIntWords) return Fail("BigInt larger than 2^20 bits");
       if (!Spend(5 + 8 * static_cast<size_t>(words))) return false;
       std::vector<uint64_t> buf(static_cast<size_t>(words));
       int sign = 0;

@@ -35,7 +35,9 @@
 //! of the same name. Any other object becomes `Object` with its own
 //! enumerable string keys in JS order. Symbols, cycles, nesting deeper than
 //! [`ContextOptions::max_depth`] and results larger than
-//! [`ContextOptions::max_result_bytes`] give [`Error::Conversion`].
+//! [`ContextOptions::max_result_bytes`] give [`Error::Conversion`], and so do
+//! BigInts beyond 2^20 bits (their decimal text would take seconds to build,
+//! outside any timeout); as arguments they give [`Error::InvalidInput`].
 
 mod context;
 mod engine;

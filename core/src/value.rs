@@ -247,6 +247,10 @@ pub(crate) mod tag {
     pub const FUNCTION: u8 = 11;
 }
 
+/// Decimal digits of the largest BigInt converted either way: 2^20 bits
+/// (`kMaxBigIntWords` in the shim) is 315,653 digits.
+const MAX_BIGINT_DIGITS: usize = 315_653;
+
 fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
     let len =
         u32::try_from(len).map_err(|_| Error::InvalidInput(format!("{what} longer than 4 GiB")))?;
@@ -318,6 +322,14 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
             out.extend_from_slice(&n.to_ne_bytes());
         }
         Value::BigInt(s) => {
+            // Parsing decimal text grows faster than linearly; the shim's
+            // bound (2^20 bits) applies to arguments too.
+            if s.trim_start_matches('-').len() > MAX_BIGINT_DIGITS {
+                return Err(Error::InvalidInput(format!(
+                    "BigInt of {} digits is larger than 2^20 bits",
+                    s.len()
+                )));
+            }
             let big = BigInt::from_str(s).map_err(|_| {
                 Error::InvalidInput(format!("BigInt {s:?} is not a decimal integer"))
             })?;

@@ -388,3 +388,36 @@ fn deep_arguments_are_refused_not_overflowed() {
     assert!(matches!(c.call("id", &[v]), Err(Error::InvalidInput(_))));
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
+
+/// Found by the eval fuzzer (corpus/regressions/eval/huge-bigint.js):
+/// `2n ** 6961207n` is quick in V8, but its decimal text took 10 s to build
+/// after the evaluation, outside any timeout. BigInts are bounded at 2^20
+/// bits both ways.
+#[test]
+fn bigints_beyond_2_pow_20_bits_are_refused_quickly() {
+    let mut c = Context::default_new().unwrap();
+    let started = std::time::Instant::now();
+    match c.eval("2n ** 6961207n") {
+        Err(Error::Conversion(message)) => assert!(message.contains("BigInt"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        c.eval("2n ** 1048576n"),
+        Err(Error::Conversion(_))
+    ));
+    // Generous: the refusal happens before any decimal conversion.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Below the bound, BigInts still convert exactly.
+    let Ok(Value::String(v8_digits)) = c.eval("String(2n ** 100000n)") else {
+        panic!("String of a BigInt")
+    };
+    assert_eq!(v8_digits.len(), 30103);
+    assert_eq!(c.eval("2n ** 100000n"), Ok(Value::BigInt(v8_digits)));
+    let too_long = Value::BigInt("9".repeat(315_654));
+    assert!(matches!(
+        c.call("String", &[too_long]),
+        Err(Error::InvalidInput(_))
+    ));
+    let longest = Value::BigInt("1".repeat(315_653));
+    assert!(matches!(c.call("String", &[longest]), Ok(Value::String(s)) if s.len() == 315_653));
+}
