@@ -29,13 +29,11 @@ pub mod values;
 /// Every target, by the name its drivers, corpus folders and xtask use.
 pub const TARGETS: &[&str] = &["eval", "eval_gen", "roundtrip", "json", "api_ops"];
 
-/// What one target did with one input: the decoded input and each step's
-/// result. Only `cargo xtask repro` looks at it; drivers drop it.
-#[derive(Debug)]
+/// What one target did with one input: each step's result. Only
+/// `cargo xtask repro` looks at it (with [`describe`] for the input); drivers
+/// drop it.
+#[derive(Debug, Default)]
 pub struct Outcome {
-    /// The input as the target understood it: the source, the generated
-    /// program, the value or the op list.
-    pub input: String,
     pub steps: Vec<Step>,
 }
 
@@ -46,12 +44,6 @@ pub struct Step {
 }
 
 impl Outcome {
-    fn new(input: String) -> Outcome {
-        Outcome {
-            input,
-            steps: Vec::new(),
-        }
-    }
     fn step(&mut self, what: impl Into<String>, result: Result<Value, Error>) {
         self.steps.push(Step {
             what: what.into(),
@@ -188,7 +180,7 @@ fn assert_typed(result: &Result<Value, Error>) {
 /// `eval`: bytes as (lossy UTF-8) source in a reused context.
 pub fn eval(data: &[u8]) -> Outcome {
     let source = String::from_utf8_lossy(data);
-    let mut outcome = Outcome::new(source.clone().into_owned());
+    let mut outcome = Outcome::default();
     let result = with_reused_context(&EVAL_CONTEXT, "", |ctx| ctx.eval(&source));
     assert_typed(&result);
     outcome.step("eval", result);
@@ -198,9 +190,9 @@ pub fn eval(data: &[u8]) -> Outcome {
 /// `eval_gen`: a generated program ([`jsgen`]) that must parse.
 pub fn eval_gen(data: &[u8]) -> Outcome {
     let Ok(program) = jsgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
-        return Outcome::new("(not enough bytes for a program)".into());
+        return Outcome::default();
     };
-    let mut outcome = Outcome::new(program.source.clone());
+    let mut outcome = Outcome::default();
     let result = with_reused_context(&EVAL_GEN_CONTEXT, "", |ctx| ctx.eval(&program.source));
     if let Err(Error::Syntax { .. }) = &result {
         panic!(
@@ -222,9 +214,9 @@ pub fn roundtrip(data: &[u8]) -> Outcome {
     let Ok(values::ArbitraryValue(value)) =
         values::ArbitraryValue::arbitrary_take_rest(Unstructured::new(data))
     else {
-        return Outcome::new("(not enough bytes for a value)".into());
+        return Outcome::default();
     };
-    let mut outcome = Outcome::new(format!("{value:?}"));
+    let mut outcome = Outcome::default();
     let setup = format!("globalThis.{IDENTITY} = x => x");
     let (back, stringified) = with_reused_context(&ROUNDTRIP_CONTEXT, &setup, |ctx| {
         let back = ctx.call(IDENTITY, std::slice::from_ref(&value));
@@ -260,7 +252,7 @@ pub fn json(data: &[u8]) -> Outcome {
     let arg = [Value::String(text.clone())];
     let parsed = with_reused_context(&JSON_CONTEXT, "", |ctx| ctx.call("JSON.parse", &arg));
     json::assert_parse_agrees(&text, &parsed);
-    let mut outcome = Outcome::new(text);
+    let mut outcome = Outcome::default();
     outcome.step("JSON.parse", parsed);
     outcome
 }
@@ -269,9 +261,9 @@ pub fn json(data: &[u8]) -> Outcome {
 /// contexts; see [`ops`].
 pub fn api_ops(data: &[u8]) -> Outcome {
     let Ok(script) = ops::Script::arbitrary_take_rest(Unstructured::new(data)) else {
-        return Outcome::new("(not enough bytes for an op list)".into());
+        return Outcome::default();
     };
-    let mut outcome = Outcome::new(format!("{script:#?}"));
+    let mut outcome = Outcome::default();
     ops::run(&script, &mut outcome);
     outcome
 }
