@@ -44,6 +44,13 @@ pub struct Step {
 }
 
 impl Outcome {
+    /// An outcome of one step.
+    fn single(what: &str, result: Result<Value, Error>) -> Outcome {
+        let mut outcome = Outcome::default();
+        outcome.step(what, result);
+        outcome
+    }
+
     fn step(&mut self, what: impl Into<String>, result: Result<Value, Error>) {
         self.steps.push(Step {
             what: what.into(),
@@ -126,7 +133,7 @@ thread_local! {
 /// exhausted afterwards.
 fn with_reused_context<R>(
     slot: &'static LocalKey<RefCell<Option<Context>>>,
-    setup: &str,
+    setup: &'static str,
     f: impl FnOnce(&mut Context) -> R,
 ) -> R {
     slot.with(|cell| {
@@ -180,11 +187,9 @@ fn assert_typed(result: &Result<Value, Error>) {
 /// `eval`: bytes as (lossy UTF-8) source in a reused context.
 pub fn eval(data: &[u8]) -> Outcome {
     let source = String::from_utf8_lossy(data);
-    let mut outcome = Outcome::default();
     let result = with_reused_context(&EVAL_CONTEXT, "", |ctx| ctx.eval(&source));
     assert_typed(&result);
-    outcome.step("eval", result);
-    outcome
+    Outcome::single("eval", result)
 }
 
 /// `eval_gen`: a generated program ([`jsgen`]) that must parse.
@@ -192,7 +197,6 @@ pub fn eval_gen(data: &[u8]) -> Outcome {
     let Ok(program) = jsgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
         return Outcome::default();
     };
-    let mut outcome = Outcome::default();
     let result = with_reused_context(&EVAL_GEN_CONTEXT, "", |ctx| ctx.eval(&program.source));
     if let Err(Error::Syntax { .. }) = &result {
         panic!(
@@ -201,11 +205,11 @@ pub fn eval_gen(data: &[u8]) -> Outcome {
         );
     }
     assert_typed(&result);
-    outcome.step("eval", result);
-    outcome
+    Outcome::single("eval", result)
 }
 
 const IDENTITY: &str = "__v8cage_identity";
+const IDENTITY_SETUP: &str = "globalThis.__v8cage_identity = x => x";
 
 /// `roundtrip`: a [`values::ArbitraryValue`] into JS and back through an
 /// identity function; JSON-representable values also through
@@ -217,8 +221,7 @@ pub fn roundtrip(data: &[u8]) -> Outcome {
         return Outcome::default();
     };
     let mut outcome = Outcome::default();
-    let setup = format!("globalThis.{IDENTITY} = x => x");
-    let (back, stringified) = with_reused_context(&ROUNDTRIP_CONTEXT, &setup, |ctx| {
+    let (back, stringified) = with_reused_context(&ROUNDTRIP_CONTEXT, IDENTITY_SETUP, |ctx| {
         let back = ctx.call(IDENTITY, std::slice::from_ref(&value));
         let stringified = values::json_representable(&value)
             .then(|| ctx.call("JSON.stringify", std::slice::from_ref(&value)));
@@ -252,9 +255,7 @@ pub fn json(data: &[u8]) -> Outcome {
     let arg = [Value::String(text.clone())];
     let parsed = with_reused_context(&JSON_CONTEXT, "", |ctx| ctx.call("JSON.parse", &arg));
     json::assert_parse_agrees(&text, &parsed);
-    let mut outcome = Outcome::default();
-    outcome.step("JSON.parse", parsed);
-    outcome
+    Outcome::single("JSON.parse", parsed)
 }
 
 /// `api_ops`: an arbitrary sequence of API operations on up to three
