@@ -171,6 +171,19 @@ void RequestStop(v8cage_isolate* self, int reason) {
   self->isolate->TerminateExecution();
 }
 
+// Both with stop_mutex held. Opening clears what a previous window left.
+void OpenStopWindowLocked(v8cage_isolate* self) {
+  self->isolate->CancelTerminateExecution();
+  self->running = true;
+  self->stop_reason = V8CAGE_STOP_NONE;
+}
+
+void CloseStopWindowLocked(v8cage_isolate* self) {
+  self->running = false;
+  self->stop_reason = V8CAGE_STOP_NONE;
+  self->isolate->CancelTerminateExecution();
+}
+
 size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_limit) {
   auto* self = static_cast<v8cage_isolate*>(data);
   self->initial_heap_limit = initial_heap_limit;
@@ -210,10 +223,16 @@ class Session {
     converter_floor_ = ThreadStackLow() + kStackHeadroom + kConverterStackReserve;
     self_->out.clear();
     if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
+    // The caller may have opened the window already, before arming a
+    // timeout: a stop requested since then is for this evaluation and stays.
     std::lock_guard<std::mutex> lock(self->stop_mutex);
-    self->isolate->CancelTerminateExecution();
-    self->running = true;
-    self->stop_reason = V8CAGE_STOP_NONE;
+    if (!self->running) {
+      OpenStopWindowLocked(self);
+    } else if (self->stop_reason != V8CAGE_STOP_NONE) {
+      // Requested before this thread took the Locker, which may have restored
+      // an archived thread state without the request: ask again.
+      self->isolate->TerminateExecution();
+    }
   }
 
   ~Session() {
@@ -223,9 +242,7 @@ class Session {
     scopes_.reset();
     {
       std::lock_guard<std::mutex> lock(self_->stop_mutex);
-      self_->running = false;
-      self_->stop_reason = V8CAGE_STOP_NONE;
-      self_->isolate->CancelTerminateExecution();
+      CloseStopWindowLocked(self_);
     }
     if (self_->heap_limit_hit) {
       self_->heap_limit_hit = false;
@@ -895,6 +912,26 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
         v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
         iso->isolate->Dispose();
         delete iso;
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_open_stop_window(v8cage_isolate* iso) {
+  Guarded(
+      [&]() -> int {
+        std::lock_guard<std::mutex> lock(iso->stop_mutex);
+        OpenStopWindowLocked(iso);
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_close_stop_window(v8cage_isolate* iso) {
+  Guarded(
+      [&]() -> int {
+        std::lock_guard<std::mutex> lock(iso->stop_mutex);
+        CloseStopWindowLocked(iso);
         return 0;
       },
       [] { return 0; });

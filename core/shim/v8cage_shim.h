@@ -70,6 +70,14 @@ void v8cage_isolate_free(v8cage_isolate* iso);
 // when nothing runs, so a late request cannot kill the next evaluation.
 void v8cage_request_stop(v8cage_isolate* iso, int reason);
 
+// Opens the window in which stop requests apply, before the caller arms a
+// timeout for the next v8cage_eval/v8cage_call (which then keep the window
+// and any stop already requested in it); the evaluation closes it when it
+// ends. Close it yourself if the call is never made or returns early.
+// Thread-safe, and cheap (a mutex).
+void v8cage_open_stop_window(v8cage_isolate* iso);
+void v8cage_close_stop_window(v8cage_isolate* iso);
+
 int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len,
                 v8cage_output* out);
 // `name` is a global function name or a dotted path ("JSON.stringify");

@@ -72,6 +72,29 @@ impl StopTarget {
     }
 }
 
+/// The span in which stop requests (timeout, terminate) apply to one
+/// `eval`/`call`. Opened before the deadline is armed, so a deadline that
+/// passes before the script starts still stops it; closed when dropped, after
+/// the deadline is disarmed (the shim also closes it when the evaluation ends).
+struct StopWindow(NonNull<ffi::RawIsolate>);
+
+impl StopWindow {
+    fn open(raw: NonNull<ffi::RawIsolate>) -> StopWindow {
+        // SAFETY: `raw` is the live isolate of the `Context` being borrowed
+        // mutably by the caller; opening the window only takes its stop mutex.
+        unsafe { ffi::v8cage_open_stop_window(raw.as_ptr()) };
+        StopWindow(raw)
+    }
+}
+
+impl Drop for StopWindow {
+    fn drop(&mut self) {
+        // SAFETY: the window lives inside one `eval`/`call` of the Context
+        // that owns the isolate, so the isolate outlives it.
+        unsafe { ffi::v8cage_close_stop_window(self.0.as_ptr()) };
+    }
+}
+
 /// Stops the running evaluation of one [`Context`] from any thread.
 ///
 /// `terminate()` has no effect when nothing is running (a late call cannot
@@ -163,6 +186,7 @@ impl Context {
     /// same timeout. Jobs still queued when an evaluation fails or is
     /// stopped are dropped, so they never run during a later one.
     pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
+        let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
         // SAFETY: `raw` is a live isolate owned by `self` (`&mut self` gives
@@ -183,6 +207,7 @@ impl Context {
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
         let encoded = value::encode_args(args, self.options.max_depth)?;
+        let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
         // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.

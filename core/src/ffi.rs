@@ -57,6 +57,8 @@ extern "C" {
     pub fn v8cage_isolate_new(limits: *const Limits) -> *mut RawIsolate;
     pub fn v8cage_isolate_free(iso: *mut RawIsolate);
     pub fn v8cage_request_stop(iso: *mut RawIsolate, reason: c_int);
+    pub fn v8cage_open_stop_window(iso: *mut RawIsolate);
+    pub fn v8cage_close_stop_window(iso: *mut RawIsolate);
     pub fn v8cage_eval(
         iso: *mut RawIsolate,
         src: *const c_char,
