@@ -70,12 +70,100 @@ fn find_v8(manifest_dir: &Path) -> Result<V8Install, String> {
         .to_string())
 }
 
+/// The sanitizers to build the shim with: those rustc instruments the Rust
+/// code for (`-Zsanitizer=...`, seen as `CARGO_CFG_SANITIZE`), plus
+/// `V8CAGE_SHIM_SANITIZE` (comma-separated, e.g. `undefined`) for the ones
+/// rustc has no flag for.
+fn shim_sanitizers() -> Vec<String> {
+    ["CARGO_CFG_SANITIZE", "V8CAGE_SHIM_SANITIZE"]
+        .iter()
+        .filter_map(|var| env::var(var).ok())
+        .flat_map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Newest clang first: sanitizer builds compile the shim with clang, whose
+/// instrumentation matches the LLVM runtime rustc links.
+const CLANGS: &[&str] = &[
+    "clang++-19",
+    "clang++-18",
+    "clang++-17",
+    "clang++-16",
+    "clang++-15",
+    "clang++-14",
+    "clang++",
+];
+
+fn find_clang() -> Option<&'static str> {
+    CLANGS.iter().copied().find(|clang| {
+        std::process::Command::new(clang)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    })
+}
+
+fn configure_sanitizers(shim: &mut cc::Build, sanitizers: &[String]) {
+    let only_address = sanitizers.iter().all(|s| s == "address");
+    if env::var_os("CXX").is_none() {
+        match find_clang() {
+            Some(clang) => {
+                shim.compiler(clang);
+            }
+            // cc passes -fsanitize=address to GCC too, and rustc's runtime
+            // accepts GCC's ASan objects; the other sanitizers need clang.
+            None if only_address => println!(
+                "cargo:warning=no clang++ found: the shim is built with the default C++ compiler for ASan"
+            ),
+            None => {
+                eprintln!(
+                    "\nerror: the shim's {} build needs clang++: `apt-get install clang-19`, or set CXX\n",
+                    sanitizers.join(",")
+                );
+                std::process::exit(1);
+            }
+        }
+    }
+    // Readable reports: frame pointers for the unwinder, line tables for the symbolizer.
+    shim.flag("-fno-omit-frame-pointer").flag("-g");
+    for sanitizer in sanitizers {
+        match sanitizer.as_str() {
+            // cc adds -fsanitize=address itself for CARGO_CFG_SANITIZE=address.
+            "address" => {}
+            "thread" => {
+                shim.flag("-fsanitize=thread");
+            }
+            "memory" => {
+                shim.flag("-fsanitize=memory")
+                    .flag("-fsanitize-memory-track-origins");
+            }
+            "undefined" => {
+                // Abort at the first report so the job cannot pass over it.
+                shim.flag("-fsanitize=undefined")
+                    .flag("-fno-sanitize-recover=all");
+            }
+            // leak: LSan's runtime needs no instrumentation of C++ code.
+            "leak" => {}
+            other => println!("cargo:warning=the shim is not instrumented for sanitizer `{other}`"),
+        }
+    }
+}
+
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-env-changed=V8CAGE_V8_DIR");
     println!("cargo:rerun-if-changed=shim/v8cage_shim.cc");
     println!("cargo:rerun-if-changed=shim/v8cage_shim.h");
+    println!("cargo:rerun-if-changed=shim/planted_bugs.cc");
+    println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
+    println!("cargo:rerun-if-env-changed=CXX");
     println!("cargo:rerun-if-changed=../.deps/v8");
 
     let v8 = match find_v8(&manifest_dir) {
@@ -86,8 +174,15 @@ fn main() {
         }
     };
 
-    cc::Build::new()
-        .cpp(true)
+    let sanitizers = shim_sanitizers();
+    // Tests whose figures mean nothing when rustc instruments the program
+    // (RSS under ASan) adapt to it.
+    println!("cargo::rustc-check-cfg=cfg(v8cage_sanitized)");
+    if env::var("CARGO_CFG_SANITIZE").is_ok_and(|s| !s.is_empty()) {
+        println!("cargo::rustc-cfg=v8cage_sanitized");
+    }
+    let mut shim = cc::Build::new();
+    shim.cpp(true)
         .std("c++17")
         .file("shim/v8cage_shim.cc")
         .include(&v8.include)
@@ -97,8 +192,15 @@ fn main() {
         // max_depth levels and unoptimised frames are several times larger.
         .opt_level(2)
         .flag_if_supported("-Wno-unused-parameter")
-        .warnings(true)
-        .compile("v8cage_shim");
+        .warnings(true);
+    if env::var_os("CARGO_FEATURE_PLANTED_BUGS").is_some() {
+        // Deliberate bugs for proving the sanitizer jobs (see sanitizer-builds/).
+        shim.file("shim/planted_bugs.cc");
+    }
+    if !sanitizers.is_empty() {
+        configure_sanitizers(&mut shim, &sanitizers);
+    }
+    shim.compile("v8cage_shim");
 
     let lib_dir = v8.lib_dir.display();
     println!("cargo:rustc-link-search=native={lib_dir}");

@@ -45,6 +45,9 @@ mod error;
 mod ffi;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(feature = "planted-bugs")]
+#[doc(hidden)]
+pub mod planted;
 mod value;
 mod watchdog;
 

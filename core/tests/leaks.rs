@@ -32,6 +32,15 @@ fn cycle(i: usize) {
     );
 }
 
+/// Under ASan, RSS is no measure of leaks: it grows ~0.45 MiB per isolate
+/// created and dropped while LSan finds nothing (measured; not the
+/// quarantine, the stack depot or unreleased allocator memory). There the
+/// test runs fewer cycles and LeakSanitizer's exit check is the assertion.
+#[cfg(not(v8cage_sanitized))]
+const CYCLES: usize = 5000;
+#[cfg(v8cage_sanitized)]
+const CYCLES: usize = 500;
+
 #[test]
 fn five_thousand_contexts_grow_rss_by_under_20_mib() {
     // Warm-up: V8's process-wide state, allocator arenas, the watchdog.
@@ -39,15 +48,22 @@ fn five_thousand_contexts_grow_rss_by_under_20_mib() {
         cycle(i);
     }
     let before = rss_bytes();
-    for i in 0..5000 {
+    for i in 0..CYCLES {
         cycle(i);
     }
     let after = rss_bytes();
     let growth = after.saturating_sub(before);
-    eprintln!("RSS before {} MiB, after {} MiB", before >> 20, after >> 20);
+    eprintln!(
+        "RSS before {} MiB, after {} MiB ({CYCLES} contexts)",
+        before >> 20,
+        after >> 20
+    );
+    if cfg!(v8cage_sanitized) {
+        return;
+    }
     assert!(
         growth < 20 << 20,
-        "RSS grew by {} MiB over 5000 contexts",
+        "RSS grew by {} MiB over {CYCLES} contexts",
         growth >> 20
     );
 }

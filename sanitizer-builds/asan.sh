@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# AddressSanitizer + LeakSanitizer over the core tests, the corpus replay of
+# every fuzz target included. Rust is built with -Zsanitizer=address
+# (nightly), the shim with clang -fsanitize=address (core/build.rs reads
+# CARGO_CFG_SANITIZE). See README.md in this directory.
+JOB=asan
+source "$(dirname "$0")/common.sh"
+parse_args "$@"
+ensure_nightly
+ensure_clang
+ensure_v8
+
+# No rust-src here, so std is not rebuilt with the sanitizer (-Zbuild-std);
+# mixing instrumented and uninstrumented crates then needs the ABI override.
+export RUSTFLAGS="-Zsanitizer=address -Cunsafe-allow-abi-mismatch=sanitizer -Cforce-frame-pointers=yes"
+export CARGO_TARGET_DIR="$ROOT/target/sanitize/asan"
+export ASAN_SYMBOLIZER_PATH="$LLVM_SYMBOLIZER"
+# abort_on_error: a crash leaves a core dump when `ulimit -c unlimited`
+# (disable_coredump=0 keeps ASan from turning that off).
+export ASAN_OPTIONS="symbolize=1:detect_leaks=1:abort_on_error=1:disable_coredump=0:print_summary=1:${ASAN_OPTIONS_EXTRA:-}"
+export LSAN_OPTIONS="suppressions=$SANITIZER_DIR/lsan.supp:print_suppressions=0:report_objects=1"
+# Sanitizer builds run slower: the tests' own generous time bounds scale.
+export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
+
+cargo_test=(cargo +nightly test --target "$TRIPLE" -p v8cage)
+
+run_planted_one() { run_logged "$1" --exact "$2" --test-threads=1; }
+
+if [ "$PLANTED" = 1 ]; then
+    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
+    binary="$(test_binary planted)"
+    run_planted "$binary" planted_heap_overflow planted_use_after_free planted_leak
+    status=$?
+    finish "$status" "$(report_summary)"
+fi
+
+# --tests: unit and integration tests; doctests would be compiled by rustdoc
+# without the sanitizer and cannot link against the instrumented library.
+run_logged "${cargo_test[@]}" --tests --no-fail-fast
+status=$?
+check_built
+reports="$(report_kinds | wc -l)"
+[ "$reports" = 0 ] || status=1
+finish "$status" "$(report_summary), $(failed_tests) test failures"

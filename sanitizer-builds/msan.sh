@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# MemorySanitizer over the core tests. Honest MSan needs every byte that runs
+# instrumented, or it reports V8's own (correct) stores as uninitialised:
+#   - a V8 built with is_msan=true, with its MSan libc++, given by V8CAGE_V8_DIR
+#     (include/ with v8.h and c++/v1/, lib/ with libv8*.so and libc++.so),
+#   - nightly with the rust-src component, so std is rebuilt with
+#     -Zsanitizer=memory (-Zbuild-std),
+#   - clang for the shim.
+# When any is missing the job says exactly which and exits 3 — it never
+# passes without running. README.md in this directory has the recipe to
+# build an MSan V8.
+JOB=msan
+source "$(dirname "$0")/common.sh"
+parse_args "$@"
+
+missing=()
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    missing+=("the nightly toolchain: rustup toolchain install nightly")
+elif ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+    missing+=("rust-src for nightly (needed by -Zbuild-std): rustup component add rust-src --toolchain nightly")
+fi
+v8_dir="${V8CAGE_V8_DIR:-}"
+v8_lib=""
+if [ -z "$v8_dir" ]; then
+    missing+=("V8CAGE_V8_DIR: a V8 built with is_msan=true (Debian's libnode is not instrumented)")
+else
+    v8_lib="$(ls "$v8_dir"/lib/libv8.so "$v8_dir"/lib/libnode.so 2>/dev/null | head -1)"
+    if [ ! -f "$v8_dir/include/v8.h" ] || [ -z "$v8_lib" ]; then
+        missing+=("V8CAGE_V8_DIR=$v8_dir: include/v8.h and lib/libv8.so (or lib/libnode.so)")
+    elif ! nm -D "$v8_lib" 2>/dev/null | grep -q '__msan_'; then
+        missing+=("$v8_lib is not built with MemorySanitizer (no __msan_ symbols): build V8 with is_msan=true")
+    fi
+    if [ ! -f "$v8_dir/lib/libc++.so" ] || [ ! -d "$v8_dir/include/c++/v1" ]; then
+        missing+=("V8CAGE_V8_DIR=$v8_dir: lib/libc++.so and include/c++/v1 (the MSan libc++ of that V8 build)")
+    fi
+fi
+clang_ok=0
+for version in 19 18 17 16 15 14; do
+    if command -v "clang-$version" >/dev/null; then
+        CLANG="clang-$version"
+        LLVM_SYMBOLIZER="/usr/lib/llvm-$version/bin/llvm-symbolizer"
+        clang_ok=1
+        break
+    fi
+done
+[ "$clang_ok" = 1 ] || missing+=("clang: apt-get install clang-19 llvm-19")
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    for item in "${missing[@]}"; do say "missing: $item"; done
+    finish 3 "not run: ${#missing[@]} prerequisites missing (see the lines above and README.md)"
+fi
+
+export CARGO_TARGET_DIR="$ROOT/target/sanitize/msan"
+# The shim compiles against the same instrumented libc++ as V8 (its ABI too).
+export CXX="${CLANG/clang/clang++}"
+export CXXFLAGS="-nostdinc++ -isystem $v8_dir/include/c++/v1 -stdlib=libc++"
+export RUSTFLAGS="-Zsanitizer=memory -Zsanitizer-memory-track-origins -Cforce-frame-pointers=yes -Clink-arg=-L$v8_dir/lib -Clink-arg=-lc++ -Clink-arg=-Wl,-rpath,$v8_dir/lib"
+export MSAN_OPTIONS="symbolize=1:external_symbolizer_path=$LLVM_SYMBOLIZER:halt_on_error=1:abort_on_error=1:disable_coredump=0:${MSAN_OPTIONS_EXTRA:-}"
+export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
+
+cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage)
+
+run_planted_one() { run_logged "$1" --exact "$2" --test-threads=1; }
+
+if [ "$PLANTED" = 1 ]; then
+    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
+    run_planted "$(test_binary planted)" planted_uninit_read
+    finish $? "$(report_summary)"
+fi
+
+run_logged "${cargo_test[@]}" --tests --no-fail-fast
+status=$?
+check_built
+[ "$(report_kinds | wc -l)" = 0 ] || status=1
+finish "$status" "$(report_summary), $(failed_tests) test failures"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# valgrind memcheck over the core test binaries (a normal stable build, no
+# instrumentation): invalid reads/writes, uninitialised values reaching a
+# branch or a syscall — across V8-linked code, which MSan cannot see here —
+# and definite leaks, all of them errors. See README.md in this directory.
+JOB=valgrind
+source "$(dirname "$0")/common.sh"
+parse_args "$@"
+ensure_v8
+if ! command -v valgrind >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind >>"$LOG" 2>&1 ||
+            finish 2 "cannot install valgrind with apt-get"
+    else
+        finish 2 "needs valgrind: sudo apt-get install valgrind"
+    fi
+fi
+
+export CARGO_TARGET_DIR="$ROOT/target/sanitize/valgrind"
+# Everything runs 20-50x slower: the tests' own generous time bounds scale.
+export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-40}"
+# --smc-check: V8 writes and patches machine code in anonymous memory.
+# Only definite leaks are errors: V8 keeps process-wide tables reachable.
+memcheck=(valgrind --tool=memcheck --smc-check=all-non-file --error-exitcode=99
+    --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+    --track-origins=yes --num-callers=30 --suppressions="$SANITIZER_DIR/valgrind.supp")
+
+run_planted_one() { run_logged "${memcheck[@]}" "$1" --exact "$2" --test-threads=1; }
+
+if [ "$PLANTED" = 1 ]; then
+    run_logged cargo test -p v8cage --features planted-bugs --test planted --no-run || finish 2 "build failed"
+    run_planted "$(test_binary planted)" planted_heap_overflow planted_use_after_free planted_leak planted_uninit_read
+    finish $? "$(report_summary)"
+fi
+
+# `leaks` creates 5,200 contexts to bound RSS (hours under valgrind; the leak
+# check here replaces it) and `corpus` replays ~1,850 inputs (the asan job
+# does); every other core test binary runs. V8CAGE_VALGRIND_TESTS overrides.
+tests="${V8CAGE_VALGRIND_TESTS:-conversions hostile_results hostile_scripts input limits threads timeout}"
+test_args=()
+for t in $tests; do test_args+=(--test "$t"); done
+run_logged cargo test -p v8cage "${test_args[@]}" --no-run || finish 2 "build failed"
+status=0
+ran=0
+for t in $tests; do
+    binary="$(test_binary "$t")"
+    [ -n "$binary" ] || finish 2 "no test binary for $t"
+    say "memcheck: $t"
+    run_logged "${memcheck[@]}" "$binary" --test-threads=2 || status=1
+    ran=$((ran + 1))
+done
+[ "$(report_kinds | wc -l)" = 0 ] || status=1
+finish "$status" "$(report_summary), $ran test binaries, $(failed_tests) test failures"
