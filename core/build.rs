@@ -205,6 +205,13 @@ fn main() {
     let lib_dir = v8.lib_dir.display();
     println!("cargo:rustc-link-search=native={lib_dir}");
     println!("cargo:rustc-link-lib=dylib={}", v8.lib_name);
+    // A V8 component build (e.g. the MSan one, sanitizer-builds/README.md)
+    // splits the platform and base libraries out of libv8.so.
+    for part in ["v8_libplatform", "v8_libbase"] {
+        if v8.lib_dir.join(format!("lib{part}.so")).exists() {
+            println!("cargo:rustc-link-lib=dylib={part}");
+        }
+    }
     // Tests, examples and benches of this crate find the library without LD_LIBRARY_PATH.
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     // For dependents (DEP_V8CAGE_V8_LIB_DIR / _INCLUDE) to set their own rpath.

@@ -17,8 +17,9 @@ if ! command -v valgrind >/dev/null; then
 fi
 
 export CARGO_TARGET_DIR="$ROOT/target/sanitize/valgrind"
-# Everything runs 20-50x slower: the tests' own generous time bounds scale.
-export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-40}"
+# Everything runs 20-50x slower and valgrind runs one thread at a time
+# (a 100 ms timeout fired after 3 s): the tests' generous time bounds scale.
+export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-100}"
 # --smc-check: V8 writes and patches machine code in anonymous memory.
 # Only definite leaks are errors: V8 keeps process-wide tables reachable.
 memcheck=(valgrind --tool=memcheck --smc-check=all-non-file --error-exitcode=99

@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod fuzz;
+mod sanitize;
 
 #[derive(Parser)]
 #[command(about = "v8cage developer tasks")]
@@ -30,7 +31,23 @@ enum Cmd {
         /// Skip the fuzz smoke run (it needs nightly and installs cargo-fuzz).
         #[arg(long)]
         no_fuzz: bool,
+        /// Skip the sanitizer proofs (asan, ubsan, tsan, msan's prerequisite check).
+        #[arg(long)]
+        no_sanitizers: bool,
     },
+    /// Run one sanitizer job: sanitizer-builds/<job>.sh (asan, tsan, ubsan,
+    /// valgrind, msan). Exit 0 clean, 1 a report or failed test, 2 could
+    /// not run, 3 prerequisites missing (msan).
+    Sanitize {
+        job: String,
+        /// Build with the planted-bugs feature and run only the planted bugs
+        /// of this job's classes: every one must be reported (exit 1).
+        #[arg(long)]
+        planted: bool,
+    },
+    /// Prove each job: it passes on the code as it is and fails, naming
+    /// each class, on the planted bugs. Default: every job.
+    SanitizeProve { jobs: Vec<String> },
     /// Evaluate a JS file (or `-` for stdin) and print the result as JSON.
     Run {
         /// A .js file or `-`.
@@ -109,7 +126,26 @@ fn main() -> Result<()> {
     env::set_current_dir(&root)?;
     match cli.command {
         Cmd::Setup => setup(&root),
-        Cmd::Test { no_fuzz } => test(&root, !no_fuzz),
+        Cmd::Test {
+            no_fuzz,
+            no_sanitizers,
+        } => test(&root, !no_fuzz, !no_sanitizers),
+        Cmd::Sanitize { job, planted } => {
+            setup(&root)?;
+            sanitize::run(&root, &job, planted)
+        }
+        Cmd::SanitizeProve { jobs } => {
+            setup(&root)?;
+            let jobs = if jobs.is_empty() {
+                sanitize::JOBS
+                    .iter()
+                    .map(|(job, _)| job.to_string())
+                    .collect()
+            } else {
+                jobs
+            };
+            sanitize::prove(&root, &jobs)
+        }
         Cmd::Fuzz {
             target,
             time,
@@ -199,7 +235,11 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn test(root: &Path, fuzz_smoke: bool) -> Result<()> {
+/// The sanitizer jobs `cargo xtask test` proves on every run. valgrind is
+/// left to `cargo xtask sanitize-prove valgrind` and the GitHub workflow.
+const TEST_SANITIZER_JOBS: &[&str] = &["asan", "ubsan", "tsan", "msan"];
+
+fn test(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
     setup(root)?;
     let fuzz_manifest = "fuzz/Cargo.toml";
     cargo(&["fmt", "--all", "--check"])?;
@@ -207,11 +247,24 @@ fn test(root: &Path, fuzz_smoke: bool) -> Result<()> {
     let clippy = ["clippy", "--workspace", "--all-targets"];
     let deny = ["--", "-D", "warnings"];
     cargo(&[&clippy[..], &deny[..]].concat())?;
+    // The planted bugs and their test compile only with their feature.
+    cargo(
+        &[
+            &clippy[..],
+            &["--features", "v8cage/planted-bugs"],
+            &deny[..],
+        ]
+        .concat(),
+    )?;
     cargo(&[&clippy[..], &["--manifest-path", fuzz_manifest], &deny[..]].concat())?;
     // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
     cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
     if fuzz_smoke {
         fuzz::smoke(root, 20)?;
+    }
+    if sanitizers {
+        let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
+        sanitize::prove(root, &jobs)?;
     }
     eprintln!("xtask: all tests passed");
     Ok(())

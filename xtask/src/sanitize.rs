@@ -1,0 +1,154 @@
+//! `cargo xtask sanitize <job>` runs `sanitizer-builds/<job>.sh`;
+//! `cargo xtask sanitize-prove` shows that each job passes on the code as it
+//! is and fails, naming the class, on the planted bugs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+/// Every job, and the report kinds its `--planted` run must name (as its
+/// summary line prints them; see `report_kinds` in sanitizer-builds/common.sh).
+pub const JOBS: &[(&str, &[&str])] = &[
+    (
+        "asan",
+        &["heap-buffer-overflow", "heap-use-after-free", "memory-leak"],
+    ),
+    ("tsan", &["data race"]),
+    (
+        "ubsan",
+        &["signed integer overflow", "load of misaligned address"],
+    ),
+    (
+        "valgrind",
+        &[
+            "Invalid read",
+            "definitely lost",
+            "depends on uninitialised value",
+        ],
+    ),
+    ("msan", &["use-of-uninitialized-value"]),
+];
+
+/// msan.sh exits with this when its prerequisites (an MSan-built V8) are absent.
+const MISSING_PREREQUISITES: i32 = 3;
+
+fn script(root: &Path, job: &str) -> Result<std::path::PathBuf> {
+    if !JOBS.iter().any(|(name, _)| *name == job) {
+        let names: Vec<&str> = JOBS.iter().map(|(name, _)| *name).collect();
+        bail!(
+            "unknown sanitizer job `{job}`; one of: {}",
+            names.join(", ")
+        );
+    }
+    Ok(root.join("sanitizer-builds").join(format!("{job}.sh")))
+}
+
+/// Runs one job as a person would; its exit code is passed through.
+pub fn run(root: &Path, job: &str, planted: bool) -> Result<()> {
+    let mut cmd = Command::new("bash");
+    cmd.arg(script(root, job)?).env_remove("RUSTUP_TOOLCHAIN");
+    if planted {
+        cmd.arg("--planted");
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+struct Run {
+    code: i32,
+    summary: String,
+    seconds: u64,
+}
+
+/// Runs a job with its test output on stderr; its stdout is the summary line.
+fn run_captured(root: &Path, job: &str, planted: bool) -> Result<Run> {
+    let mut cmd = Command::new("bash");
+    cmd.arg(script(root, job)?)
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if planted {
+        cmd.arg("--planted");
+    }
+    eprintln!("xtask: running {cmd:?}");
+    let started = Instant::now();
+    let output = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let summary = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    Ok(Run {
+        code: output.status.code().unwrap_or(-1),
+        summary,
+        seconds: started.elapsed().as_secs(),
+    })
+}
+
+/// For each job: without planted bugs it must pass (exit 0); with them it
+/// must fail (exit 1) and name every class it is there to catch. msan may
+/// instead report its prerequisites missing (exit 3), never pass silently.
+pub fn prove(root: &Path, jobs: &[String]) -> Result<()> {
+    let mut table = Vec::new();
+    let mut failures = Vec::new();
+    for job in jobs {
+        let expected = JOBS
+            .iter()
+            .find(|(name, _)| name == job)
+            .map(|(_, kinds)| *kinds)
+            .with_context(|| format!("unknown sanitizer job `{job}`"))?;
+        let clean = run_captured(root, job, false)?;
+        if job == "msan" && clean.code == MISSING_PREREQUISITES {
+            table.push(format!(
+                "{job:<9} clean: not run, prerequisites missing (exit 3) — as expected without an MSan V8 ({} s)",
+                clean.seconds
+            ));
+            continue;
+        }
+        if clean.code != 0 {
+            failures.push(format!(
+                "{job}: expected a pass on the code as it is, got exit {}: {}",
+                clean.code, clean.summary
+            ));
+        }
+        let planted = run_captured(root, job, true)?;
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|kind| !planted.summary.contains(kind))
+            .collect();
+        if planted.code != 1 || !missing.is_empty() {
+            failures.push(format!(
+                "{job}: expected exit 1 naming {expected:?} with planted bugs, got exit {} missing {missing:?}: {}",
+                planted.code, planted.summary
+            ));
+        }
+        table.push(format!(
+            "{job:<9} clean: exit {} in {} s | planted: exit {} in {} s, {}",
+            clean.code,
+            clean.seconds,
+            planted.code,
+            planted.seconds,
+            planted
+                .summary
+                .split(" — ")
+                .nth(1)
+                .unwrap_or(&planted.summary)
+        ));
+    }
+    eprintln!("\nxtask sanitize-prove:");
+    for line in &table {
+        eprintln!("  {line}");
+    }
+    if !failures.is_empty() {
+        bail!("sanitizer proof failed:\n  {}", failures.join("\n  "));
+    }
+    eprintln!("xtask sanitize-prove: every job passes clean and catches its planted bugs");
+    Ok(())
+}
