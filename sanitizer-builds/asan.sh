@@ -24,21 +24,7 @@ export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
 
 cargo_test=(cargo +nightly test --target "$TRIPLE" -p v8cage)
 
-run_planted_one() { run_logged "$1" --exact "$2" --test-threads=1; }
-
-if [ "$PLANTED" = 1 ]; then
-    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
-    binary="$(test_binary planted)"
-    run_planted "$binary" planted_heap_overflow planted_use_after_free planted_leak
-    status=$?
-    finish "$status" "$(report_summary)"
-fi
-
+[ "$PLANTED" = 1 ] && planted_job planted_heap_overflow planted_use_after_free planted_leak
 # --tests: unit and integration tests; doctests would be compiled by rustdoc
 # without the sanitizer and cannot link against the instrumented library.
-run_logged "${cargo_test[@]}" --tests --no-fail-fast
-status=$?
-check_built
-reports="$(report_kinds | wc -l)"
-[ "$reports" = 0 ] || status=1
-finish "$status" "$(report_summary), $(failed_tests) test failures"
+cargo_test_job --tests

@@ -155,17 +155,34 @@ failed_tests() {
     grep -cE '^test .* \.\.\. FAILED$|^error: test failed|process didn.t exit successfully' "$LOG" || true
 }
 
-# Planted mode: the planted tests of this job's classes, each in its own
-# process (a sanitizer that aborts at the first report would hide the rest).
-# $1 = the test binary; the rest = test names. Returns 1 if any reported.
-run_planted() {
-    local binary=$1 status=0 test
-    shift
+# Set by the job: how cargo builds and runs its tests, and (valgrind) a
+# command the test binaries run under.
+cargo_test=()
+RUNNER=()
+
+# Planted mode: build with the planted-bugs feature, then run the planted
+# tests of this job's classes (the arguments), each in its own process: a
+# sanitizer that aborts at the first report would hide the rest. Ends the job.
+planted_job() {
+    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
+    local binary status=0 test
+    binary="$(test_binary planted)"
+    [ -n "$binary" ] || finish 2 "no planted test binary in the build output"
     for test in "$@"; do
         say "planted: $test"
-        run_planted_one "$binary" "$test" || status=1
+        run_logged "${RUNNER[@]}" "$binary" --exact "$test" --test-threads=1 || status=1
     done
-    return "$status"
+    finish "$status" "$(report_summary)"
+}
+
+# Clean mode: `cargo test` with the arguments, every binary even after a
+# failure; any report or failed test fails the job. Ends the job.
+cargo_test_job() {
+    run_logged "${cargo_test[@]}" "$@" --no-fail-fast
+    local status=$?
+    check_built
+    [ "$(report_kinds | wc -l)" = 0 ] || status=1
+    finish "$status" "$(report_summary), $(failed_tests) test failures"
 }
 
 # The test binary cargo built for `--test <name>`, from its "Executable" line.

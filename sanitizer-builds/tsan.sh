@@ -21,16 +21,5 @@ export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-8}"
 
 cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage)
 
-run_planted_one() { run_logged "$1" --exact "$2" --test-threads=1; }
-
-if [ "$PLANTED" = 1 ]; then
-    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
-    run_planted "$(test_binary planted)" planted_data_race
-    finish $? "$(report_summary)"
-fi
-
-run_logged "${cargo_test[@]}" --test threads --test timeout --no-fail-fast
-status=$?
-check_built
-[ "$(report_kinds | wc -l)" = 0 ] || status=1
-finish "$status" "$(report_summary), $(failed_tests) test failures"
+[ "$PLANTED" = 1 ] && planted_job planted_data_race
+cargo_test_job --test threads --test timeout

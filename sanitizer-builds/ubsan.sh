@@ -19,16 +19,5 @@ export UBSAN_OPTIONS="print_stacktrace=1:symbolize=1:external_symbolizer_path=$L
 
 cargo_test=(cargo test --target "$TRIPLE" -p v8cage)
 
-run_planted_one() { run_logged "$1" --exact "$2" --test-threads=1; }
-
-if [ "$PLANTED" = 1 ]; then
-    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
-    run_planted "$(test_binary planted)" planted_signed_overflow planted_misaligned_load
-    finish $? "$(report_summary)"
-fi
-
-run_logged "${cargo_test[@]}" --tests --no-fail-fast
-status=$?
-check_built
-[ "$(report_kinds | wc -l)" = 0 ] || status=1
-finish "$status" "$(report_summary), $(failed_tests) test failures"
+[ "$PLANTED" = 1 ] && planted_job planted_signed_overflow planted_misaligned_load
+cargo_test_job --tests

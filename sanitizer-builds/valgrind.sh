@@ -26,13 +26,9 @@ memcheck=(valgrind --tool=memcheck --smc-check=all-non-file --error-exitcode=99
     --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
     --track-origins=yes --num-callers=30 --suppressions="$SANITIZER_DIR/valgrind.supp")
 
-run_planted_one() { run_logged "${memcheck[@]}" "$1" --exact "$2" --test-threads=1; }
-
-if [ "$PLANTED" = 1 ]; then
-    run_logged cargo test -p v8cage --features planted-bugs --test planted --no-run || finish 2 "build failed"
-    run_planted "$(test_binary planted)" planted_heap_overflow planted_use_after_free planted_leak planted_uninit_read
-    finish $? "$(report_summary)"
-fi
+RUNNER=("${memcheck[@]}")
+cargo_test=(cargo test -p v8cage)
+[ "$PLANTED" = 1 ] && planted_job planted_heap_overflow planted_use_after_free planted_leak planted_uninit_read
 
 # `leaks` creates 5,200 contexts to bound RSS (hours under valgrind; the leak
 # check here replaces it) and `corpus` replays ~1,850 inputs (the asan job
@@ -40,14 +36,14 @@ fi
 tests="${V8CAGE_VALGRIND_TESTS:-conversions hostile_results hostile_scripts input limits threads timeout}"
 test_args=()
 for t in $tests; do test_args+=(--test "$t"); done
-run_logged cargo test -p v8cage "${test_args[@]}" --no-run || finish 2 "build failed"
+run_logged "${cargo_test[@]}" "${test_args[@]}" --no-run || finish 2 "build failed"
 status=0
 ran=0
 for t in $tests; do
     binary="$(test_binary "$t")"
     [ -n "$binary" ] || finish 2 "no test binary for $t"
     say "memcheck: $t"
-    run_logged "${memcheck[@]}" "$binary" --test-threads=2 || status=1
+    run_logged "${RUNNER[@]}" "$binary" --test-threads=2 || status=1
     ran=$((ran + 1))
 done
 [ "$(report_kinds | wc -l)" = 0 ] || status=1
