@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod fuzz;
+mod python;
 mod sanitize;
 
 #[derive(Parser)]
@@ -25,8 +26,9 @@ enum Cmd {
     /// libnode108 + libnode-dev unpacked into .deps/v8/. Idempotent.
     Setup,
     /// setup, then cargo fmt --check, clippy -D warnings, every test
-    /// (including the replay of corpus/), and a 20 s libFuzzer+ASan smoke run
-    /// of each fuzz target.
+    /// (including the replay of corpus/), the Python binding's pytest suite,
+    /// a 20 s libFuzzer+ASan smoke run of each fuzz target and the sanitizer
+    /// proofs.
     Test {
         /// Skip the fuzz smoke run (it needs nightly and installs cargo-fuzz).
         #[arg(long)]
@@ -44,6 +46,12 @@ enum Cmd {
         /// of this job's classes: every one must be reported (exit 1).
         #[arg(long)]
         planted: bool,
+    },
+    /// Build the Python extension into target/python-venv (maturin develop)
+    /// and run pytest over python/tests; extra pytest flags after `--`.
+    Pytest {
+        #[arg(last = true)]
+        pytest_args: Vec<String>,
     },
     /// Prove each job: it passes on the code as it is and fails, naming
     /// each class, on the planted bugs. Default: every job.
@@ -130,6 +138,10 @@ fn main() -> Result<()> {
             no_fuzz,
             no_sanitizers,
         } => test(&root, !no_fuzz, !no_sanitizers),
+        Cmd::Pytest { pytest_args } => {
+            setup(&root)?;
+            python::pytest(&root, &pytest_args)
+        }
         Cmd::Sanitize { job, planted } => {
             setup(&root)?;
             sanitize::run(&root, &job, planted)
@@ -224,7 +236,7 @@ fn cargo(args: &[&str]) -> Result<()> {
     run(cargo_command().args(args))
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd
         .status()
@@ -259,6 +271,7 @@ fn test(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
     cargo(&[&clippy[..], &["--manifest-path", fuzz_manifest], &deny[..]].concat())?;
     // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
     cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
+    python::pytest(root, &[])?;
     if fuzz_smoke {
         fuzz::smoke(root, 20)?;
     }
@@ -277,7 +290,7 @@ fn has_v8(include: &Path, lib_dir: &Path) -> bool {
         && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -1,0 +1,33 @@
+"""v8cage: run untrusted or heavy JavaScript from Python in a hardened V8.
+
+``Context`` is one isolate with its own globals and limits; ``eval`` and
+``call`` convert results to Python data (see the README for the mapping).
+"""
+
+from ._errors import (
+    JSConversionError,
+    JSError,
+    JSEvalError,
+    JSInvalidInputError,
+    JSOOMError,
+    JSSyntaxError,
+    JSTerminatedError,
+    JSTimeoutError,
+)
+from ._v8cage import Context, JSFunction, JSUndefinedType, Undefined, v8_version
+
+__all__ = [
+    "Context",
+    "JSConversionError",
+    "JSError",
+    "JSEvalError",
+    "JSFunction",
+    "JSInvalidInputError",
+    "JSOOMError",
+    "JSSyntaxError",
+    "JSTerminatedError",
+    "JSTimeoutError",
+    "JSUndefinedType",
+    "Undefined",
+    "v8_version",
+]

@@ -1,0 +1,167 @@
+"""Every JS -> Python mapping, and Python -> JS through call()."""
+
+import collections
+import datetime
+import math
+import types
+
+import pytest
+
+import v8cage
+from v8cage import Undefined
+
+
+UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("undefined", Undefined),
+        ("null", None),
+        ("true", True),
+        ("false", False),
+        ("42", 42),
+        ("-7", -7),
+        ("2 ** 53 - 1", 2**53 - 1),
+        ("-(2 ** 53 - 1)", -(2**53 - 1)),
+        ("1.5", 1.5),
+        ("2 ** 53 + 2", float(2**53 + 2)),
+        ("1e300", 1e300),
+        ("12345678901234567890123n", 12345678901234567890123),
+        ("-5n", -5),
+        ("'héllo 😀'", "héllo 😀"),
+        ("''", ""),
+        ("[1, 'a', [null]]", [1, "a", [None]]),
+        ("({a: 1, b: {c: [true]}})", {"a": 1, "b": {"c": [True]}}),
+        ("new Uint8Array([1, 2, 255])", b"\x01\x02\xff"),
+        ("new ArrayBuffer(3)", b"\x00\x00\x00"),
+        ("new Date(Date.UTC(2020, 1, 29, 12, 30, 15, 250))",
+         datetime.datetime(2020, 2, 29, 12, 30, 15, 250000, tzinfo=UTC)),
+        ("new Date(-86400000)", datetime.datetime(1969, 12, 31, tzinfo=UTC)),
+    ],
+)
+def test_js_to_python(ctx, source, expected):
+    result = ctx.eval(source)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_special_numbers(ctx):
+    assert math.isnan(ctx.eval("NaN"))
+    assert ctx.eval("Infinity") == math.inf
+    assert ctx.eval("-Infinity") == -math.inf
+    negative_zero = ctx.eval("-0")
+    assert isinstance(negative_zero, float) and math.copysign(1, negative_zero) == -1
+
+
+def test_undefined_is_a_falsy_singleton_distinct_from_none(ctx):
+    assert ctx.eval("undefined") is Undefined
+    assert not Undefined
+    assert Undefined is not None
+    assert repr(Undefined) == "JSUndefined"
+
+
+def test_functions_come_back_as_jsfunction(ctx):
+    f = ctx.eval("(function named() {})")
+    assert isinstance(f, v8cage.JSFunction)
+    assert f.name == "named"
+
+
+def test_invalid_date_is_a_conversion_error_and_context_survives(ctx):
+    with pytest.raises(v8cage.JSConversionError):
+        ctx.eval("new Date(NaN)")
+    with pytest.raises(v8cage.JSConversionError):
+        ctx.eval("new Date(8.64e15)")  # year 275760: beyond datetime
+    assert ctx.eval("1 + 1") == 2
+
+
+@pytest.fixture
+def echo(ctx):
+    ctx.eval("function echo(x) { return x }")
+    return lambda value: ctx.call("echo", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -123,
+        2**53 - 1,
+        2**64 + 1,
+        -(2**100),
+        0.25,
+        -1e-300,
+        "",
+        "ünïcode 😀 \x00 nul",
+        b"\x00\x01\xfe",
+        [1, [2, [3]]],
+        {"a": [1, {"b": None}], "": "empty key"},
+        datetime.datetime(2001, 9, 9, 1, 46, 40, 123000, tzinfo=UTC),
+    ],
+)
+def test_round_trip(echo, value):
+    assert echo(value) == value
+
+
+def test_round_trip_of_undefined_and_inexact_numbers(echo):
+    assert echo(Undefined) is Undefined
+    assert math.isnan(echo(float("nan")))
+    assert echo(2.0) == 2 and isinstance(echo(2.0), int)  # JS has one number type
+
+
+def test_python_containers_map_to_arrays_and_objects(echo):
+    assert echo((1, "two")) == [1, "two"]
+    assert echo(bytearray(b"ab")) == b"ab"
+    assert echo(range(3)) == [0, 1, 2]
+    assert echo(collections.OrderedDict([("z", 1), ("a", 2)])) == {"z": 1, "a": 2}
+    assert echo(types.MappingProxyType({"k": "v"})) == {"k": "v"}
+
+
+def test_naive_datetime_is_taken_as_utc(echo):
+    naive = datetime.datetime(2020, 1, 1, 12, 0)
+    assert echo(naive) == naive.replace(tzinfo=UTC)
+
+
+def test_aware_datetime_keeps_its_instant(echo):
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    moment = datetime.datetime(2020, 1, 1, 12, 0, tzinfo=plus_two)
+    assert echo(moment) == moment  # equal instants, returned in UTC
+
+
+def test_big_ints_become_bigints_in_js(ctx):
+    ctx.eval("function kind(x) { return typeof x }")
+    assert ctx.call("kind", 2**53 - 1) == "number"
+    assert ctx.call("kind", 2**53 + 1) == "bigint"
+    assert ctx.call("kind", b"x") == "object"
+
+
+@pytest.mark.parametrize("value", [object(), {1, 2}, 1j, print])
+def test_unsupported_types_raise_type_error_naming_the_type(ctx, value):
+    ctx.eval("function echo(x) { return x }")
+    with pytest.raises(TypeError, match=type(value).__qualname__):
+        ctx.call("echo", value)
+
+
+def test_non_string_keys_are_refused(ctx):
+    ctx.eval("function echo(x) { return x }")
+    with pytest.raises(TypeError, match="keys must be str"):
+        ctx.call("echo", {1: "one"})
+
+
+def test_cyclic_arguments_are_refused(ctx):
+    ctx.eval("function echo(x) { return x }")
+    cycle = []
+    cycle.append(cycle)
+    with pytest.raises(v8cage.JSConversionError):
+        ctx.call("echo", cycle)
+    assert ctx.call("echo", [1]) == [1]
+
+
+def test_jsfunction_cannot_be_passed_back(ctx):
+    f = ctx.eval("(function f() {})")
+    with pytest.raises(TypeError):
+        ctx.call("String", f)

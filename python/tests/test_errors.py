@@ -1,0 +1,74 @@
+"""Every exception type, its attributes, and the context staying usable."""
+
+import pytest
+
+import v8cage
+
+
+def test_hierarchy():
+    for cls in (
+        v8cage.JSSyntaxError,
+        v8cage.JSEvalError,
+        v8cage.JSTimeoutError,
+        v8cage.JSOOMError,
+        v8cage.JSTerminatedError,
+        v8cage.JSConversionError,
+        v8cage.JSInvalidInputError,
+    ):
+        assert issubclass(cls, v8cage.JSError)
+    assert issubclass(v8cage.JSTimeoutError, TimeoutError)
+    assert issubclass(v8cage.JSOOMError, MemoryError)
+    assert issubclass(v8cage.JSInvalidInputError, ValueError)
+
+
+def test_syntax_error_has_line_and_column(ctx):
+    with pytest.raises(v8cage.JSSyntaxError) as info:
+        ctx.eval("let a = 1;\nlet b = ;")
+    assert (info.value.line, info.value.column) == (2, 9)
+    assert "Unexpected token" in str(info.value)
+    assert ctx.eval("2") == 2
+
+
+def test_eval_error_has_name_message_and_stack(ctx):
+    with pytest.raises(v8cage.JSEvalError) as info:
+        ctx.eval("function thrower() { throw new RangeError('too far') }\nthrower()")
+    error = info.value
+    assert error.name == "RangeError"
+    assert error.message == "too far"
+    assert "thrower" in error.stack
+    assert str(error) == "RangeError: too far"
+
+
+def test_thrown_non_errors_are_eval_errors(ctx):
+    with pytest.raises(v8cage.JSEvalError) as info:
+        ctx.eval("throw 42")
+    assert info.value.name == ""
+    assert "42" in info.value.message
+
+
+def test_conversion_errors(ctx):
+    for source in ("Symbol('s')", "const o = {}; o.o = o; o", "({ get x() { throw 1 } })"):
+        with pytest.raises(v8cage.JSConversionError):
+            ctx.eval(source)
+    assert ctx.eval("'fine'") == "fine"
+
+
+def test_unknown_function_is_invalid_input(ctx):
+    with pytest.raises(v8cage.JSInvalidInputError):
+        ctx.call("no.such.function")
+
+
+def test_closed_context_raises_and_close_is_idempotent():
+    ctx = v8cage.Context()
+    ctx.close()
+    ctx.close()
+    assert ctx.closed
+    with pytest.raises(v8cage.JSInvalidInputError, match="closed"):
+        ctx.eval("1")
+
+
+def test_bad_timeout_values_are_refused():
+    with pytest.raises(ValueError):
+        v8cage.Context(timeout=-1)
+    with pytest.raises(ValueError):
+        v8cage.Context(timeout=float("nan"))

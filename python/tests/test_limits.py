@@ -1,0 +1,73 @@
+"""Timeouts, memory limits and terminate(): the error is typed and the
+context (or at least the process) survives."""
+
+import threading
+import time
+
+import pytest
+
+import v8cage
+
+
+def test_timeout_fires_and_context_stays_usable():
+    with v8cage.Context(timeout=0.1) as ctx:
+        started = time.monotonic()
+        with pytest.raises(v8cage.JSTimeoutError):
+            ctx.eval("while (true) {}")
+        assert time.monotonic() - started < 5  # generous: it fires, not how fast
+        assert ctx.eval("1 + 1") == 2
+        ctx.eval("function spin() { for (;;) {} }")
+        with pytest.raises(TimeoutError):
+            ctx.call("spin")
+        assert ctx.call("Math.max", 1, 3) == 3
+
+
+def test_per_call_timeout_overrides_and_restores_the_default():
+    with v8cage.Context() as ctx:
+        with pytest.raises(v8cage.JSTimeoutError):
+            ctx.eval("while (true) {}", timeout=0.05)
+        ctx.eval("var n = 0; for (let i = 0; i < 1e6; i++) n += i")
+        assert ctx.eval("n") == sum(range(10**6))
+
+
+def test_runaway_allocation_is_an_oom_error_and_the_process_survives():
+    with v8cage.Context(max_memory=64 << 20, timeout=30) as ctx:
+        with pytest.raises(v8cage.JSOOMError):
+            ctx.eval("const a = []; for (;;) a.push(new Array(1e4).fill(1.5))")
+        with pytest.raises(MemoryError):
+            ctx.eval("const m = new Map(); for (let i = 0; ; i++) m.set(i, { i })")
+    with v8cage.Context() as other:
+        assert other.eval("'alive'") == "alive"
+
+
+def test_terminate_from_another_thread():
+    with v8cage.Context() as ctx:
+        errors = []
+
+        def run():
+            try:
+                ctx.eval("for (;;) {}")
+            except v8cage.JSError as error:
+                errors.append(error)
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        # terminate() before the loop starts is a no-op, so keep asking until it ends.
+        while runner.is_alive():
+            ctx.terminate()
+            runner.join(timeout=0.01)
+        assert len(errors) == 1 and isinstance(errors[0], v8cage.JSTerminatedError)
+        assert ctx.eval("'usable'") == "usable"
+
+
+def test_heap_stats_and_gc():
+    with v8cage.Context(max_memory=32 << 20) as ctx:
+        stats = ctx.heap_stats()
+        assert set(stats) == {"used_heap_size", "total_heap_size", "heap_size_limit", "external_memory"}
+        assert 0 < stats["used_heap_size"] <= stats["total_heap_size"]
+        assert stats["heap_size_limit"] <= 64 << 20
+        ctx.eval("globalThis.big = new Array(1e6).fill(1.5)")
+        grown = ctx.heap_stats()["used_heap_size"]
+        ctx.eval("delete globalThis.big")
+        ctx.low_memory_notification()
+        assert ctx.heap_stats()["used_heap_size"] < grown
