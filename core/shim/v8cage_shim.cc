@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -38,12 +39,14 @@ enum Tag : uint8_t {
   kObject = 8,    // u32 count, (u32 key length, key bytes, value) pairs
   kDate = 9,      // f64 ms since epoch
   kBytes = 10,    // u32 byte length, bytes
-  kFunction = 11, // u32 byte length, UTF-8 name
+  kFunction = 11, // u32 byte length, UTF-8 name, u32 handle id (0: none)
 };
 
 // Largest BigInt converted either way, in 64-bit words (2^20 bits); mirrored
 // by MAX_BIGINT_DIGITS in src/value.rs.
 constexpr int kMaxBigIntWords = (1 << 20) / 64;
+// Function handles one context keeps for the embedder at most.
+constexpr size_t kMaxRetainedFunctions = 1 << 16;
 
 // Longest error text (name, message, stack) copied out of V8.
 constexpr size_t kMaxErrorText = 64 * 1024;
@@ -131,6 +134,10 @@ class CountingAllocator final : public v8::ArrayBuffer::Allocator {
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
   v8::Global<v8::Context> context;
+  // Functions in results, kept alive so the embedder can call them
+  // (v8cage_call_function) until it releases them (v8cage_release_functions).
+  std::unordered_map<uint32_t, v8::Global<v8::Object>> functions;
+  uint32_t last_function_id = 0;
   std::unique_ptr<CountingAllocator> allocator;
   v8cage_limits limits{};
   size_t initial_heap_limit = 0;  // as V8 reports it to the near-limit callback
@@ -392,6 +399,13 @@ class Encoder {
   Encoder(Session& session, Writer& w)
       : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
 
+  // After a failed Encode: the partial result never reaches the embedder,
+  // so nobody could release the functions it retained.
+  void ReleaseRetained() {
+    for (uint32_t id : retained_) s_.self()->functions.erase(id);
+    retained_.clear();
+  }
+
   // False on failure: either `error()` explains a conversion limit, or a JS
   // exception / termination is pending in the caller's TryCatch.
   bool Encode(v8::Local<v8::Value> v, uint32_t depth) {
@@ -466,7 +480,9 @@ class Encoder {
       v8::Local<v8::Value> name =
           v->IsProxy() ? v8::String::Empty(isolate).As<v8::Value>() : v.As<v8::Function>()->GetDebugName();
       if (!name->IsString()) name = v8::String::Empty(isolate);
-      return String(kFunction, name.As<v8::String>());
+      if (!Spend(4) || !String(kFunction, name.As<v8::String>())) return false;
+      w_.U32(RetainFunction(obj));
+      return true;
     }
 
     for (v8::Local<v8::Object> seen : path_) {
@@ -484,6 +500,19 @@ class Encoder {
   bool Tag(uint8_t t) {
     w_.Byte(t);
     return true;
+  }
+
+  // A handle id for `fn`, or 0 once the context holds kMaxRetainedFunctions
+  // (a result like `Array(1e6).fill(f)` must not pin a million handles).
+  uint32_t RetainFunction(v8::Local<v8::Object> fn) {
+    v8cage_isolate* self = s_.self();
+    if (self->functions.size() >= kMaxRetainedFunctions) return 0;
+    do {
+      ++self->last_function_id;
+    } while (self->last_function_id == 0 || self->functions.count(self->last_function_id) != 0);
+    self->functions.emplace(self->last_function_id, v8::Global<v8::Object>(self->isolate, fn));
+    retained_.push_back(self->last_function_id);
+    return self->last_function_id;
   }
   bool Fail(const std::string& why) {
     if (error_.empty()) error_ = why;
@@ -559,6 +588,7 @@ class Encoder {
   Writer& w_;
   size_t budget_;
   std::vector<v8::Local<v8::Object>> path_;
+  std::vector<uint32_t> retained_;
   std::string error_;
 };
 
@@ -825,6 +855,7 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
   Writer w(self->out);
   Encoder encoder(s, w);
   if (encoder.Encode(result, 0)) return Finish(V8CAGE_OK, self, out);
+  encoder.ReleaseRetained();
   if (s.stop_requested() || tc.HasCaught()) {
     // A getter or proxy trap threw, or the watchdog fired, mid-conversion.
     if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
@@ -904,6 +935,7 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
         {
           v8::Locker locker(iso->isolate);
           v8::Isolate::Scope isolate_scope(iso->isolate);
+          iso->functions.clear();
           iso->context.Reset();
         }
         // The platform keeps a task runner (and its queued tasks) per isolate
@@ -1021,6 +1053,46 @@ int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len, const ui
         return CompleteWithValue(s, tc, result, out);
       },
       [&] { return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out); });
+}
+
+int v8cage_call_function(v8cage_isolate* iso, uint32_t function_id, const uint8_t* args, size_t args_len,
+                         v8cage_output* out) {
+  return Guarded(
+      [&]() -> int {
+        if (iso->heap_exhausted) return FailWith(V8CAGE_OUT_OF_MEMORY, "", iso, out);
+        Session s(iso);
+        v8::TryCatch tc(s.isolate());
+        auto found = iso->functions.find(function_id);
+        if (found == iso->functions.end()) {
+          return FailWith(V8CAGE_INVALID, "the function was released", iso, out);
+        }
+        v8::Local<v8::Object> target = found->second.Get(s.isolate());
+        Decoder decoder(s, args, args_len);
+        std::vector<v8::Local<v8::Value>> argv;
+        if (!decoder.Arguments(&argv)) {
+          if (s.stop_requested() || tc.HasCaught()) return ReportFailure(s, tc, false, out);
+          return FailWith(V8CAGE_INVALID, decoder.error(), iso, out);
+        }
+        v8::Local<v8::Value> result;
+        // CallAsFunction: the handle may be a callable Proxy, not a v8::Function.
+        if (!target->CallAsFunction(s.context(), v8::Undefined(s.isolate()), static_cast<int>(argv.size()), argv.data())
+                 .ToLocal(&result)) {
+          return ReportFailure(s, tc, false, out);
+        }
+        return CompleteWithValue(s, tc, result, out);
+      },
+      [&] { return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out); });
+}
+
+void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t count) {
+  Guarded(
+      [&]() -> int {
+        v8::Locker locker(iso->isolate);
+        v8::Isolate::Scope isolate_scope(iso->isolate);
+        for (size_t i = 0; i < count; ++i) iso->functions.erase(ids[i]);
+        return 0;
+      },
+      [] { return 0; });
 }
 
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {

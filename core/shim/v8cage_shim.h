@@ -85,6 +85,13 @@ int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len,
 int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len,
                 const uint8_t* args, size_t args_len, v8cage_output* out);
 
+// Calls a function a result handed out (its handle id, from the kFunction
+// encoding) with `this` undefined. V8CAGE_INVALID once it was released.
+int v8cage_call_function(v8cage_isolate* iso, uint32_t function_id, const uint8_t* args, size_t args_len,
+                         v8cage_output* out);
+// Lets V8 collect functions the embedder no longer holds. Unknown ids are ignored.
+void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t count);
+
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out);
 // Full GC; lets a context shed garbage (e.g. after an out-of-memory stop).
 void v8cage_low_memory_notification(v8cage_isolate* iso);

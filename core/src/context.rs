@@ -4,7 +4,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::value::Reader;
+use crate::value::{Function, FunctionOwner, Reader};
 use crate::{engine, ffi, value, watchdog, Error, Value};
 
 /// Limits for a [`Context`]. `Default` gives no timeout, V8's default heap,
@@ -127,6 +127,7 @@ pub struct Context {
     raw: NonNull<ffi::RawIsolate>,
     target: Arc<StopTarget>,
     options: ContextOptions,
+    functions: FunctionOwner,
 }
 
 // SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
@@ -159,10 +160,15 @@ impl Context {
         let target = Arc::new(StopTarget {
             isolate: Mutex::new(Some(IsolatePtr(raw))),
         });
+        static NEXT_CONTEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Context {
             raw,
             target,
             options,
+            functions: FunctionOwner {
+                context_id: NEXT_CONTEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                released: Arc::default(),
+            },
         })
     }
 
@@ -186,6 +192,7 @@ impl Context {
     /// same timeout. Jobs still queued when an evaluation fails or is
     /// stopped are dropped, so they never run during a later one.
     pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
+        self.release_dropped_functions();
         let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
@@ -207,6 +214,7 @@ impl Context {
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
         let encoded = value::encode_args(args, self.options.max_depth)?;
+        self.release_dropped_functions();
         let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
@@ -222,6 +230,52 @@ impl Context {
             )
         };
         self.finish(status, &out)
+    }
+
+    /// Calls a function a result of this context handed out, with `this`
+    /// undefined, under the same limits as [`Context::call`].
+    ///
+    /// [`Error::InvalidInput`] if the function came from another context or
+    /// has no handle (see [`Function::is_callable`]).
+    pub fn call_function(&mut self, function: &Function, args: &[Value]) -> Result<Value, Error> {
+        let Some(handle) = function.handle() else {
+            return Err(Error::InvalidInput(format!(
+                "the function {:?} has no handle to call it by",
+                function.name()
+            )));
+        };
+        if handle.context_id != self.functions.context_id {
+            return Err(Error::InvalidInput(format!(
+                "the function {:?} belongs to another context",
+                function.name()
+            )));
+        }
+        let encoded = value::encode_args(args, self.options.max_depth)?;
+        self.release_dropped_functions();
+        let _window = StopWindow::open(self.raw);
+        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
+        let mut out = ffi::Output::empty();
+        // SAFETY: as in `call`; `encoded` is valid for its length.
+        let status = unsafe {
+            ffi::v8cage_call_function(
+                self.raw.as_ptr(),
+                handle.id,
+                encoded.as_ptr(),
+                encoded.len(),
+                &mut out,
+            )
+        };
+        self.finish(status, &out)
+    }
+
+    /// Lets V8 collect the functions whose last `Function` value was dropped.
+    fn release_dropped_functions(&mut self) {
+        let ids = self.functions.released.take();
+        if !ids.is_empty() {
+            // SAFETY: `raw` is live and exclusively ours (`&mut self`); `ids`
+            // is valid for its length during the call.
+            unsafe { ffi::v8cage_release_functions(self.raw.as_ptr(), ids.as_ptr(), ids.len()) };
+        }
     }
 
     /// Current heap figures.
@@ -273,7 +327,7 @@ impl Context {
             // next call on this isolate, which cannot happen while `&self` lives.
             unsafe { std::slice::from_raw_parts(out.data, out.len) }
         };
-        let mut r = Reader::new(bytes);
+        let mut r = Reader::with_owner(bytes, &self.functions);
         match status {
             ffi::STATUS_OK => r.value(),
             ffi::STATUS_SYNTAX => {

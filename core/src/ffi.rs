@@ -73,6 +73,14 @@ extern "C" {
         args_len: usize,
         out: *mut Output,
     ) -> c_int;
+    pub fn v8cage_call_function(
+        iso: *mut RawIsolate,
+        function_id: u32,
+        args: *const u8,
+        args_len: usize,
+        out: *mut Output,
+    ) -> c_int;
+    pub fn v8cage_release_functions(iso: *mut RawIsolate, ids: *const u32, count: usize);
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
     pub fn v8cage_bench_raw_eval(

@@ -54,7 +54,7 @@ mod watchdog;
 pub use context::{Context, ContextOptions, HeapStats, TerminateHandle};
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
-pub use value::Value;
+pub use value::{Function, Value};
 
 /// The README's Rust example runs as a doctest.
 #[cfg(doctest)]

@@ -4,12 +4,15 @@
 //! Wire format (native-endian, mirrored by `Tag` in `shim/v8cage_shim.cc`):
 //! one tag byte, then
 //! `Number`/`Date`: f64 · `BigInt`: u8 sign, u32 word count, u64 words (least
-//! significant first) · `String`/`Bytes`/`Function`: u32 length + bytes ·
+//! significant first) · `String`/`Bytes`: u32 length + bytes · `Function`:
+//! u32 length + name bytes + u32 handle id (0: none) ·
 //! `Array`: u32 count + values · `Object`: u32 count + (u32 key length, key,
 //! value) pairs. `Undefined`/`Null`/`false`/`true` carry nothing.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use num_bigint::{BigInt, BigUint, Sign};
 use serde::de::{MapAccess, SeqAccess, Visitor};
@@ -37,9 +40,117 @@ pub enum Value {
     /// Contents of an `ArrayBuffer`, `SharedArrayBuffer` or typed-array view.
     /// Passed into JS it becomes a `Uint8Array`.
     Bytes(Vec<u8>),
-    /// A function's (possibly inferred, possibly empty) name. Results only:
-    /// a function cannot be passed into JS.
-    Function(String),
+    /// A function from a result: its (possibly inferred, possibly empty)
+    /// name and a handle for [`Context::call_function`](crate::Context::call_function).
+    /// Results only: a function cannot be passed into JS.
+    Function(Function),
+}
+
+/// A JavaScript function a result handed out. The context keeps the
+/// function alive while any clone of this value exists, so
+/// [`Context::call_function`](crate::Context::call_function) can call it;
+/// dropping the last clone lets V8 collect it. Equality compares names.
+#[derive(Clone)]
+pub struct Function {
+    name: String,
+    handle: Option<Arc<FunctionHandle>>,
+}
+
+impl Function {
+    /// A function value with a name and no handle (it cannot be called);
+    /// for building expected values.
+    pub fn named(name: impl Into<String>) -> Function {
+        Function {
+            name: name.into(),
+            handle: None,
+        }
+    }
+
+    /// The function's name, as `Function.prototype.name` or V8's inferred name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether [`Context::call_function`](crate::Context::call_function) can
+    /// call it: false for [`Function::named`] values, and for functions
+    /// beyond the 65,536 one context keeps at a time.
+    pub fn is_callable(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    pub(crate) fn handle(&self) -> Option<&FunctionHandle> {
+        self.handle.as_deref()
+    }
+}
+
+impl PartialEq for Function {
+    fn eq(&self, other: &Function) -> bool {
+        self.name == other.name
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Function").field(&self.name).finish()
+    }
+}
+
+impl From<&str> for Function {
+    fn from(name: &str) -> Function {
+        Function::named(name)
+    }
+}
+
+impl From<String> for Function {
+    fn from(name: String) -> Function {
+        Function::named(name)
+    }
+}
+
+/// Handle ids whose last `Function` was dropped, to be released by their
+/// context before its next call into V8 (a drop may happen on any thread,
+/// while the context is busy or gone).
+#[derive(Default)]
+pub(crate) struct ReleasedFunctions {
+    ids: Mutex<Vec<u32>>,
+    count: AtomicUsize,
+}
+
+impl ReleasedFunctions {
+    fn push(&self, id: u32) {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        self.count.fetch_add(1, Ordering::Release);
+    }
+
+    /// The ids released since the last call; cheap when there are none.
+    pub(crate) fn take(&self) -> Vec<u32> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        let ids = std::mem::take(&mut *self.ids.lock().unwrap_or_else(|e| e.into_inner()));
+        self.count.fetch_sub(ids.len(), Ordering::Release);
+        ids
+    }
+}
+
+/// Where a result's function handles belong: the context's identity (a
+/// handle only works on the context that made it) and its release list.
+#[derive(Clone)]
+pub(crate) struct FunctionOwner {
+    pub(crate) context_id: u64,
+    pub(crate) released: Arc<ReleasedFunctions>,
+}
+
+pub(crate) struct FunctionHandle {
+    pub(crate) context_id: u64,
+    pub(crate) id: u32,
+    released: Arc<ReleasedFunctions>,
+}
+
+impl Drop for FunctionHandle {
+    fn drop(&mut self) {
+        self.released.push(self.id);
+    }
 }
 
 impl Value {
@@ -351,9 +462,10 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
             put_len(out, b.len(), "byte array")?;
             out.extend_from_slice(b);
         }
-        Value::Function(name) => {
+        Value::Function(function) => {
             return Err(Error::InvalidInput(format!(
-                "a Function value ({name:?}) cannot be passed into JavaScript"
+                "a Function value ({:?}) cannot be passed into JavaScript",
+                function.name()
             )))
         }
         Value::Array(_) | Value::Object(_) => unreachable!("containers are handled by encode_args"),
@@ -365,6 +477,7 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
 /// overflow a small thread stack.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
+    owner: Option<&'a FunctionOwner>,
 }
 
 fn corrupt() -> Error {
@@ -372,8 +485,31 @@ fn corrupt() -> Error {
 }
 
 impl<'a> Reader<'a> {
+    #[cfg(test)]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
+        Reader { buf, owner: None }
+    }
+
+    /// A reader whose functions get handles owned by a context.
+    pub(crate) fn with_owner(buf: &'a [u8], owner: &'a FunctionOwner) -> Self {
+        Reader {
+            buf,
+            owner: Some(owner),
+        }
+    }
+
+    fn function(&mut self) -> Result<Function, Error> {
+        let name = self.string()?;
+        let id = self.u32()?;
+        let handle = match (id, self.owner) {
+            (0, _) | (_, None) => None,
+            (id, Some(owner)) => Some(Arc::new(FunctionHandle {
+                context_id: owner.context_id,
+                id,
+                released: Arc::clone(&owner.released),
+            })),
+        };
+        Ok(Function { name, handle })
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
@@ -425,7 +561,7 @@ impl<'a> Reader<'a> {
                 tag::NUMBER => Value::Number(self.f64()?),
                 tag::DATE => Value::Date(self.f64()?),
                 tag::STRING => Value::String(self.string()?),
-                tag::FUNCTION => Value::Function(self.string()?),
+                tag::FUNCTION => Value::Function(self.function()?),
                 tag::BYTES => Value::Bytes(self.bytes()?.to_vec()),
                 tag::BIGINT => {
                     let negative = self.byte()? != 0;

@@ -4,7 +4,7 @@
 mod common;
 use common::scaled;
 
-use v8cage::{Context, Error, Value};
+use v8cage::{Context, ContextOptions, Error, Function, Value};
 
 fn ctx() -> Context {
     let mut ctx = Context::default_new().expect("context");
@@ -261,12 +261,127 @@ fn functions_become_their_names() {
     assert_eq!(eval(&mut c, "(class K {})"), Value::Function("K".into()));
     assert_eq!(
         eval(&mut c, "new Proxy(function f() {}, {})"),
-        Value::Function(String::new())
+        Value::Function(Function::named(""))
     );
     assert!(matches!(
         c.call("id", &[Value::Function("f".into())]),
         Err(Error::InvalidInput(_))
     ));
+}
+
+fn function(value: Value) -> Function {
+    match value {
+        Value::Function(f) => f,
+        other => panic!("expected a function, got {other:?}"),
+    }
+}
+
+#[test]
+fn returned_functions_can_be_called_later() {
+    let mut c = ctx();
+    let add = function(eval(&mut c, "let base = 10; (a, b) => base + a + b"));
+    assert!(add.is_callable());
+    assert_eq!(
+        c.call_function(&add, &[Value::from(1), Value::from(2)]),
+        Ok(Value::Number(13.0))
+    );
+    // It is a live closure, not a copy.
+    c.eval("base = 100").unwrap();
+    assert_eq!(
+        c.call_function(&add, &[Value::from(1), Value::from(2)]),
+        Ok(Value::Number(103.0))
+    );
+    // Nested in a result, through a callable Proxy, and one returning a function.
+    let Value::Object(entries) = eval(
+        &mut c,
+        "({ twice: x => 2 * x, proxied: new Proxy(() => 'p', {}), maker: () => () => 'inner' })",
+    ) else {
+        panic!("object")
+    };
+    let mut callees: Vec<Function> = entries.into_iter().map(|(_, v)| function(v)).collect();
+    assert_eq!(
+        c.call_function(&callees[0], &[Value::from(21)]),
+        Ok(Value::Number(42.0))
+    );
+    assert_eq!(c.call_function(&callees[1], &[]), Ok(Value::from("p")));
+    let inner = function(c.call_function(&callees[2], &[]).unwrap());
+    assert_eq!(c.call_function(&inner, &[]), Ok(Value::from("inner")));
+    callees.clear();
+    // Errors inside are typed, and `this` is undefined.
+    let thrower = function(eval(
+        &mut c,
+        "(function () { 'use strict'; return typeof this })",
+    ));
+    assert_eq!(c.call_function(&thrower, &[]), Ok(Value::from("undefined")));
+    let thrower = function(eval(&mut c, "() => { throw new TypeError('no') }"));
+    assert!(matches!(
+        c.call_function(&thrower, &[]),
+        Err(Error::Exception { ref name, .. }) if name == "TypeError"
+    ));
+}
+
+#[test]
+fn functions_only_work_on_their_own_context_and_with_a_handle() {
+    let mut a = ctx();
+    let mut b = ctx();
+    let f = function(eval(&mut a, "() => 1"));
+    assert!(matches!(
+        b.call_function(&f, &[]),
+        Err(Error::InvalidInput(message)) if message.contains("another context")
+    ));
+    assert!(matches!(
+        a.call_function(&Function::named("f"), &[]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(a.call_function(&f, &[]), Ok(Value::Number(1.0)));
+}
+
+#[test]
+fn calling_a_function_obeys_the_timeout() {
+    let mut c = Context::new(ContextOptions {
+        timeout: Some(std::time::Duration::from_millis(50)),
+        ..Default::default()
+    })
+    .unwrap();
+    let spin = function(c.eval("() => { for (;;) {} }").unwrap());
+    assert_eq!(c.call_function(&spin, &[]), Err(Error::Timeout));
+    assert_eq!(c.eval("1 + 1"), Ok(Value::Number(2.0)));
+}
+
+#[test]
+fn dropped_functions_are_released_and_collected() {
+    let mut c = ctx();
+    let make =
+        "(() => { const f = () => 1; (globalThis.refs ||= []).push(new WeakRef(f)); return f })()";
+    let kept = function(eval(&mut c, make));
+    let dropped = function(eval(&mut c, make));
+    drop(dropped);
+    // Released before the next call into V8; then a full GC collects it.
+    c.eval("0").unwrap();
+    c.low_memory_notification();
+    assert_eq!(
+        c.eval("refs.map(r => r.deref() === undefined)").unwrap(),
+        Value::Array(vec![Value::Bool(false), Value::Bool(true)]),
+        "exactly the dropped function was collected"
+    );
+    assert_eq!(c.call_function(&kept, &[]), Ok(Value::Number(1.0)));
+}
+
+#[test]
+fn a_result_full_of_functions_does_not_pin_them_all() {
+    let mut c = ctx();
+    let Value::Array(items) = eval(&mut c, "Array.from({ length: 70000 }, (_, i) => () => i)")
+    else {
+        panic!("array")
+    };
+    let callable = items
+        .iter()
+        .filter(|v| matches!(v, Value::Function(f) if f.is_callable()))
+        .count();
+    assert_eq!(callable, 65536);
+    drop(items);
+    let again = function(eval(&mut c, "() => 'after release'"));
+    assert!(again.is_callable());
 }
 
 #[test]

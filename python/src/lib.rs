@@ -12,7 +12,7 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PySequence, PyString,
     PyTuple, PyType,
 };
-use v8cage::{Context, ContextOptions, Error, TerminateHandle, Value};
+use v8cage::{Context, ContextOptions, Error, Function, TerminateHandle, Value};
 
 /// Integers JS numbers hold exactly; beyond them Python ints become BigInts.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -38,17 +38,44 @@ fn undefined(py: Python<'_>) -> PyResult<&Bound<'_, JsUndefined>> {
         .map(|u| u.bind(py))
 }
 
-/// A JS function returned by `eval`/`call`; `name` is its (possibly inferred) name.
+/// A JS function returned by `eval`/`call`, callable from Python. It keeps
+/// its context's function alive until this object is collected.
 #[pyclass(frozen, module = "v8cage._v8cage", name = "JSFunction")]
 struct JsFunction {
-    #[pyo3(get)]
-    name: String,
+    function: Function,
+    context: Py<PyContext>,
 }
 
 #[pymethods]
 impl JsFunction {
+    /// The function's (possibly inferred, possibly empty) name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    /// Calls the function with `this` undefined, under its context's limits.
+    #[pyo3(signature = (*args, timeout=None))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let owner = self.context.bind(py);
+        let context = owner.get();
+        let timeout = seconds(timeout, "timeout")?;
+        let args = args
+            .iter()
+            .map(|arg| from_py(py, &arg, 1, context.max_depth))
+            .collect::<PyResult<Vec<Value>>>()?;
+        let function = &self.function;
+        let value = context.with_context(py, timeout, |ctx| ctx.call_function(function, &args))?;
+        to_py(owner, value)
+    }
+
     fn __repr__(&self) -> String {
-        format!("<JSFunction {:?}>", self.name)
+        format!("<JSFunction {:?}>", self.function.name())
     }
 }
 
@@ -138,7 +165,9 @@ fn date_to_py(py: Python<'_>, ms: f64) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
-fn to_py(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
+/// `owner`: the context the value came from (functions stay callable through it).
+fn to_py<'py>(owner: &Bound<'py, PyContext>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+    let py = owner.py();
     Ok(match value {
         Value::Undefined => undefined(py)?.clone().into_any(),
         Value::Null => py.None().into_bound(py),
@@ -156,20 +185,27 @@ fn to_py(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
         Value::Array(items) => {
             let converted = items
                 .into_iter()
-                .map(|item| to_py(py, item))
+                .map(|item| to_py(owner, item))
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, converted)?.into_any()
         }
         Value::Object(entries) => {
             let dict = PyDict::new(py);
             for (key, item) in entries {
-                dict.set_item(PyString::new(py, &key), to_py(py, item)?)?;
+                dict.set_item(PyString::new(py, &key), to_py(owner, item)?)?;
             }
             dict.into_any()
         }
         Value::Date(ms) => date_to_py(py, ms)?,
         Value::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
-        Value::Function(name) => Bound::new(py, JsFunction { name })?.into_any(),
+        Value::Function(function) => Bound::new(
+            py,
+            JsFunction {
+                function,
+                context: owner.clone().unbind(),
+            },
+        )?
+        .into_any(),
     })
 }
 
@@ -361,32 +397,34 @@ impl PyContext {
     /// Evaluates `code` and returns its completion value as Python data.
     #[pyo3(signature = (code, timeout=None))]
     fn eval<'py>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         code: &str,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds(timeout, "timeout")?;
-        let value = self.with_context(py, timeout, |ctx| ctx.eval(code))?;
-        to_py(py, value)
+        let value = slf
+            .get()
+            .with_context(slf.py(), timeout, |ctx| ctx.eval(code))?;
+        to_py(slf, value)
     }
 
     /// Calls the global function (or dotted path, e.g. "JSON.stringify") `name`.
     #[pyo3(signature = (name, *args, timeout=None))]
     fn call<'py>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         name: &str,
         args: &Bound<'py, PyTuple>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let context = slf.get();
         let timeout = seconds(timeout, "timeout")?;
         let args = args
             .iter()
-            .map(|arg| from_py(py, &arg, 1, self.max_depth))
+            .map(|arg| from_py(py, &arg, 1, context.max_depth))
             .collect::<PyResult<Vec<Value>>>()?;
-        let value = self.with_context(py, timeout, |ctx| ctx.call(name, &args))?;
-        to_py(py, value)
+        let value = context.with_context(py, timeout, |ctx| ctx.call(name, &args))?;
+        to_py(slf, value)
     }
 
     /// V8 heap figures in bytes.

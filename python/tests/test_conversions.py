@@ -62,10 +62,38 @@ def test_undefined_is_a_falsy_singleton_distinct_from_none(ctx):
     assert repr(Undefined) == "JSUndefined"
 
 
-def test_functions_come_back_as_jsfunction(ctx):
-    f = ctx.eval("(function named() {})")
+def test_functions_come_back_as_callable_jsfunctions(ctx):
+    f = ctx.eval("(function named(a, b) { 'use strict'; return [a, b, typeof this] })")
     assert isinstance(f, v8cage.JSFunction)
     assert f.name == "named"
+    assert f(1, "x") == [1, "x", "undefined"]
+    counter = ctx.eval("let n = 0; ({ next: () => ++n, reset() { n = 0 } })")
+    assert counter["next"]() == 1 and counter["next"]() == 2
+    counter["reset"]()
+    assert ctx.eval("n") == 0
+    make_adder = ctx.eval("x => y => x + y")
+    assert make_adder(2)(3) == 5
+
+
+def test_jsfunction_errors_and_timeouts_are_typed():
+    with v8cage.Context(timeout=0.1) as ctx:
+        thrower = ctx.eval("() => { throw new TypeError('no') }")
+        with pytest.raises(v8cage.JSEvalError, match="TypeError: no"):
+            thrower()
+        spin = ctx.eval("() => { for (;;) {} }")
+        with pytest.raises(v8cage.JSTimeoutError):
+            spin()
+        with pytest.raises(v8cage.JSTimeoutError):
+            spin(timeout=0.01)
+        assert ctx.eval("1") == 1
+
+
+def test_jsfunction_of_a_closed_context_raises():
+    ctx = v8cage.Context()
+    f = ctx.eval("() => 1")
+    ctx.close()
+    with pytest.raises(v8cage.JSInvalidInputError):
+        f()
 
 
 def test_invalid_date_is_a_conversion_error_and_context_survives(ctx):

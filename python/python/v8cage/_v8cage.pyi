@@ -13,10 +13,13 @@ Undefined: JSUndefinedType
 
 @final
 class JSFunction:
-    """A JavaScript function returned by ``eval``/``call``."""
+    """A JavaScript function returned by ``eval``/``call``. Calling it runs
+    the function in its context (``this`` undefined) under the context's
+    limits; it stays callable while this object lives."""
 
     @property
     def name(self) -> str: ...
+    def __call__(self, *args: Any, timeout: Optional[float] = None) -> Any: ...
 
 @final
 class Context:
