@@ -3,6 +3,9 @@
 //! Each case returns a typed error and leaves the process and (where
 //! possible) the same context working.
 
+mod common;
+use common::scaled;
+
 use std::time::Duration;
 
 use v8cage::{Context, ContextOptions, Error, Value};
@@ -18,7 +21,9 @@ fn assert_usable(ctx: &mut Context) {
 fn small_heap() -> Context {
     Context::new(ContextOptions {
         heap_limit: Some(64 << 20),
-        timeout: Some(Duration::from_secs(30)),
+        // A hang guard: filling 64 MiB takes well under a second natively,
+        // over 30 s under valgrind.
+        timeout: Some(scaled(Duration::from_secs(30))),
         ..Default::default()
     })
     .unwrap()
