@@ -144,6 +144,13 @@ struct v8cage_isolate {
   bool heap_limit_hit = false;    // only touched on the evaluating thread
   int heap_limit_graces = 0;      // grace extensions given in this evaluation
   bool heap_exhausted = false;    // live data stays over the limit: refuse work
+  // Limits checked after each GC (v8cage_set_memory_limits), below the heap
+  // limit above: reaching the hard one stops the evaluation as out of
+  // memory, the soft one is only recorded. 0: none. Any thread may set them.
+  std::atomic<size_t> soft_memory_limit{0};
+  std::atomic<size_t> hard_memory_limit{0};
+  std::atomic<bool> soft_memory_limit_reached{false};
+  std::atomic<bool> hard_memory_limit_reached{false};
   std::vector<uint8_t> out;
 
   // Guards `running` and writes of `stop_reason` so a stop request can never
@@ -189,6 +196,26 @@ void CloseStopWindowLocked(v8cage_isolate* self) {
   self->running = false;
   self->stop_reason = V8CAGE_STOP_NONE;
   self->isolate->CancelTerminateExecution();
+}
+
+// After every GC: compare the live heap with the soft and hard limits.
+void CheckMemoryLimits(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+  auto* self = static_cast<v8cage_isolate*>(data);
+  size_t soft = self->soft_memory_limit.load(std::memory_order_relaxed);
+  size_t hard = self->hard_memory_limit.load(std::memory_order_relaxed);
+  if (soft == 0 && hard == 0) return;
+  v8::HeapStatistics stats;
+  isolate->GetHeapStatistics(&stats);
+  size_t used = stats.used_heap_size();
+  if (soft != 0 && used > soft) self->soft_memory_limit_reached = true;
+  if (hard != 0 && used > hard) {
+    self->hard_memory_limit_reached = true;
+    std::lock_guard<std::mutex> lock(self->stop_mutex);
+    if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
+      self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
+      isolate->TerminateExecution();
+    }
+  }
 }
 
 size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_limit) {
@@ -912,6 +939,7 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
           // No other thread can ever notify this isolate: a wait only deadlocks.
           isolate->SetAllowAtomicsWait(false);
           isolate->AddNearHeapLimitCallback(NearHeapLimit, self.get());
+          isolate->AddGCEpilogueCallback(CheckMemoryLimits, self.get());
           v8::Local<v8::Context> context = v8::Context::New(isolate);
           if (!context.IsEmpty()) {
             self->context.Reset(isolate, context);
@@ -1093,6 +1121,18 @@ void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t c
         return 0;
       },
       [] { return 0; });
+}
+
+void v8cage_set_memory_limits(v8cage_isolate* iso, size_t soft, size_t hard) {
+  iso->soft_memory_limit = soft;
+  iso->hard_memory_limit = hard;
+  iso->soft_memory_limit_reached = false;
+  iso->hard_memory_limit_reached = false;
+}
+
+void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard) {
+  *soft = iso->soft_memory_limit_reached ? 1 : 0;
+  *hard = iso->hard_memory_limit_reached ? 1 : 0;
 }
 
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {

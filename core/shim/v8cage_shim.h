@@ -92,6 +92,12 @@ int v8cage_call_function(v8cage_isolate* iso, uint32_t function_id, const uint8_
 // Lets V8 collect functions the embedder no longer holds. Unknown ids are ignored.
 void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t count);
 
+// Memory limits checked after every GC, below the isolate's heap limit (0:
+// none): past `hard` the running evaluation stops as out of memory; past
+// `soft` only the flag is set. Setting them clears both flags. Thread-safe.
+void v8cage_set_memory_limits(v8cage_isolate* iso, size_t soft, size_t hard);
+void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard);
+
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out);
 // Full GC; lets a context shed garbage (e.g. after an out-of-memory stop).
 void v8cage_low_memory_notification(v8cage_isolate* iso);

@@ -278,6 +278,34 @@ impl Context {
         }
     }
 
+    /// Memory limits below the heap limit, checked after every garbage
+    /// collection: once live JS data exceeds `hard` the running evaluation
+    /// stops with [`Error::OutOfMemory`]; exceeding `soft` is only recorded
+    /// (see [`Context::memory_limits_reached`]). `None` removes a limit;
+    /// setting limits clears both records. Unlike
+    /// [`ContextOptions::heap_limit`] these can change at any time, but a
+    /// single huge allocation can pass `hard` before the next collection
+    /// notices.
+    pub fn set_memory_limits(&mut self, soft: Option<usize>, hard: Option<usize>) {
+        // SAFETY: `raw` is live; the shim stores the limits in atomics.
+        unsafe {
+            ffi::v8cage_set_memory_limits(
+                self.raw.as_ptr(),
+                soft.unwrap_or(0),
+                hard.unwrap_or(0),
+            )
+        };
+    }
+
+    /// Whether the soft and the hard memory limit (in that order) were
+    /// exceeded since they were set.
+    pub fn memory_limits_reached(&self) -> (bool, bool) {
+        let (mut soft, mut hard) = (0, 0);
+        // SAFETY: `raw` is live; both out-pointers are valid locals.
+        unsafe { ffi::v8cage_memory_limits_reached(self.raw.as_ptr(), &mut soft, &mut hard) };
+        (soft != 0, hard != 0)
+    }
+
     /// Current heap figures.
     pub fn heap_stats(&self) -> HeapStats {
         let mut raw = ffi::RawHeapStats::default();

@@ -81,6 +81,8 @@ extern "C" {
         out: *mut Output,
     ) -> c_int;
     pub fn v8cage_release_functions(iso: *mut RawIsolate, ids: *const u32, count: usize);
+    pub fn v8cage_set_memory_limits(iso: *mut RawIsolate, soft: usize, hard: usize);
+    pub fn v8cage_memory_limits_reached(iso: *mut RawIsolate, soft: *mut c_int, hard: *mut c_int);
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
     pub fn v8cage_bench_raw_eval(

@@ -199,3 +199,32 @@ fn single_huge_allocations_end_in_out_of_memory() {
         assert_usable(&mut ctx);
     }
 }
+
+#[test]
+fn soft_and_hard_memory_limits_can_be_set_later() {
+    let mut ctx = Context::new(ContextOptions {
+        timeout: Some(scaled(Duration::from_secs(30))),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(ctx.memory_limits_reached(), (false, false));
+    ctx.set_memory_limits(Some(8 << 20), Some(32 << 20));
+    // Below both: nothing happens.
+    ctx.eval("globalThis.small = new Array(1000).fill(1.5); 0").unwrap();
+    assert_eq!(ctx.memory_limits_reached(), (false, false));
+    // Runaway allocation passes the soft limit, then stops at the hard one.
+    assert_eq!(
+        ctx.eval("{ const a = []; for (;;) a.push(new Array(1000).fill(1.5)) }"),
+        Err(Error::OutOfMemory)
+    );
+    assert_eq!(ctx.memory_limits_reached(), (true, true));
+    assert!(ctx.heap_stats().used < 64 << 20, "stopped near the hard limit");
+    // The garbage goes; the context works again, and new limits clear the records.
+    ctx.low_memory_notification();
+    assert_usable(&mut ctx);
+    ctx.set_memory_limits(None, None);
+    assert_eq!(ctx.memory_limits_reached(), (false, false));
+    ctx.eval("{ const a = []; for (let i = 0; i < 5000; i++) a.push(new Array(1000).fill(1.5)) }")
+        .unwrap();
+    assert_eq!(ctx.memory_limits_reached(), (false, false));
+}

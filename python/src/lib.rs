@@ -427,6 +427,23 @@ impl PyContext {
         to_py(slf, value)
     }
 
+    /// Memory limits in bytes below `max_memory`, checked after each garbage
+    /// collection: past `hard` the running evaluation raises JSOOMError;
+    /// past `soft` it is only recorded. None removes one; setting clears
+    /// the records.
+    #[pyo3(signature = (soft=None, hard=None))]
+    fn set_memory_limits(&self, py: Python<'_>, soft: Option<usize>, hard: Option<usize>) -> PyResult<()> {
+        self.with_context(py, None, |ctx| {
+            ctx.set_memory_limits(soft, hard);
+            Ok(())
+        })
+    }
+
+    /// (soft, hard): whether each memory limit was exceeded since it was set.
+    fn memory_limits_reached(&self, py: Python<'_>) -> PyResult<(bool, bool)> {
+        self.with_context(py, None, |ctx| Ok(ctx.memory_limits_reached()))
+    }
+
     /// V8 heap figures in bytes.
     fn heap_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.with_context(py, None, |ctx| Ok(ctx.heap_stats()))?;

