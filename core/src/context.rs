@@ -289,11 +289,7 @@ impl Context {
     pub fn set_memory_limits(&mut self, soft: Option<usize>, hard: Option<usize>) {
         // SAFETY: `raw` is live; the shim stores the limits in atomics.
         unsafe {
-            ffi::v8cage_set_memory_limits(
-                self.raw.as_ptr(),
-                soft.unwrap_or(0),
-                hard.unwrap_or(0),
-            )
+            ffi::v8cage_set_memory_limits(self.raw.as_ptr(), soft.unwrap_or(0), hard.unwrap_or(0))
         };
     }
 

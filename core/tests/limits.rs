@@ -210,7 +210,8 @@ fn soft_and_hard_memory_limits_can_be_set_later() {
     assert_eq!(ctx.memory_limits_reached(), (false, false));
     ctx.set_memory_limits(Some(8 << 20), Some(32 << 20));
     // Below both: nothing happens.
-    ctx.eval("globalThis.small = new Array(1000).fill(1.5); 0").unwrap();
+    ctx.eval("globalThis.small = new Array(1000).fill(1.5); 0")
+        .unwrap();
     assert_eq!(ctx.memory_limits_reached(), (false, false));
     // Runaway allocation passes the soft limit, then stops at the hard one.
     assert_eq!(
@@ -218,7 +219,10 @@ fn soft_and_hard_memory_limits_can_be_set_later() {
         Err(Error::OutOfMemory)
     );
     assert_eq!(ctx.memory_limits_reached(), (true, true));
-    assert!(ctx.heap_stats().used < 64 << 20, "stopped near the hard limit");
+    assert!(
+        ctx.heap_stats().used < 64 << 20,
+        "stopped near the hard limit"
+    );
     // The garbage goes; the context works again, and new limits clear the records.
     ctx.low_memory_notification();
     assert_usable(&mut ctx);

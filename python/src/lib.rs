@@ -2,7 +2,10 @@
 //! behaviour comes from the `v8cage` crate; this file only maps values and
 //! errors between it and Python, and releases the GIL while V8 works.
 
-use std::sync::{Mutex, MutexGuard};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -320,6 +323,71 @@ fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, depth: u32, max_depth: u32) -
     )))
 }
 
+// ---- Ctrl-C -------------------------------------------------------------------
+//
+// Python's SIGINT handler only runs on the main thread between bytecodes,
+// never while that thread is inside V8. The package gives us the read end of
+// a pipe registered with `signal.set_wakeup_fd`, into which Python's C-level
+// handler writes each signal's number. One thread reads it and stops the
+// evaluation the main thread is running; that evaluation then runs Python's
+// handler, which raises KeyboardInterrupt.
+
+const SIGINT: u8 = 2;
+
+struct InterruptWatch {
+    main_thread: ThreadId,
+    /// The main thread's running evaluation, if any.
+    running: Mutex<Option<TerminateHandle>>,
+    /// A SIGINT arrived while `running` was set.
+    interrupted: AtomicBool,
+}
+
+static INTERRUPTS: OnceLock<InterruptWatch> = OnceLock::new();
+
+fn main_thread_watch() -> Option<&'static InterruptWatch> {
+    INTERRUPTS
+        .get()
+        .filter(|watch| watch.main_thread == std::thread::current().id())
+}
+
+/// Starts the Ctrl-C watcher on the read end of the wakeup pipe (called once,
+/// from the main thread, by `v8cage/__init__.py`).
+#[pyfunction]
+fn _watch_interrupts(read_fd: i32) -> PyResult<()> {
+    use std::os::fd::FromRawFd;
+    let main_thread = std::thread::current().id();
+    if INTERRUPTS.get().is_some() {
+        return Ok(());
+    }
+    // SAFETY: the package created this pipe for us and hands over its read
+    // end; nothing else reads or closes it.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(read_fd) };
+    let watch = INTERRUPTS.get_or_init(|| InterruptWatch {
+        main_thread,
+        running: Mutex::new(None),
+        interrupted: AtomicBool::new(false),
+    });
+    std::thread::Builder::new()
+        .name("v8cage-ctrl-c".into())
+        .spawn(move || {
+            let mut signals = [0u8; 64];
+            while let Ok(n) = pipe.read(&mut signals) {
+                if n == 0 {
+                    break;
+                }
+                if signals[..n].contains(&SIGINT) {
+                    let running = watch.running.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(handle) = running.as_ref() {
+                        watch.interrupted.store(true, Ordering::SeqCst);
+                        handle.terminate();
+                    }
+                }
+            }
+        })
+        .map_err(|e| PyValueError::new_err(format!("cannot start the Ctrl-C watcher: {e}")))?;
+    Ok(())
+}
+
 // ---- Context ------------------------------------------------------------------
 
 fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
@@ -351,6 +419,10 @@ impl PyContext {
         timeout: Option<Duration>,
         work: impl FnOnce(&mut Context) -> Result<T, Error> + Send,
     ) -> PyResult<T> {
+        let watch = main_thread_watch();
+        if let Some(watch) = watch {
+            *watch.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.stop.clone());
+        }
         let result = py.detach(|| {
             let mut guard: MutexGuard<'_, Option<Context>> =
                 self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -367,6 +439,18 @@ impl PyContext {
             }
             result
         });
+        if let Some(watch) = watch {
+            watch
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if watch.interrupted.swap(false, Ordering::SeqCst) {
+                // Ctrl-C stopped this evaluation: Python's handler raises
+                // KeyboardInterrupt (or whatever the program installed).
+                py.check_signals()?;
+            }
+        }
         result.map_err(|err| to_py_err(py, err))
     }
 }
@@ -432,7 +516,12 @@ impl PyContext {
     /// past `soft` it is only recorded. None removes one; setting clears
     /// the records.
     #[pyo3(signature = (soft=None, hard=None))]
-    fn set_memory_limits(&self, py: Python<'_>, soft: Option<usize>, hard: Option<usize>) -> PyResult<()> {
+    fn set_memory_limits(
+        &self,
+        py: Python<'_>,
+        soft: Option<usize>,
+        hard: Option<usize>,
+    ) -> PyResult<()> {
         self.with_context(py, None, |ctx| {
             ctx.set_memory_limits(soft, hard);
             Ok(())
@@ -508,5 +597,6 @@ fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<JsUndefined>()?;
     m.add("Undefined", undefined(m.py())?)?;
     m.add_function(wrap_pyfunction!(v8_version, m)?)?;
+    m.add_function(wrap_pyfunction!(_watch_interrupts, m)?)?;
     Ok(())
 }

@@ -58,3 +58,40 @@ __all__ = [
     "MiniRacer",
     "MiniRacerBaseException",
 ]
+
+
+def _watch_ctrl_c() -> None:
+    """Lets Ctrl-C stop JavaScript running on the main thread.
+
+    Python's SIGINT handler cannot run while the main thread is inside V8,
+    so v8cage registers a pipe with ``signal.set_wakeup_fd`` and a native
+    thread stops the running evaluation when SIGINT arrives; Python then
+    raises KeyboardInterrupt. Skipped when another wakeup fd is already set
+    (e.g. by an asyncio loop), off the main thread, or where signals are
+    unavailable.
+    """
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    read_fd, write_fd = os.pipe()
+    try:
+        os.set_blocking(write_fd, False)
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    if previous != -1:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    from ._v8cage import _watch_interrupts
+
+    _watch_interrupts(read_fd)
+
+
+_watch_ctrl_c()
