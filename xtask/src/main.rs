@@ -53,6 +53,12 @@ enum Cmd {
         #[arg(last = true)]
         pytest_args: Vec<String>,
     },
+    /// Run the Python binding's atheris target (python/fuzz/) for a while.
+    PyFuzz {
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+    },
     /// Prove each job: it passes on the code as it is and fails, naming
     /// each class, on the planted bugs. Default: every job.
     SanitizeProve { jobs: Vec<String> },
@@ -138,6 +144,10 @@ fn main() -> Result<()> {
             no_fuzz,
             no_sanitizers,
         } => test(&root, !no_fuzz, !no_sanitizers),
+        Cmd::PyFuzz { time } => {
+            setup(&root)?;
+            python::fuzz(&root, time)
+        }
         Cmd::Pytest { pytest_args } => {
             setup(&root)?;
             python::pytest(&root, &pytest_args)
@@ -272,6 +282,7 @@ fn test(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
     // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
     cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
     python::pytest(root, &[])?;
+    python::fuzz(root, 10)?;
     if fuzz_smoke {
         fuzz::smoke(root, 20)?;
     }

