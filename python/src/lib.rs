@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -371,10 +371,14 @@ fn _watch_interrupts(read_fd: i32) -> PyResult<()> {
         .name("v8cage-ctrl-c".into())
         .spawn(move || {
             let mut signals = [0u8; 64];
-            while let Ok(n) = pipe.read(&mut signals) {
-                if n == 0 {
-                    break;
-                }
+            loop {
+                let n = match pipe.read(&mut signals) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    // The signal itself may land on this thread and interrupt the read.
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
                 if signals[..n].contains(&SIGINT) {
                     let running = watch.running.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(handle) = running.as_ref() {
@@ -447,8 +451,11 @@ impl PyContext {
                 .take();
             if watch.interrupted.swap(false, Ordering::SeqCst) {
                 // Ctrl-C stopped this evaluation: Python's handler raises
-                // KeyboardInterrupt (or whatever the program installed).
+                // KeyboardInterrupt (or whatever the program installed). If
+                // it already ran for that signal (the byte was read late),
+                // still say why the evaluation stopped.
                 py.check_signals()?;
+                return Err(PyKeyboardInterrupt::new_err(()));
             }
         }
         result.map_err(|err| to_py_err(py, err))

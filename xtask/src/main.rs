@@ -53,6 +53,13 @@ enum Cmd {
         #[arg(last = true)]
         pytest_args: Vec<String>,
     },
+    /// Build the Python sdist and a manylinux wheel with V8 bundled, install
+    /// the wheel into a fresh venv and smoke-test it; prints tag and size.
+    Wheel {
+        /// The manylinux tag to claim (as low as this machine's glibc allows).
+        #[arg(long, default_value = "manylinux_2_34")]
+        manylinux: String,
+    },
     /// Run the Python binding's atheris target (python/fuzz/) for a while.
     PyFuzz {
         /// Seconds to run.
@@ -144,6 +151,10 @@ fn main() -> Result<()> {
             no_fuzz,
             no_sanitizers,
         } => test(&root, !no_fuzz, !no_sanitizers),
+        Cmd::Wheel { manylinux } => {
+            setup(&root)?;
+            python::wheel(&root, &manylinux)
+        }
         Cmd::PyFuzz { time } => {
             setup(&root)?;
             python::fuzz(&root, time)

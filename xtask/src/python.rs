@@ -89,3 +89,111 @@ fn develop(root: &Path) -> Result<PathBuf> {
         .env_remove("RUSTUP_TOOLCHAIN"))?;
     Ok(venv)
 }
+
+/// The smoke test run in a fresh venv with only the wheel installed: it
+/// evaluates JS and checks that V8 was loaded from the wheel itself.
+const WHEEL_SMOKE_TEST: &str = r#"
+import sys, v8cage
+with v8cage.Context(timeout=1) as ctx:
+    assert ctx.eval("[1, 'a', {b: 2n ** 70n}]") == [1, "a", {"b": 2**70}]
+    assert ctx.eval("x => x * 2")(21) == 42
+    try:
+        ctx.eval("while (true) {}")
+        raise SystemExit("no timeout")
+    except v8cage.JSTimeoutError:
+        pass
+    with v8cage.MiniRacer() as mr:
+        assert mr.call("Math.max", 1, 5) == 5
+libnode = [line.split()[-1] for line in open("/proc/self/maps") if "libnode" in line]
+assert libnode, "libnode is not loaded"
+assert all(path.startswith(sys.prefix) for path in libnode), f"V8 loaded from outside the venv: {libnode[0]}"
+print("wheel smoke test passed; V8", v8cage.v8_version(), "from", libnode[0])
+"#;
+
+/// Builds an sdist and a manylinux wheel (libnode and its libraries bundled,
+/// auditwheel-style, by maturin + patchelf), installs the wheel into a fresh
+/// venv in a temporary directory and runs a smoke test there, with no
+/// `.deps/` path and no LD_LIBRARY_PATH. Prints the wheel's tag and size.
+pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
+    let venv = ensure_venv(root)?;
+    let bin = venv.join("bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = root.join("target/wheels");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let maturin = |args: &[&str]| {
+        run(Command::new(bin.join("maturin"))
+            .args(args)
+            .args(["--manifest-path", "python/Cargo.toml", "--out"])
+            .arg(&out)
+            .env("PATH", &path)
+            .env_remove("RUSTUP_TOOLCHAIN"))
+    };
+    maturin(&["sdist"])?;
+    maturin(&[
+        "build",
+        "--release",
+        "--compatibility",
+        manylinux,
+        "--auditwheel",
+        "repair",
+    ])?;
+    let mut wheels = Vec::new();
+    let mut sdists = Vec::new();
+    for entry in std::fs::read_dir(&out)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if name.ends_with(".whl") {
+            wheels.push(path);
+        } else if name.ends_with(".tar.gz") {
+            sdists.push(path);
+        }
+    }
+    let [wheel] = wheels.as_slice() else {
+        bail!("expected one wheel in {}, found {wheels:?}", out.display());
+    };
+
+    // A fresh venv far from the repository: nothing but the wheel.
+    let scratch = std::env::temp_dir().join(format!("v8cage-wheel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let test_venv = scratch.join("venv");
+    run(Command::new("python3").args(["-m", "venv"]).arg(&test_venv))?;
+    let python = test_venv.join("bin/python");
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--no-deps"])
+        .arg(wheel)
+        .current_dir(&scratch))?;
+    run(Command::new(&python)
+        .args(["-c", WHEEL_SMOKE_TEST])
+        .current_dir(&scratch)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("PYTHONPATH"))?;
+    std::fs::remove_dir_all(&scratch)?;
+
+    let size = std::fs::metadata(wheel)?.len();
+    let name = wheel.file_name().unwrap_or_default().to_string_lossy();
+    let tag = name
+        .trim_end_matches(".whl")
+        .splitn(3, '-')
+        .nth(2)
+        .unwrap_or("?")
+        .to_string();
+    eprintln!("xtask wheel: {}", wheel.display());
+    eprintln!(
+        "xtask wheel: tag {tag}, {:.1} MiB",
+        size as f64 / (1 << 20) as f64
+    );
+    for sdist in &sdists {
+        eprintln!("xtask wheel: sdist {}", sdist.display());
+    }
+    Ok(())
+}
