@@ -1,7 +1,6 @@
 """v8cage against mini-racer, measured side by side in one run.
 
-    cargo xtask pytest            # once: builds v8cage into target/python-venv (mini-racer too)
-    target/python-venv/bin/python python/bench/bench.py [--quick]
+    cargo xtask py-bench [-- --quick]   # release build into target/python-venv, then this script
 
 Prints one row per case: the median time per operation for each package,
 their ratio (mini-racer / v8cage: above 1 means v8cage is faster), and the

@@ -60,6 +60,12 @@ enum Cmd {
         #[arg(long, default_value = "manylinux_2_34")]
         manylinux: String,
     },
+    /// Benchmark the Python binding against mini-racer (release build); flags
+    /// for python/bench/bench.py after `--` (e.g. `-- --quick`).
+    PyBench {
+        #[arg(last = true)]
+        bench_args: Vec<String>,
+    },
     /// Run the Python binding's atheris target (python/fuzz/) for a while.
     PyFuzz {
         /// Seconds to run.
@@ -154,6 +160,10 @@ fn main() -> Result<()> {
         Cmd::Wheel { manylinux } => {
             setup(&root)?;
             python::wheel(&root, &manylinux)
+        }
+        Cmd::PyBench { bench_args } => {
+            setup(&root)?;
+            python::bench(&root, &bench_args)
         }
         Cmd::PyFuzz { time } => {
             setup(&root)?;

@@ -54,7 +54,7 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
 
 /// Builds the extension into the venv (`maturin develop`) and runs pytest.
 pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
-    let venv = develop(root)?;
+    let venv = develop(root, false)?;
     run(Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "python/tests"])
         .args(pytest_args))
@@ -63,7 +63,7 @@ pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
 /// Runs the atheris target (python/fuzz) for `seconds`; findings go to
 /// target/python-fuzz/.
 pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
-    let venv = develop(root)?;
+    let venv = develop(root, false)?;
     let artifacts = root.join("target/python-fuzz");
     std::fs::create_dir_all(&artifacts)?;
     run(Command::new(venv.join("bin/python"))
@@ -73,8 +73,17 @@ pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
         .arg("-print_final_stats=1"))
 }
 
-/// The venv with the extension freshly built into it.
-fn develop(root: &Path) -> Result<PathBuf> {
+/// Builds the extension optimised into the venv and runs python/bench/bench.py
+/// (v8cage and mini-racer side by side).
+pub fn bench(root: &Path, bench_args: &[String]) -> Result<()> {
+    let venv = develop(root, true)?;
+    run(Command::new(venv.join("bin/python"))
+        .arg("python/bench/bench.py")
+        .args(bench_args))
+}
+
+/// The venv with the extension freshly built into it (debug or release).
+fn develop(root: &Path, release: bool) -> Result<PathBuf> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
     let path = format!(
@@ -82,8 +91,12 @@ fn develop(root: &Path) -> Result<PathBuf> {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    run(Command::new(bin.join("maturin"))
-        .args(["develop", "--quiet", "--manifest-path", "python/Cargo.toml"])
+    let mut maturin = Command::new(bin.join("maturin"));
+    maturin.args(["develop", "--quiet", "--manifest-path", "python/Cargo.toml"]);
+    if release {
+        maturin.arg("--release");
+    }
+    run(maturin
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", &path)
         .env_remove("RUSTUP_TOOLCHAIN"))?;
