@@ -12,8 +12,8 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PySequence, PyString,
-    PyTuple, PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView,
+    PySequence, PyString, PyTuple, PyType,
 };
 use v8cage::{Context, ContextOptions, Error, Function, TerminateHandle, Value};
 
@@ -276,6 +276,11 @@ fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, depth: u32, max_depth: u32) -
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Value::Bytes(b.to_vec()));
+    }
+    if obj.is_instance_of::<PyMemoryView>() {
+        // Its bytes, not a list of ints (memoryview is also a Sequence).
+        let bytes = py.get_type::<PyBytes>().call1((obj,))?;
+        return Ok(Value::Bytes(bytes.cast::<PyBytes>()?.as_bytes().to_vec()));
     }
     if obj.is_instance(datetime_type(py)?)? {
         return Ok(Value::Date(datetime_to_ms(py, obj)?));

@@ -144,6 +144,7 @@ def test_round_trip_of_undefined_and_inexact_numbers(echo):
 def test_python_containers_map_to_arrays_and_objects(echo):
     assert echo((1, "two")) == [1, "two"]
     assert echo(bytearray(b"ab")) == b"ab"
+    assert echo(memoryview(b"xyz")[1:]) == b"yz"
     assert echo(range(3)) == [0, 1, 2]
     assert echo(collections.OrderedDict([("z", 1), ("a", 2)])) == {"z": 1, "a": 2}
     assert echo(types.MappingProxyType({"k": "v"})) == {"k": "v"}
