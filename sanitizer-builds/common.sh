@@ -83,15 +83,22 @@ clang_usable() {
 # clang-19 (+ llvm-19 for the symbolizer, libclang-rt-19-dev for the
 # runtimes) from apt when none is found and we are root.
 CLANG_PACKAGES=(clang-19 llvm-19 libclang-rt-19-dev)
-ensure_clang() {
+
+# Sets CLANG and LLVM_SYMBOLIZER to the newest usable clang; 1 if none.
+find_clang() {
     local version
     for version in 19 18 17 16 15 14; do
         if clang_usable "$version"; then
             CLANG="clang-$version"
             LLVM_SYMBOLIZER="/usr/lib/llvm-$version/bin/llvm-symbolizer"
-            return
+            return 0
         fi
     done
+    return 1
+}
+
+ensure_clang() {
+    find_clang && return
     if [ "$(id -u)" = 0 ]; then
         say "installing ${CLANG_PACKAGES[*]} (the shim's compiler, runtimes, symbolizer)"
         if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${CLANG_PACKAGES[@]}" >>"$LOG" 2>&1; then

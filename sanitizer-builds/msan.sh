@@ -34,16 +34,7 @@ else
         missing+=("V8CAGE_V8_DIR=$v8_dir: lib/libc++.so and include/c++/v1 (the MSan libc++ of that V8 build)")
     fi
 fi
-clang_ok=0
-for version in 19 18 17 16 15 14; do
-    if command -v "clang-$version" >/dev/null; then
-        CLANG="clang-$version"
-        LLVM_SYMBOLIZER="/usr/lib/llvm-$version/bin/llvm-symbolizer"
-        clang_ok=1
-        break
-    fi
-done
-[ "$clang_ok" = 1 ] || missing+=("clang: apt-get install clang-19 llvm-19")
+find_clang || missing+=("clang with its runtimes: apt-get install ${CLANG_PACKAGES[*]}")
 
 if [ "${#missing[@]}" -gt 0 ]; then
     for item in "${missing[@]}"; do say "missing: $item"; done

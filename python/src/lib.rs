@@ -68,10 +68,7 @@ impl JsFunction {
         let owner = self.context.bind(py);
         let context = owner.get();
         let timeout = seconds(timeout, "timeout")?;
-        let args = args
-            .iter()
-            .map(|arg| from_py(py, &arg, 1, context.max_depth))
-            .collect::<PyResult<Vec<Value>>>()?;
+        let args = args_to_values(args, context.max_depth)?;
         let function = &self.function;
         let value = context.with_context(py, timeout, |ctx| ctx.call_function(function, &args))?;
         to_py(owner, value)
@@ -397,6 +394,13 @@ fn _watch_interrupts(read_fd: i32) -> PyResult<()> {
     Ok(())
 }
 
+/// Call arguments as values, each nested at most `max_depth` levels.
+fn args_to_values(args: &Bound<'_, PyTuple>, max_depth: u32) -> PyResult<Vec<Value>> {
+    args.iter()
+        .map(|arg| from_py(args.py(), &arg, 1, max_depth))
+        .collect()
+}
+
 // ---- Context ------------------------------------------------------------------
 
 fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
@@ -515,10 +519,7 @@ impl PyContext {
         let py = slf.py();
         let context = slf.get();
         let timeout = seconds(timeout, "timeout")?;
-        let args = args
-            .iter()
-            .map(|arg| from_py(py, &arg, 1, context.max_depth))
-            .collect::<PyResult<Vec<Value>>>()?;
+        let args = args_to_values(args, context.max_depth)?;
         let value = context.with_context(py, timeout, |ctx| ctx.call(name, &args))?;
         to_py(slf, value)
     }

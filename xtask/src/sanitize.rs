@@ -45,13 +45,19 @@ fn script(root: &Path, job: &str) -> Result<std::path::PathBuf> {
     Ok(root.join("sanitizer-builds").join(format!("{job}.sh")))
 }
 
-/// Runs one job as a person would; its exit code is passed through.
-pub fn run(root: &Path, job: &str, planted: bool) -> Result<()> {
+/// `bash sanitizer-builds/<job>.sh [--planted]`, free to pick its toolchain.
+fn job_command(root: &Path, job: &str, planted: bool) -> Result<Command> {
     let mut cmd = Command::new("bash");
     cmd.arg(script(root, job)?).env_remove("RUSTUP_TOOLCHAIN");
     if planted {
         cmd.arg("--planted");
     }
+    Ok(cmd)
+}
+
+/// Runs one job as a person would; its exit code is passed through.
+pub fn run(root: &Path, job: &str, planted: bool) -> Result<()> {
+    let mut cmd = job_command(root, job, planted)?;
     let status = cmd
         .status()
         .with_context(|| format!("cannot start {cmd:?}"))?;
@@ -66,17 +72,11 @@ struct Run {
 
 /// Runs a job with its test output on stderr; its stdout is the summary line.
 fn run_captured(root: &Path, job: &str, planted: bool, quick: bool) -> Result<Run> {
-    let mut cmd = Command::new("bash");
+    let mut cmd = job_command(root, job, planted)?;
     if quick && job == "valgrind" && std::env::var_os("V8CAGE_VALGRIND_TESTS").is_none() {
         cmd.env("V8CAGE_VALGRIND_TESTS", QUICK_VALGRIND_TESTS);
     }
-    cmd.arg(script(root, job)?)
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if planted {
-        cmd.arg("--planted");
-    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     eprintln!("xtask: running {cmd:?}");
     let started = Instant::now();
     let output = cmd
