@@ -1,6 +1,8 @@
 //! Many contexts in parallel; stopping an evaluation from another thread;
 //! dropping a context while another thread holds its handle.
 
+mod common;
+
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -129,11 +131,13 @@ fn dropping_a_context_while_another_thread_holds_its_handle() {
 
 #[test]
 fn timeouts_in_parallel_contexts_are_independent() {
+    // Scaled: under valgrind the four threads take turns on one core, and
+    // even `'ok'` can outlast an unscaled 50 ms (seen in CI).
     let threads: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
                 let mut ctx = Context::new(ContextOptions {
-                    timeout: Some(Duration::from_millis(50 + 20 * i)),
+                    timeout: Some(common::scaled(Duration::from_millis(50 + 20 * i))),
                     ..Default::default()
                 })
                 .unwrap();
