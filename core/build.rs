@@ -199,6 +199,12 @@ fn main() {
     }
     if !sanitizers.is_empty() {
         configure_sanitizers(&mut shim, &sanitizers);
+        // A libFuzzer build (`cargo fuzz`: --cfg fuzzing plus a sanitizer):
+        // coverage counters in the shim too, so the fuzzer sees its edges
+        // (libnode's stay invisible). The AFL build leaves the shim alone.
+        if env::var_os("CARGO_CFG_FUZZING").is_some() {
+            shim.flag_if_supported("-fsanitize=fuzzer-no-link");
+        }
     }
     shim.compile("v8cage_shim");
 

@@ -1,27 +1,21 @@
 //! Fuzzing tasks: libFuzzer (cargo-fuzz), AFL++ (cargo-afl), replay of one
 //! input, coverage reports, and the CI smoke run.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::campaign::{self, LibFuzzerSample, Series};
 use crate::{cargo_command, run};
 
 /// The harness's targets (`v8cage::fuzzing::TARGETS`; xtask cannot link
 /// v8cage, since it must build before V8 is installed).
 pub const TARGETS: &[&str] = &["eval", "eval_gen", "roundtrip", "json", "api_ops"];
-
-/// libFuzzer's default RSS limit (2 GiB) is below what V8's heap reservations
-/// plus ASan's quarantine reach in a long run with many isolates.
-const RSS_LIMIT_MB: &str = "4096";
-
-/// An input still running after this long is a hang (every evaluation has a
-/// 50 ms timeout; V8 builtins without interrupt checks have overrun it by up
-/// to a minute under ASan, see the README's known limits).
-const HANG_SECONDS: u32 = 120;
 
 pub fn check_target(target: &str) -> Result<()> {
     if !TARGETS.contains(&target) {
@@ -33,14 +27,38 @@ pub fn check_target(target: &str) -> Result<()> {
     Ok(())
 }
 
-/// A dictionary for targets whose input is text.
-fn dictionary(root: &Path, target: &str) -> Option<PathBuf> {
-    let name = match target {
-        "eval" => "js.dict",
-        "json" => "json.dict",
-        _ => return None,
-    };
-    Some(root.join("corpus/dicts").join(name))
+/// A dictionary for targets whose input is text: `corpus/dicts/<target>.dict`
+/// (the name ClusterFuzzLite and OSS-Fuzz look for).
+pub(crate) fn dictionary(root: &Path, target: &str) -> Option<PathBuf> {
+    Some(root.join("corpus/dicts").join(format!("{target}.dict"))).filter(|path| path.is_file())
+}
+
+/// The libFuzzer flags in `fuzz/options/<target>.options` (RSS limit, hang
+/// timeout, length control), as `-name=value`: the same file ClusterFuzzLite
+/// and OSS-Fuzz read, so a local campaign runs under the same settings.
+///
+/// Read by hand: the format is `name = value` lines under `[libfuzzer]`,
+/// with `#` comments; an INI crate would add a dependency for ten lines.
+fn libfuzzer_options(root: &Path, target: &str) -> Result<Vec<String>> {
+    let path = root.join("fuzz/options").join(format!("{target}.options"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut section = "";
+    let mut flags = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name;
+        } else if section == "libfuzzer" {
+            let (name, value) = line
+                .split_once('=')
+                .with_context(|| format!("{}: not `name = value`: {line}", path.display()))?;
+            flags.push(format!("-{}={}", name.trim(), value.trim()));
+        }
+    }
+    Ok(flags)
 }
 
 /// LeakSanitizer stays on; only V8's own never-freed allocations are suppressed.
@@ -64,7 +82,7 @@ fn succeeds(cmd: &mut Command) -> bool {
 }
 
 /// Sanitizers need nightly; install it (minimal profile) when missing.
-fn ensure_nightly() -> Result<()> {
+pub(crate) fn ensure_nightly() -> Result<()> {
     if succeeds(Command::new("rustc").args(["+nightly", "--version"])) {
         return Ok(());
     }
@@ -72,7 +90,7 @@ fn ensure_nightly() -> Result<()> {
     run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
 }
 
-fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
+pub(crate) fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
     if succeeds(cargo_command().args([subcommand, "--version"])) {
         return Ok(());
     }
@@ -101,52 +119,61 @@ pub fn libfuzzer(
     std::fs::create_dir_all(&artifacts)?;
     let seeds = root.join("corpus").join(target);
 
+    let options = libfuzzer_options(root, target)?;
     let mut cmd = cargo_command();
     cmd.args(["+nightly", "fuzz", "run", "--release", target])
         .arg(&work)
         .arg(&seeds)
         .arg("--")
+        .args(&options)
         .arg(format!("-max_total_time={seconds}"))
-        .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
-        .arg(format!("-timeout={HANG_SECONDS}"))
         .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .arg("-print_final_stats=1");
     if let Some(dict) = dictionary(root, target) {
         cmd.arg(format!("-dict={}", dict.display()));
-    } else {
-        // Generator input: lengths need not creep up from a few bytes.
-        cmd.args(["-len_control=0", "-max_len=2048"]);
     }
     let fork = jobs > 1 || target == "api_ops";
     if fork {
-        // api_ops creates isolates by design, and under ASan the process
-        // RSS grows ~0.45 MiB per isolate created and dropped (~1.8 MiB per
-        // api_ops input) — not malloc (libFuzzer's OOM report shows ~30 MB
-        // live), not ASan's quarantine (same with quarantine_size_mb=0); a
-        // plain build stays flat. Fork mode runs short-lived child processes
-        // and ignores their OOMs, so that growth cannot end a long campaign.
+        // One process per job, all sharing fuzz/corpus/<target>: the parent
+        // merges what each child finds and starts the next from it.
+        //
+        // api_ops also runs this way with one job: it creates isolates by
+        // design, and under ASan the process RSS grows ~0.45 MiB per isolate
+        // created and dropped (~1.8 MiB per api_ops input) — not malloc
+        // (libFuzzer's OOM report shows ~30 MB live), not ASan's quarantine
+        // (same with quarantine_size_mb=0); a plain build stays flat. Fork
+        // mode runs short-lived child processes and ignores their OOMs, so
+        // that growth cannot end a long campaign.
         cmd.arg(format!("-fork={}", jobs.max(1)));
         cmd.arg("-ignore_ooms=1");
     }
     cmd.args(extra);
     sanitizer_env(&mut cmd, root);
+    let record = root.join("fuzz/campaigns").join(target);
+    std::fs::create_dir_all(&record)?;
     let before = artifact_names(&artifacts)?;
-    let mut outcome = run(&mut cmd);
+    let (mut outcome, samples) = run_recording(&mut cmd, &record.join("libfuzzer.log"));
     let found: Vec<String> = artifact_names(&artifacts)?
         .into_iter()
         .filter(|name| !before.contains(name))
         .collect();
-    if outcome.is_err() && fork && !found.is_empty() && found.iter().all(|n| n.starts_with("oom-"))
-    {
+    let ignored_ooms = found.iter().filter(|n| n.starts_with("oom-")).count();
+    if outcome.is_err() && fork && !found.is_empty() && ignored_ooms == found.len() {
         // Fork mode exits with its last job's status even when that was an
         // ignored out-of-memory (see above); OOMs alone are not a finding.
-        eprintln!(
-            "xtask: {} ignored out-of-memory job(s) (ASan growth, see above): {}",
-            found.len(),
-            found.join(" ")
-        );
         outcome = Ok(());
     }
+    libfuzzer_summary(&LibFuzzerCampaign {
+        target,
+        jobs,
+        fork,
+        samples: &samples,
+        record: &record,
+        corpus: &work,
+        artifacts: &artifacts,
+        found: &found,
+        ignored_ooms,
+    })?;
     if outcome.is_err() {
         eprintln!(
             "xtask: the fuzzer stopped on a finding in {}; replay it with\n  cargo xtask repro {target} <file>",
@@ -161,11 +188,121 @@ pub fn libfuzzer(
             .arg(&seeds)
             .arg(&work)
             .args(["--", "-merge=1"])
-            .arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"));
+            .args(&options);
         sanitizer_env(&mut cmd, root);
         run(&mut cmd)?;
         eprintln!("xtask: merged new coverage into {}", seeds.display());
     }
+    Ok(())
+}
+
+/// Runs the fuzzer, passing its output through and into `log`, and
+/// collects its status lines stamped with the time since start.
+fn run_recording(cmd: &mut Command, log: &Path) -> (Result<()>, Vec<LibFuzzerSample>) {
+    let mut samples = Vec::new();
+    let outcome = (|| {
+        eprintln!("xtask: running {cmd:?}");
+        let mut log = std::io::BufWriter::new(File::create(log)?);
+        // libFuzzer reports on stderr; cargo's own lines come first.
+        let mut child = cmd.stderr(Stdio::piped()).spawn()?;
+        let started = Instant::now();
+        let stderr = child.stderr.take().context("no stderr pipe")?;
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            eprintln!("{line}");
+            writeln!(log, "{line}")?;
+            let seconds = started.elapsed().as_secs_f64();
+            samples.extend(campaign::parse_libfuzzer_line(&line, seconds));
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("{cmd:?} failed with {status}");
+        }
+        Ok(())
+    })();
+    (outcome, samples)
+}
+
+struct LibFuzzerCampaign<'a> {
+    target: &'a str,
+    jobs: u32,
+    fork: bool,
+    samples: &'a [LibFuzzerSample],
+    record: &'a Path,
+    corpus: &'a Path,
+    artifacts: &'a Path,
+    found: &'a [String],
+    ignored_ooms: usize,
+}
+
+/// Prints what the campaign did and writes its coverage over time.
+fn libfuzzer_summary(campaign: &LibFuzzerCampaign) -> Result<()> {
+    let csv = campaign.record.join("libfuzzer.csv");
+    let svg = campaign.record.join("libfuzzer.svg");
+    std::fs::write(&csv, campaign::libfuzzer_csv(campaign.samples))?;
+    let series = |name: &str, value: fn(&LibFuzzerSample) -> f64| Series {
+        name: name.to_string(),
+        points: campaign
+            .samples
+            .iter()
+            .map(|s| (s.seconds, value(s)))
+            .collect(),
+    };
+    let title = format!("libFuzzer {} ({} jobs)", campaign.target, campaign.jobs);
+    campaign::plot_svg(
+        &svg,
+        &title,
+        &[
+            (
+                "coverage",
+                vec![
+                    series("edges (cov)", |s| s.coverage as f64),
+                    series("features (ft)", |s| s.features as f64),
+                ],
+            ),
+            ("corpus", vec![series("inputs", |s| s.corpus as f64)]),
+            ("execs/s", vec![series("exec/s", |s| s.execs_per_sec)]),
+        ],
+    )?;
+    let mode = if campaign.fork {
+        "fork mode"
+    } else {
+        "one process"
+    };
+    println!(
+        "libFuzzer summary for {} ({} jobs, {mode})",
+        campaign.target, campaign.jobs
+    );
+    match campaign.samples.last() {
+        Some(last) => {
+            let rate = last.execs as f64 / last.seconds.max(1e-3);
+            println!("  time           {:.0} s", last.seconds);
+            println!("  execs          {} ({rate:.0}/s overall)", last.execs);
+            println!(
+                "  coverage       {} edges, {} features",
+                last.coverage, last.features
+            );
+            println!(
+                "  corpus         {} inputs ({})",
+                last.corpus,
+                campaign.corpus.display()
+            );
+        }
+        None => println!("  (no status line: the fuzzer stopped before its first report)"),
+    }
+    let findings = campaign.found.len() - campaign.ignored_ooms;
+    println!(
+        "  findings       {findings} new in {}",
+        campaign.artifacts.display()
+    );
+    if campaign.ignored_ooms > 0 {
+        println!(
+            "  ignored OOMs   {} (ASan growth of api_ops, see fuzz.rs)",
+            campaign.ignored_ooms
+        );
+    }
+    println!("  plot           {}", svg.display());
+    println!("  data           {}", csv.display());
     Ok(())
 }
 
@@ -181,144 +318,6 @@ fn artifact_names(dir: &Path) -> Result<Vec<String>> {
 pub fn smoke(root: &Path, seconds: u64) -> Result<()> {
     for target in TARGETS {
         libfuzzer(root, target, seconds, 1, false, &[])?;
-    }
-    Ok(())
-}
-
-/// cargo-afl keeps one AFL++ build per rustc version; build it when missing.
-fn ensure_afl() -> Result<()> {
-    ensure_installed("afl", "cargo-afl")?;
-    let output = cargo_command()
-        .args(["afl", "config", "--build"])
-        .output()
-        .context("running cargo afl config --build")?;
-    let said = String::from_utf8_lossy(&output.stderr);
-    if output.status.success() || said.contains("already built") {
-        return Ok(());
-    }
-    bail!("cargo afl config --build failed:\n{said}");
-}
-
-/// `cargo xtask afl <target>`: AFL++ in persistent mode, one instance per job
-/// (`-M` main plus `-S` secondaries), then a summary.
-pub fn afl(root: &Path, target: &str, seconds: u64, jobs: u32) -> Result<()> {
-    check_target(target)?;
-    ensure_afl()?;
-    let target_dir = root.join("target/afl");
-    let mut build = cargo_command();
-    build
-        .args([
-            "afl",
-            "build",
-            "--release",
-            "-p",
-            "v8cage-afl",
-            "--bin",
-            target,
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
-        build.env("CARGO_BUILD_JOBS", "2");
-    }
-    run(&mut build)?;
-    let binary = target_dir.join("release").join(target);
-    let out = root.join("fuzz/afl-out").join(target);
-    std::fs::create_dir_all(&out)?;
-    let seeds = root.join("corpus").join(target);
-
-    let mut instances = Vec::new();
-    for job in 0..jobs.max(1) {
-        let mut cmd = cargo_command();
-        cmd.args(["afl", "fuzz"])
-            .arg("-i")
-            .arg(&seeds)
-            .arg("-o")
-            .arg(&out)
-            .arg("-V")
-            .arg(seconds.to_string())
-            // V8 reserves far more address space than AFL's default limit;
-            // our own timeout ends every input well within a second.
-            .args(["-m", "none", "-t", "2000"]);
-        if job == 0 {
-            cmd.args(["-M", "main"]);
-        } else {
-            cmd.args(["-S", &format!("secondary{job}")]);
-        }
-        if let Some(dict) = dictionary(root, target) {
-            cmd.arg("-x").arg(dict);
-        }
-        cmd.arg("--").arg(&binary);
-        cmd.env("AFL_NO_UI", "1")
-            .env("AFL_SKIP_CPUFREQ", "1")
-            .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1")
-            .env("AFL_AUTORESUME", "1");
-        if job > 0 {
-            cmd.stdout(std::process::Stdio::null());
-        }
-        eprintln!("xtask: running {cmd:?}");
-        instances.push(cmd.spawn().context("starting afl-fuzz")?);
-    }
-    let mut failed = false;
-    for mut child in instances {
-        failed |= !child.wait()?.success();
-    }
-    afl_summary(&out)?;
-    if failed {
-        bail!("afl-fuzz failed (see its output above)");
-    }
-    Ok(())
-}
-
-/// Sums `fuzzer_stats` over the instances in `out`.
-fn afl_summary(out: &Path) -> Result<()> {
-    let mut execs_per_sec = 0.0;
-    let mut total_execs = 0u64;
-    let mut corpus = 0u64;
-    let mut crashes = 0u64;
-    let mut hangs = 0u64;
-    let mut coverage = String::new();
-    let mut instances = 0;
-    for entry in std::fs::read_dir(out)? {
-        let stats_file = entry?.path().join("fuzzer_stats");
-        let Ok(text) = std::fs::read_to_string(&stats_file) else {
-            continue;
-        };
-        instances += 1;
-        let stats: BTreeMap<&str, &str> = text
-            .lines()
-            .filter_map(|line| line.split_once(':'))
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .collect();
-        let number = |key: &str| stats.get(key).and_then(|v| v.parse::<f64>().ok());
-        execs_per_sec += number("execs_per_sec").unwrap_or(0.0);
-        total_execs += number("execs_done").unwrap_or(0.0) as u64;
-        corpus += number("corpus_count").unwrap_or(0.0) as u64;
-        crashes += number("saved_crashes").unwrap_or(0.0) as u64;
-        hangs += number("saved_hangs").unwrap_or(0.0) as u64;
-        if coverage.is_empty() {
-            coverage = format!(
-                "{} edges ({} of the map)",
-                stats.get("edges_found").unwrap_or(&"?"),
-                stats.get("bitmap_cvg").unwrap_or(&"?")
-            );
-        }
-    }
-    println!(
-        "AFL++ summary for {} ({instances} instances)",
-        out.display()
-    );
-    println!("  execs/s (sum)  {execs_per_sec:.0}");
-    println!("  execs          {total_execs}");
-    println!("  corpus         {corpus}");
-    println!("  coverage       {coverage}");
-    println!("  crashes        {crashes}");
-    println!("  hangs          {hangs}");
-    if crashes + hangs > 0 {
-        println!(
-            "  findings in {}/*/crashes and */hangs; replay with cargo xtask repro",
-            out.display()
-        );
     }
     Ok(())
 }

@@ -9,6 +9,9 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
+mod afl;
+mod campaign;
+mod cflite;
 mod fuzz;
 mod python;
 mod sanitize;
@@ -27,10 +30,12 @@ enum Cmd {
     Setup,
     /// setup, then cargo fmt --check, clippy -D warnings, every test
     /// (including the replay of corpus/), the Python binding's pytest suite,
-    /// a 20 s libFuzzer+ASan smoke run of each fuzz target and the sanitizer
+    /// a 20 s libFuzzer+ASan smoke run of each fuzz target, the
+    /// ClusterFuzzLite build check, the AFL++ sync check and the sanitizer
     /// proofs.
     Test {
-        /// Skip the fuzz smoke run (it needs nightly and installs cargo-fuzz).
+        /// Skip the fuzz smoke run, cflite-build and afl-sync-check (they
+        /// need nightly and install cargo-fuzz and cargo-afl).
         #[arg(long)]
         no_fuzz: bool,
         /// Skip the sanitizer proofs (asan, ubsan, tsan, quick valgrind, msan's prerequisite check).
@@ -122,7 +127,9 @@ enum Cmd {
         time: u64,
     },
     /// Fuzz a target with AFL++ (cargo-afl, persistent mode), seeded from
-    /// corpus/<target>/, output in fuzz/afl-out/<target>/; prints a summary.
+    /// corpus/<target>/, output in fuzz/afl-out/<target>/; prints a summary
+    /// and writes <out>/coverage.svg. With --sync-dir, one machine of a
+    /// campaign across several (README: "Fuzzing at scale").
     Afl {
         target: String,
         /// Seconds to run.
@@ -131,7 +138,41 @@ enum Cmd {
         /// AFL++ instances: one -M main, the rest -S secondaries.
         #[arg(long, default_value_t = 1)]
         jobs: u32,
+        /// Output directory (default fuzz/afl-out/<target>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A directory all machines share (NFS, sshfs, or rsync'd): this
+        /// machine exports its main queue to <dir>/<machine>/ and imports the
+        /// peers' folders with AFL++'s -F.
+        #[arg(long)]
+        sync_dir: Option<PathBuf>,
+        /// This machine's name in the shared directory (default: host name).
+        #[arg(long, requires = "sync_dir")]
+        machine: Option<String>,
+        /// Peer machine names, comma-separated (default: the folders
+        /// already in the shared directory).
+        #[arg(long, requires = "sync_dir", value_delimiter = ',')]
+        peers: Vec<String>,
+        /// Seconds between exports (AFL++ imports every AFL_SYNC_TIME
+        /// minutes, rounded up from this).
+        #[arg(long, default_value_t = 60, requires = "sync_dir")]
+        sync_every: u64,
     },
+    /// The tested example of a campaign across machines: two AFL++ main
+    /// instances with separate output directories under target/afl-sync/,
+    /// syncing through target/afl-sync/shared/; fails unless the second
+    /// imported inputs from the first (part of `test`).
+    AflSyncCheck {
+        #[arg(default_value = "eval")]
+        target: String,
+        /// Seconds the first machine runs (the second runs half as long).
+        #[arg(long, default_value_t = 30)]
+        time: u64,
+    },
+    /// Run .clusterfuzzlite/build.sh as ClusterFuzzLite/OSS-Fuzz would
+    /// (SRC, OUT, WORK and the builder's compiler flags set; no Docker), then
+    /// check $OUT as the runner will (part of `test`).
+    CfliteBuild,
     /// Replay one input through a target: print the decoded input (source,
     /// generated program, value, op list) and the outcome.
     Repro { target: String, file: PathBuf },
@@ -210,9 +251,47 @@ fn main() -> Result<()> {
             setup(&root)?;
             fuzz::smoke(&root, time)
         }
-        Cmd::Afl { target, time, jobs } => {
+        Cmd::Afl {
+            target,
+            time,
+            jobs,
+            out,
+            sync_dir,
+            machine,
+            peers,
+            sync_every,
+        } => {
             setup(&root)?;
-            fuzz::afl(&root, &target, time, jobs)
+            let sync = match sync_dir {
+                Some(dir) => Some(afl::SharedSync {
+                    dir: user_dir.join(dir),
+                    machine: match machine {
+                        Some(name) => name,
+                        None => host_name()?,
+                    },
+                    peers,
+                    every_seconds: sync_every.max(1),
+                }),
+                None => None,
+            };
+            afl::run(
+                &root,
+                &afl::Campaign {
+                    target,
+                    seconds: time,
+                    jobs,
+                    out: out.map(|dir| user_dir.join(dir)),
+                    sync,
+                },
+            )
+        }
+        Cmd::AflSyncCheck { target, time } => {
+            setup(&root)?;
+            afl::sync_check(&root, &target, time)
+        }
+        Cmd::CfliteBuild => {
+            setup(&root)?;
+            cflite::build_and_check(&root)
         }
         Cmd::Repro { target, file } => {
             setup(&root)?;
@@ -253,6 +332,12 @@ fn main() -> Result<()> {
             std::process::exit(status.code().unwrap_or(1));
         }
     }
+}
+
+fn host_name() -> Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .context("reading the host name; pass --machine")?;
+    Ok(name.trim().to_string())
 }
 
 fn workspace_root() -> PathBuf {
@@ -314,6 +399,10 @@ fn test(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
     python::fuzz(root, 10)?;
     if fuzz_smoke {
         fuzz::smoke(root, 20)?;
+        // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
+        // example of AFL++ syncing two machines through a shared folder.
+        cflite::build_and_check(root)?;
+        afl::sync_check(root, "eval", 20)?;
     }
     if sanitizers {
         let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();

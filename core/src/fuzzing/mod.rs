@@ -26,6 +26,16 @@ pub mod json;
 pub mod ops;
 pub mod values;
 
+/// LeakSanitizer's built-in suppressions (its runtime calls this weak hook at
+/// start-up): V8 never frees some process-wide allocations inside libnode by
+/// design, exactly what `sanitizer-builds/lsan.supp` lists. Built into the
+/// fuzz binaries because ClusterFuzzLite and OSS-Fuzz run them with their own
+/// `LSAN_OPTIONS`; `fuzz/build.rs` keeps the linker from dropping it.
+#[no_mangle]
+pub extern "C" fn __lsan_default_suppressions() -> *const std::os::raw::c_char {
+    c"leak:libnode.so\n".as_ptr()
+}
+
 /// Every target, by the name its drivers, corpus folders and xtask use.
 pub const TARGETS: &[&str] = &["eval", "eval_gen", "roundtrip", "json", "api_ops"];
 
