@@ -122,6 +122,10 @@ pub fn run(root: &Path, campaign: &Campaign) -> Result<()> {
         }
         cmd.arg("--").arg(&binary);
         cmd.env("AFL_NO_UI", "1")
+            .env(
+                "AFL_FUZZER_STATS_UPDATE_INTERVAL",
+                SAMPLE_SECONDS.to_string(),
+            )
             .env("AFL_SKIP_CPUFREQ", "1")
             .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1")
             .env("AFL_AUTORESUME", "1");
@@ -139,40 +143,94 @@ pub fn run(root: &Path, campaign: &Campaign) -> Result<()> {
         instances.push(cmd.spawn().context("starting afl-fuzz")?);
     }
 
-    let failed = match &campaign.sync {
-        Some(sync) => {
-            let queue = out.join(&main_name).join("queue");
-            let export = sync.dir.join(&sync.machine);
-            let (done, ticks) = mpsc::channel::<()>();
-            std::thread::scope(|scope| {
-                let (queue, export) = (&queue, &export);
-                let exporter = scope.spawn(move || -> Result<usize> {
-                    let mut exported = 0;
-                    // Exports until the instances end (the sender drops).
-                    while let Err(mpsc::RecvTimeoutError::Timeout) =
-                        ticks.recv_timeout(Duration::from_secs(sync.every_seconds))
-                    {
-                        exported += export_queue(queue, export)?;
+    // While the instances run: sample their stats for the plot (AFL++'s
+    // own plot_data starts only after a minute) and export for the peers.
+    let export = campaign.sync.as_ref().map(|sync| {
+        (
+            out.join(&main_name).join("queue"),
+            sync.dir.join(&sync.machine),
+            sync.every_seconds,
+        )
+    });
+    let (done, ticks) = mpsc::channel::<()>();
+    let (failed, samples) = std::thread::scope(|scope| -> Result<_> {
+        let (out, export) = (&out, &export);
+        let monitor = scope.spawn(move || -> Result<BTreeMap<String, Vec<StatsSample>>> {
+            let mut samples = BTreeMap::new();
+            let mut exported = 0;
+            let mut tick = 0u64;
+            // Until the instances end (the sender drops).
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                ticks.recv_timeout(Duration::from_secs(SAMPLE_SECONDS))
+            {
+                tick += SAMPLE_SECONDS;
+                sample_stats(out, &mut samples)?;
+                if let Some((queue, dir, every)) = export {
+                    if tick % every < SAMPLE_SECONDS {
+                        exported += export_queue(queue, dir)?;
                     }
-                    Ok(exported + export_queue(queue, export)?)
-                });
-                let failed = wait_all(instances);
-                drop(done);
-                let exported = exporter.join().expect("the exporter does not panic")?;
-                eprintln!(
-                    "xtask: exported {exported} inputs of {main_name} to {}",
-                    export.display()
-                );
-                failed
-            })?
-        }
-        None => wait_all(instances)?,
-    };
-    summary(&out, target)?;
+                }
+            }
+            sample_stats(out, &mut samples)?;
+            if let Some((queue, dir, _)) = export {
+                exported += export_queue(queue, dir)?;
+                eprintln!("xtask: exported {exported} inputs to {}", dir.display());
+            }
+            Ok(samples)
+        });
+        let failed = wait_all(instances);
+        drop(done);
+        let samples = monitor.join().expect("the monitor does not panic")?;
+        Ok((failed?, samples))
+    })?;
+    summary(&out, target, &samples)?;
     if failed {
         bail!("afl-fuzz failed (see its output above)");
     }
     Ok(())
+}
+
+/// How often the instances' stats are sampled (AFL++ is told to write them
+/// this often).
+const SAMPLE_SECONDS: u64 = 5;
+
+/// One instance's `fuzzer_stats` at one moment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StatsSample {
+    seconds: f64,
+    execs: f64,
+    execs_per_sec: f64,
+    corpus: f64,
+    edges: f64,
+}
+
+/// Appends each instance's current `fuzzer_stats` (once per AFL++ update).
+fn sample_stats(out: &Path, samples: &mut BTreeMap<String, Vec<StatsSample>>) -> Result<()> {
+    for (name, stats) in instances(out)? {
+        let number = |key: &str| stat(&stats, key);
+        let sample = StatsSample {
+            seconds: number("run_time"),
+            execs: number("execs_done"),
+            execs_per_sec: number("execs_per_sec"),
+            corpus: number("corpus_count"),
+            edges: number("edges_found"),
+        };
+        let series = samples.entry(name).or_default();
+        if series
+            .last()
+            .is_none_or(|last| last.seconds < sample.seconds)
+        {
+            series.push(sample);
+        }
+    }
+    Ok(())
+}
+
+fn stat(stats: &BTreeMap<String, String>, key: &str) -> f64 {
+    stats
+        .get(key)
+        .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 fn wait_all(instances: Vec<Child>) -> Result<bool> {
@@ -268,16 +326,10 @@ fn instances(out: &Path) -> Result<Vec<(String, BTreeMap<String, String>)>> {
     Ok(found)
 }
 
-/// Per-instance and total figures, and `<out>/coverage.svg` from each
-/// instance's `plot_data`.
-pub fn summary(out: &Path, target: &str) -> Result<()> {
+/// Per-instance and total figures, and `<out>/coverage.svg` (data in
+/// `coverage.csv`) from the stats sampled during the run.
+fn summary(out: &Path, target: &str, samples: &BTreeMap<String, Vec<StatsSample>>) -> Result<()> {
     let instances = instances(out)?;
-    let number = |stats: &BTreeMap<String, String>, key: &str| {
-        stats
-            .get(key)
-            .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
     println!(
         "AFL++ summary for {target} in {} ({} instances)",
         out.display(),
@@ -291,24 +343,24 @@ pub fn summary(out: &Path, target: &str) -> Result<()> {
     let mut findings = 0.0;
     for (name, stats) in &instances {
         let row = [
-            number(stats, "execs_per_sec"),
-            number(stats, "execs_done"),
-            number(stats, "corpus_count"),
+            stat(stats, "execs_per_sec"),
+            stat(stats, "execs_done"),
+            stat(stats, "corpus_count"),
         ];
         for (total, value) in totals.iter_mut().zip(row) {
             *total += value;
         }
-        findings += number(stats, "saved_crashes") + number(stats, "saved_hangs");
+        findings += stat(stats, "saved_crashes") + stat(stats, "saved_hangs");
         println!(
             "  {:<16} {:>9.0} {:>11.0} {:>7.0} {:>8.0} {:>6.0} {:>7.0} {:>6.0}",
             name,
             row[0],
             row[1],
             row[2],
-            number(stats, "corpus_imported"),
-            number(stats, "edges_found"),
-            number(stats, "saved_crashes"),
-            number(stats, "saved_hangs"),
+            stat(stats, "corpus_imported"),
+            stat(stats, "edges_found"),
+            stat(stats, "saved_crashes"),
+            stat(stats, "saved_hangs"),
         );
     }
     println!(
@@ -316,29 +368,28 @@ pub fn summary(out: &Path, target: &str) -> Result<()> {
         "total", totals[0], totals[1], totals[2]
     );
 
+    let mut csv = String::from("instance,seconds,execs,execs_per_sec,corpus,edges\n");
     let mut panels: Vec<(&str, Vec<Series>)> = vec![
         ("edges found", vec![]),
         ("corpus", vec![]),
         ("execs/s", vec![]),
     ];
-    for (name, _) in &instances {
-        let Ok(text) = std::fs::read_to_string(out.join(name).join("plot_data")) else {
-            continue;
-        };
-        let columns = [
-            "relative_time",
-            "edges_found",
-            "corpus_count",
-            "execs_per_sec",
-        ];
-        let rows = campaign::parse_afl_plot_data(&text, &columns)?;
-        for (panel, column) in panels.iter_mut().zip(1..) {
+    for (name, series) in samples {
+        for s in series {
+            csv.push_str(&format!(
+                "{name},{},{},{},{},{}\n",
+                s.seconds, s.execs, s.execs_per_sec, s.corpus, s.edges
+            ));
+        }
+        let values: [fn(&StatsSample) -> f64; 3] = [|s| s.edges, |s| s.corpus, |s| s.execs_per_sec];
+        for (panel, value) in panels.iter_mut().zip(values) {
             panel.1.push(Series {
                 name: name.clone(),
-                points: rows.iter().map(|r| (r[0], r[column])).collect(),
+                points: series.iter().map(|s| (s.seconds, value(s))).collect(),
             });
         }
     }
+    std::fs::write(out.join("coverage.csv"), csv)?;
     let svg = out.join("coverage.svg");
     campaign::plot_svg(&svg, &format!("AFL++ {target}"), &panels)?;
     println!("  plot             {}", svg.display());
@@ -401,4 +452,72 @@ pub fn sync_check(root: &Path, target: &str, seconds: u64) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("v8cage-afl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn export_copies_each_new_queue_entry_once_and_whole() {
+        let dir = scratch("export");
+        let (queue, export) = (dir.join("queue"), dir.join("shared/alpha"));
+        assert_eq!(export_queue(&queue, &export).unwrap(), 0, "no queue yet");
+        std::fs::create_dir_all(queue.join(".state")).unwrap();
+        std::fs::write(queue.join("id:000000,time:0,orig:a"), "1+1").unwrap();
+        std::fs::write(queue.join(".cur_input"), "x").unwrap();
+        assert_eq!(export_queue(&queue, &export).unwrap(), 1);
+        std::fs::write(queue.join("id:000001,src:000000,+cov"), "2+2").unwrap();
+        assert_eq!(
+            export_queue(&queue, &export).unwrap(),
+            1,
+            "only the new one"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(&export)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["id:000000,time:0,orig:a", "id:000001,src:000000,+cov"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(export.join("id:000001,src:000000,+cov")).unwrap(),
+            "2+2"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn peers_default_to_the_other_folders_of_the_shared_directory() {
+        let dir = scratch("peers");
+        std::fs::create_dir_all(dir.join("beta")).unwrap();
+        std::fs::create_dir_all(dir.join("gamma")).unwrap();
+        let sync = |peers: Vec<String>| SharedSync {
+            dir: dir.clone(),
+            machine: "alpha".into(),
+            peers,
+            every_seconds: 60,
+        };
+        assert_eq!(
+            peer_dirs(&sync(vec![])).unwrap(),
+            [dir.join("beta"), dir.join("gamma")]
+        );
+        assert!(dir.join("alpha").is_dir(), "its own export folder exists");
+        let named = peer_dirs(&sync(vec!["delta".into(), "alpha".into()])).unwrap();
+        assert_eq!(named, [dir.join("delta")]);
+        assert!(
+            dir.join("delta").is_dir(),
+            "a named peer's folder is created"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,11 +1,11 @@
 //! What a fuzz campaign leaves behind: its coverage over time (from
-//! libFuzzer's status lines or AFL++'s `plot_data`) as CSV and as an SVG plot
+//! libFuzzer's status lines or AFL++'s `fuzzer_stats`) as CSV and as an SVG plot
 //! a person can open in a browser, and a summary printed at the end.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use plotters::prelude::*;
 
 /// One status line of a libFuzzer run, stamped with the seconds since start.
@@ -68,44 +68,6 @@ pub fn libfuzzer_csv(samples: &[LibFuzzerSample]) -> String {
         );
     }
     csv
-}
-
-/// AFL++'s `plot_data` (one per instance): a `# name, name, ...` header and
-/// comma-separated rows. Returns the named columns' values per row.
-pub fn parse_afl_plot_data(text: &str, columns: &[&str]) -> Result<Vec<Vec<f64>>> {
-    let header = text
-        .lines()
-        .find_map(|line| line.strip_prefix('#'))
-        .context("plot_data has no header line")?;
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let indices = columns
-        .iter()
-        .map(|column| {
-            names
-                .iter()
-                .position(|name| name == column)
-                .with_context(|| format!("plot_data has no column {column:?}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut rows = Vec::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let row: Option<Vec<f64>> = indices
-            .iter()
-            .map(|&i| {
-                cells
-                    .get(i)
-                    .and_then(|c| c.trim_end_matches('%').parse().ok())
-            })
-            .collect();
-        if let Some(row) = row {
-            rows.push(row);
-        }
-    }
-    Ok(rows)
 }
 
 /// A line on a plot.
@@ -196,17 +158,6 @@ mod tests {
         ] {
             assert_eq!(parse_libfuzzer_line(line, 0.0), None, "{line:?}");
         }
-    }
-
-    #[test]
-    fn reads_afl_plot_data_by_column_name() {
-        let text = "# relative_time, cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs, max_depth, execs_per_sec, total_execs, edges_found\n\
-                    1, 0, 0, 10, 10, 5, 1.50%, 0, 0, 1, 850.25, 900, 120\n\
-                    6, 0, 3, 14, 9, 4, 1.90%, 0, 0, 2, 910.00, 5400, 151\n";
-        let rows =
-            parse_afl_plot_data(text, &["relative_time", "edges_found", "map_size"]).unwrap();
-        assert_eq!(rows, vec![vec![1.0, 120.0, 1.5], vec![6.0, 151.0, 1.9]]);
-        assert!(parse_afl_plot_data(text, &["no_such_column"]).is_err());
     }
 
     #[test]

@@ -404,3 +404,30 @@ pub fn coverage(root: &Path, target: &str) -> Result<()> {
     println!("coverage report: {}", html.join("index.html").display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_has_options_that_parse_into_libfuzzer_flags() {
+        let root = crate::workspace_root();
+        for target in TARGETS {
+            let flags = libfuzzer_options(&root, target).unwrap();
+            for expected in ["-rss_limit_mb=4096", "-timeout=120"] {
+                assert!(flags.iter().any(|f| f == expected), "{target}: {flags:?}");
+            }
+            assert!(flags.iter().all(|f| f.starts_with('-') && f.contains('=')));
+        }
+        let generator = libfuzzer_options(&root, "eval_gen").unwrap();
+        assert!(generator.contains(&"-len_control=0".to_string()));
+    }
+
+    #[test]
+    fn dictionaries_are_found_by_target_name() {
+        let root = crate::workspace_root();
+        assert!(dictionary(&root, "eval").is_some_and(|d| d.ends_with("eval.dict")));
+        assert!(dictionary(&root, "json").is_some());
+        assert_eq!(dictionary(&root, "roundtrip"), None);
+    }
+}
