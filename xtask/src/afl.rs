@@ -208,19 +208,19 @@ struct StatsSample {
 fn sample_stats(out: &Path, samples: &mut BTreeMap<String, Vec<StatsSample>>) -> Result<()> {
     for (name, stats) in instances(out)? {
         let number = |key: &str| stat(&stats, key);
-        let sample = StatsSample {
-            seconds: number("run_time"),
-            execs: number("execs_done"),
-            execs_per_sec: number("execs_per_sec"),
-            corpus: number("corpus_count"),
-            edges: number("edges_found"),
-        };
+        let (seconds, execs) = (number("run_time"), number("execs_done"));
         let series = samples.entry(name).or_default();
-        if series
-            .last()
-            .is_none_or(|last| last.seconds < sample.seconds)
-        {
-            series.push(sample);
+        // The rate since the previous sample (fuzzer_stats' execs_per_sec
+        // is the average since start); nothing before the first second.
+        let (since, before) = series.last().map_or((0.0, 0.0), |l| (l.seconds, l.execs));
+        if seconds >= 1.0 && seconds > since {
+            series.push(StatsSample {
+                seconds,
+                execs,
+                execs_per_sec: (execs - before) / (seconds - since),
+                corpus: number("corpus_count"),
+                edges: number("edges_found"),
+            });
         }
     }
     Ok(())
