@@ -162,6 +162,7 @@ fn main() {
     println!("cargo:rerun-if-changed=shim/v8cage_shim.cc");
     println!("cargo:rerun-if-changed=shim/v8cage_shim.h");
     println!("cargo:rerun-if-changed=shim/planted_bugs.cc");
+    println!("cargo:rerun-if-changed=shim/kernel_placed_pages.cc");
     println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
     println!("cargo:rerun-if-env-changed=CXX");
     println!("cargo:rerun-if-changed=../.deps/v8");
@@ -204,6 +205,12 @@ fn main() {
         // (libnode's stay invisible). The AFL build leaves the shim alone.
         if env::var_os("CARGO_CFG_FUZZING").is_some() {
             shim.flag_if_supported("-fsanitize=fuzzer-no-link");
+            // ASan's shadow of V8's randomly placed pages piles up when
+            // isolates come and go (see the file).
+            if sanitizers.iter().any(|s| s == "address") {
+                shim.file("shim/kernel_placed_pages.cc")
+                    .define("V8CAGE_KERNEL_PLACED_PAGES", None);
+            }
         }
     }
     shim.compile("v8cage_shim");

@@ -66,7 +66,8 @@ constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
 constexpr int kMaxHeapLimitGraces = 3;
 
 // Never destroyed: isolates (and V8's worker threads) may outlive static
-// destructors at process exit.
+// destructors at process exit. V8's default platform, which
+// NotifyIsolateShutdown needs even when V8 runs on a wrapper of it.
 v8::Platform* g_platform = nullptr;
 
 uintptr_t CurrentStackPosition() {
@@ -900,6 +901,11 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
 
 }  // namespace
 
+#ifdef V8CAGE_KERNEL_PLACED_PAGES
+// kernel_placed_pages.cc (libFuzzer + ASan builds only).
+v8::Platform* V8cageWrapPlatformWithKernelPlacedPages(v8::Platform* inner);
+#endif
+
 extern "C" {
 
 int v8cage_engine_init(const char* flags, size_t flags_len) {
@@ -910,7 +916,11 @@ int v8cage_engine_init(const char* flags, size_t flags_len) {
           v8::V8::SetFlagsFromString(owned.c_str(), owned.size());
         }
         g_platform = v8::platform::NewDefaultPlatform().release();
+#ifdef V8CAGE_KERNEL_PLACED_PAGES
+        v8::V8::InitializePlatform(V8cageWrapPlatformWithKernelPlacedPages(g_platform));
+#else
         v8::V8::InitializePlatform(g_platform);
+#endif
         return v8::V8::Initialize() ? 0 : 1;
       },
       [] { return 1; });
