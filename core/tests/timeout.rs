@@ -120,7 +120,7 @@ static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// evaluation sees does not depend on a failed one's leftovers.
 #[test]
 fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
-    let mut ctx = with_timeout(1000);
+    let mut ctx = with_scaled_timeout(1000);
     let thrown =
         ctx.eval("globalThis.n = 0; Promise.resolve().then(() => n++); throw new Error('x')");
     assert!(matches!(thrown, Err(Error::Exception { .. })), "{thrown:?}");
