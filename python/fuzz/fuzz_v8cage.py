@@ -3,6 +3,9 @@ and the Python -> JS -> Python round trip of generated values.
 
     target/python-venv/bin/python python/fuzz/fuzz_v8cage.py -max_total_time=60
 
+Inputs that once failed live in python/fuzz/regressions/; `cargo xtask
+py-fuzz` replays them before fuzzing.
+
 Coverage comes from the Python side only (atheris instruments Python
 bytecode; the Rust/C++ core has its own libFuzzer and AFL targets).
 
@@ -88,10 +91,17 @@ def test_one_input(data):
             pass
     else:
         value = build(fdp)
-        got = CTX.call("echo", value)
-        expected = as_js_returns_it(value)
-        if not same(got, expected):
-            raise AssertionError(f"round trip changed {value!r} into {got!r}")
+        try:
+            got = CTX.call("echo", value)
+        except v8cage.JSTimeoutError:
+            # The value is small: only a loaded machine makes 50 ms run out
+            # (the Rust roundtrip target allows it too). The check below
+            # still demands a working context.
+            pass
+        else:
+            expected = as_js_returns_it(value)
+            if not same(got, expected):
+                raise AssertionError(f"round trip changed {value!r} into {got!r}")
     try:
         alive = CTX.eval("1 + 1")
     except v8cage.JSOOMError:

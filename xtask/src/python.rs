@@ -66,6 +66,13 @@ pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     let venv = develop(root, false)?;
     let artifacts = root.join("target/python-fuzz");
     std::fs::create_dir_all(&artifacts)?;
+    // Given files, atheris runs each once and fails on the first that fails.
+    let regressions: Vec<PathBuf> = std::fs::read_dir(root.join("python/fuzz/regressions"))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    run(Command::new(venv.join("bin/python"))
+        .arg("python/fuzz/fuzz_v8cage.py")
+        .args(&regressions))?;
     run(Command::new(venv.join("bin/python"))
         .arg("python/fuzz/fuzz_v8cage.py")
         .arg(format!("-max_total_time={seconds}"))
