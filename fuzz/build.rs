@@ -6,7 +6,7 @@
 //! ClusterFuzzLite/OSS-Fuzz build (`.clusterfuzzlite/build.sh`) sets it to
 //! `$ORIGIN/lib`, where it bundles libnode for the runner image.
 fn main() {
-    // Keep v8cage::fuzzing's LeakSanitizer suppressions in every binary:
+    // Keep v8cage_harness's LeakSanitizer suppressions in every binary:
     // nothing calls them, the sanitizer runtime only looks them up.
     println!("cargo:rustc-link-arg=-Wl,--undefined=__lsan_default_suppressions");
     println!("cargo:rerun-if-env-changed=V8CAGE_FUZZ_RPATH");

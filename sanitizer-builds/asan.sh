@@ -22,7 +22,7 @@ export LSAN_OPTIONS="suppressions=$SANITIZER_DIR/lsan.supp:print_suppressions=0:
 # Sanitizer builds run slower: the tests' own generous time bounds scale.
 export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
 
-cargo_test=(cargo +nightly test --target "$TRIPLE" -p v8cage)
+cargo_test=(cargo +nightly test --target "$TRIPLE" -p v8cage -p v8cage-harness)
 
 [ "$PLANTED" = 1 ] && planted_job planted_heap_overflow planted_use_after_free planted_leak
 # --tests: unit and integration tests; doctests would be compiled by rustdoc

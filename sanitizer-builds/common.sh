@@ -171,7 +171,7 @@ RUNNER=()
 # tests of this job's classes (the arguments), each in its own process: a
 # sanitizer that aborts at the first report would hide the rest. Ends the job.
 planted_job() {
-    run_logged "${cargo_test[@]}" --features planted-bugs --test planted --no-run || finish 2 "build failed"
+    run_logged "${cargo_test[@]}" --features v8cage/planted-bugs --test planted --no-run || finish 2 "build failed"
     local binary status=0 test
     binary="$(test_binary planted)"
     [ -n "$binary" ] || finish 2 "no planted test binary in the build output"

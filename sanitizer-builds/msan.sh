@@ -49,7 +49,7 @@ export RUSTFLAGS="-Zsanitizer=memory -Zsanitizer-memory-track-origins -Cforce-fr
 export MSAN_OPTIONS="symbolize=1:external_symbolizer_path=$LLVM_SYMBOLIZER:halt_on_error=1:abort_on_error=1:disable_coredump=0:${MSAN_OPTIONS_EXTRA:-}"
 export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
 
-cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage)
+cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage -p v8cage-harness)
 
 [ "$PLANTED" = 1 ] && planted_job planted_uninit_read
 cargo_test_job --tests

@@ -17,7 +17,7 @@ export RUSTFLAGS="-Clinker=$CLANG -Clink-arg=-fsanitize=undefined -Cforce-frame-
 export CARGO_TARGET_DIR="$ROOT/target/sanitize/ubsan"
 export UBSAN_OPTIONS="print_stacktrace=1:symbolize=1:external_symbolizer_path=$LLVM_SYMBOLIZER:halt_on_error=1:abort_on_error=1:disable_coredump=0:report_error_type=1:${UBSAN_OPTIONS_EXTRA:-}"
 
-cargo_test=(cargo test --target "$TRIPLE" -p v8cage)
+cargo_test=(cargo test --target "$TRIPLE" -p v8cage -p v8cage-harness)
 
 [ "$PLANTED" = 1 ] && planted_job planted_signed_overflow planted_misaligned_load
 cargo_test_job --tests

@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    v8cage::fuzzing::api_ops(data);
+    v8cage_harness::api_ops(data);
 });

@@ -6,12 +6,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use v8cage::fuzzing;
+use v8cage_harness as fuzzing;
 
 #[derive(Parser)]
 #[command(about = "Replay a fuzz input through a v8cage fuzz target")]
 struct Args {
-    /// One of: eval, eval_gen, roundtrip, json, api_ops.
+    /// A target of `v8cage_harness::TARGETS`.
     target: String,
     /// The input file (a crash, a corpus entry, ...).
     file: std::path::PathBuf,
@@ -26,28 +26,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(decoded) = fuzzing::describe(&args.target, &data) else {
+    let Some(target) = fuzzing::TARGETS.iter().find(|t| t.name == args.target) else {
+        let names: Vec<&str> = fuzzing::TARGETS.iter().map(|t| t.name).collect();
         eprintln!(
             "unknown target {:?}; targets: {}",
             args.target,
-            fuzzing::TARGETS.join(", ")
+            names.join(", ")
         );
         return ExitCode::from(2);
     };
     // Printed before running, so it is there even when the oracle panics.
-    println!("--- decoded input ---\n{decoded}");
-    match fuzzing::run(&args.target, &data) {
-        Some(outcome) => {
-            println!("--- steps ---\n{outcome}oracle: passed");
-            ExitCode::SUCCESS
-        }
-        None => {
-            eprintln!(
-                "unknown target {:?}; targets: {}",
-                args.target,
-                fuzzing::TARGETS.join(", ")
-            );
-            ExitCode::from(2)
-        }
-    }
+    println!("--- decoded input ---\n{}", (target.describe)(&data));
+    let outcome = (target.run)(&data);
+    println!("--- steps ---\n{outcome}oracle: passed");
+    ExitCode::SUCCESS
 }

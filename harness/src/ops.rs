@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use super::{still_usable, Outcome};
-use crate::{Context, ContextOptions, Error, Value};
+use v8cage::{Context, ContextOptions, Error, Value};
+
+use crate::oracles::still_usable;
+use crate::Outcome;
 
 const SLOTS: usize = 3;
 const MAX_OPS: usize = 24;

@@ -5,7 +5,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use v8cage::fuzzing;
+use v8cage_harness as fuzzing;
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
@@ -69,12 +69,47 @@ fn api_ops_corpus() {
     assert!(replay("api_ops") > 0);
 }
 
+fn target_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = fuzzing::TARGETS.iter().map(|t| t.name).collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn every_target_has_a_corpus_folder() {
-    for target in fuzzing::TARGETS {
+    for target in target_names() {
         assert!(
             corpus_root().join(target).is_dir(),
             "corpus/{target}/ is missing"
+        );
+    }
+}
+
+/// The stems of the `.rs` files in `dir` (relative to the workspace), sorted.
+fn driver_names(dir: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `TARGETS` is the one list; each target has one libFuzzer and one AFL
+/// driver, and every driver a target (xtask and build.sh list the drivers).
+#[test]
+fn every_target_has_exactly_its_drivers() {
+    let targets = target_names();
+    assert_eq!(driver_names("fuzz/fuzz_targets"), targets);
+    assert_eq!(driver_names("afl/src/bin"), targets);
+    let manifest = std::fs::read_to_string(corpus_root().join("../fuzz/Cargo.toml")).unwrap();
+    for target in &targets {
+        assert!(
+            manifest.contains(&format!("name = \"{target}\"")),
+            "fuzz/Cargo.toml has no [[bin]] {target}"
         );
     }
 }
@@ -119,7 +154,7 @@ fn structured_targets_hold_on_random_bytes() {
 #[test]
 fn every_target_describes_its_input() {
     let data = filler(42, 300);
-    for target in fuzzing::TARGETS {
+    for target in target_names() {
         let decoded = fuzzing::describe(target, &data).expect("a known target");
         assert!(!decoded.is_empty(), "{target}");
     }

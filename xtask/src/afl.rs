@@ -79,7 +79,7 @@ fn build(root: &Path, target: &str) -> Result<PathBuf> {
 /// writes `<out>/coverage.svg`.
 pub fn run(root: &Path, campaign: &Campaign) -> Result<()> {
     let target = campaign.target.as_str();
-    check_target(target)?;
+    check_target(root, target)?;
     let binary = build(root, target)?;
     let out = campaign
         .out

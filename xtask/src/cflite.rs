@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use crate::fuzz::{self, TARGETS};
+use crate::fuzz;
 use crate::run;
 
 /// The compiler flags base-builder sets for `SANITIZER=address` with
@@ -92,7 +92,7 @@ fn clang(root: &Path) -> Result<String> {
 fn check_out(root: &Path, built: &Path, work: &Path) -> Result<()> {
     let out = work.join("runner-out");
     run(Command::new("cp").arg("-a").arg(built).arg(&out))?;
-    for target in TARGETS {
+    for target in &fuzz::targets(root)? {
         let binary = out.join(target);
         let mode = std::fs::metadata(&binary)
             .with_context(|| format!("$OUT has no {target}"))?

@@ -13,15 +13,31 @@ use anyhow::{bail, Context as _, Result};
 use crate::campaign::{self, LibFuzzerSample, Series};
 use crate::{cargo_command, run};
 
-/// The harness's targets (`v8cage::fuzzing::TARGETS`; xtask cannot link
-/// v8cage, since it must build before V8 is installed).
-pub const TARGETS: &[&str] = &["eval", "eval_gen", "roundtrip", "json", "api_ops"];
+/// The fuzz targets, named by their libFuzzer drivers in
+/// `fuzz/fuzz_targets/` (one per entry of `v8cage_harness::TARGETS`; the
+/// harness's corpus test checks both agree). xtask cannot link the harness:
+/// it must build before V8 is installed.
+pub fn targets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("fuzz/fuzz_targets");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            if let Some(stem) = path.file_stem() {
+                names.push(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
 
-pub fn check_target(target: &str) -> Result<()> {
-    if !TARGETS.contains(&target) {
+pub fn check_target(root: &Path, target: &str) -> Result<()> {
+    let targets = targets(root)?;
+    if !targets.iter().any(|t| t == target) {
         bail!(
             "unknown fuzz target {target:?}; targets: {}",
-            TARGETS.join(", ")
+            targets.join(", ")
         );
     }
     Ok(())
@@ -110,7 +126,7 @@ pub fn libfuzzer(
     merge: bool,
     extra: &[String],
 ) -> Result<()> {
-    check_target(target)?;
+    check_target(root, target)?;
     ensure_nightly()?;
     ensure_installed("fuzz", "cargo-fuzz")?;
     let work = root.join("fuzz/corpus").join(target);
@@ -315,23 +331,21 @@ fn artifact_names(dir: &Path) -> Result<Vec<String>> {
 
 /// `cargo xtask fuzz-smoke`: every target for `seconds` under ASan (CI).
 pub fn smoke(root: &Path, seconds: u64) -> Result<()> {
-    for target in TARGETS {
-        libfuzzer(root, target, seconds, 1, false, &[])?;
+    for target in targets(root)? {
+        libfuzzer(root, &target, seconds, 1, false, &[])?;
     }
     Ok(())
 }
 
 /// `cargo xtask repro <target> <file>`: the decoded input and its outcome.
-pub fn repro(target: &str, file: &Path) -> Result<()> {
-    check_target(target)?;
+pub fn repro(root: &Path, target: &str, file: &Path) -> Result<()> {
+    check_target(root, target)?;
     let mut cmd = cargo_command();
     cmd.args([
         "run",
         "--quiet",
         "-p",
-        "v8cage",
-        "--features",
-        "fuzzing",
+        "v8cage-harness",
         "--example",
         "repro",
         "--",
@@ -345,7 +359,7 @@ pub fn repro(target: &str, file: &Path) -> Result<()> {
 /// `cargo xtask coverage <target>`: source coverage of our code over the
 /// seeds and the fuzzer's corpus, as an HTML report.
 pub fn coverage(root: &Path, target: &str) -> Result<()> {
-    check_target(target)?;
+    check_target(root, target)?;
     ensure_nightly()?;
     ensure_installed("fuzz", "cargo-fuzz")?;
     let sysroot = String::from_utf8(
@@ -411,7 +425,9 @@ mod tests {
     #[test]
     fn every_target_has_options_that_parse_into_libfuzzer_flags() {
         let root = crate::workspace_root();
-        for target in TARGETS {
+        let targets = targets(&root).unwrap();
+        assert!(targets.len() >= 5, "{targets:?}");
+        for target in &targets {
             let flags = libfuzzer_options(&root, target).unwrap();
             for expected in ["-rss_limit_mb=4096", "-timeout=120"] {
                 assert!(flags.iter().any(|f| f == expected), "{target}: {flags:?}");

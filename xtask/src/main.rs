@@ -105,7 +105,7 @@ enum Cmd {
     /// from corpus/<target>/; new inputs go to fuzz/corpus/<target>/,
     /// findings to fuzz/artifacts/<target>/.
     Fuzz {
-        /// eval, eval_gen, roundtrip, json or api_ops.
+        /// A target of fuzz/fuzz_targets/ (eval, eval_gen, roundtrip, json, api_ops).
         target: String,
         /// Seconds to run.
         #[arg(long, default_value_t = 60)]
@@ -295,7 +295,7 @@ fn main() -> Result<()> {
         }
         Cmd::Repro { target, file } => {
             setup(&root)?;
-            fuzz::repro(&target, &user_dir.join(file))
+            fuzz::repro(&root, &target, &user_dir.join(file))
         }
         Cmd::Coverage { target } => {
             setup(&root)?;

@@ -1,7 +1,7 @@
-//! AFL++ driver for the `api_ops` target (see `v8cage::fuzzing::api_ops`).
+//! AFL++ driver for the `api_ops` target (see `v8cage_harness::api_ops`).
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        v8cage::fuzzing::api_ops(data);
+        v8cage_harness::api_ops(data);
     });
 }

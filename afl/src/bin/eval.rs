@@ -1,7 +1,7 @@
-//! AFL++ driver for the `eval` target (see `v8cage::fuzzing::eval`).
+//! AFL++ driver for the `eval` target (see `v8cage_harness::eval`).
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        v8cage::fuzzing::eval(data);
+        v8cage_harness::eval(data);
     });
 }

@@ -1,7 +1,7 @@
-//! AFL++ driver for the `eval_gen` target (see `v8cage::fuzzing::eval_gen`).
+//! AFL++ driver for the `eval_gen` target (see `v8cage_harness::eval_gen`).
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        v8cage::fuzzing::eval_gen(data);
+        v8cage_harness::eval_gen(data);
     });
 }

@@ -1,7 +1,7 @@
-//! AFL++ driver for the `json` target (see `v8cage::fuzzing::json`).
+//! AFL++ driver for the `json` target (see `v8cage_harness::json`).
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        v8cage::fuzzing::json(data);
+        v8cage_harness::json(data);
     });
 }

@@ -1,7 +1,7 @@
-//! AFL++ driver for the `roundtrip` target (see `v8cage::fuzzing::roundtrip`).
+//! AFL++ driver for the `roundtrip` target (see `v8cage_harness::roundtrip`).
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        v8cage::fuzzing::roundtrip(data);
+        v8cage_harness::roundtrip(data);
     });
 }

@@ -3,7 +3,7 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use crate::Value;
+use v8cage::Value;
 
 /// Nesting bound of generated values: deep enough to cover nesting, far below
 /// the context's `max_depth`.

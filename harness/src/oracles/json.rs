@@ -14,7 +14,7 @@
 
 use serde_json::Value as Json;
 
-use crate::{Error, Value};
+use v8cage::{Error, Value};
 
 /// serde_json error texts of the differences listed above.
 const SERDE_ONLY_REFUSALS: &[&str] = &[

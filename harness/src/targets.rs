@@ -1,0 +1,210 @@
+//! The targets: each turns the fuzzer's bytes into calls on a reused
+//! context and checks the results with the oracles.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+use std::time::Duration;
+
+use arbitrary::{Arbitrary, Unstructured};
+use v8cage::{Context, ContextOptions, Error, Value};
+
+use crate::generators::{jsgen, values};
+use crate::oracles::{assert_typed, json as json_oracle, still_usable};
+use crate::{ops, Outcome};
+
+/// One fuzz target: what runs an input, and what shows the input as the
+/// target reads it (source, generated program, value or op list).
+pub struct Target {
+    /// The name its drivers, corpus folders, options and xtask use.
+    pub name: &'static str,
+    pub run: fn(&[u8]) -> Outcome,
+    pub describe: fn(&[u8]) -> String,
+}
+
+/// Every target: the one list. A new target is an entry here plus a driver
+/// in `fuzz/fuzz_targets/` and `afl/src/bin/` (the corpus test checks that
+/// the three agree).
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "eval",
+        run: eval,
+        describe: as_text,
+    },
+    Target {
+        name: "eval_gen",
+        run: eval_gen,
+        describe: |data| {
+            jsgen::Program::arbitrary_take_rest(Unstructured::new(data))
+                .map_or_else(|e| format!("(no program: {e})"), |p| p.source)
+        },
+    },
+    Target {
+        name: "roundtrip",
+        run: roundtrip,
+        describe: |data| {
+            values::ArbitraryValue::arbitrary_take_rest(Unstructured::new(data))
+                .map_or_else(|e| format!("(no value: {e})"), |v| format!("{:?}", v.0))
+        },
+    },
+    Target {
+        name: "json",
+        run: json,
+        describe: as_text,
+    },
+    Target {
+        name: "api_ops",
+        run: api_ops,
+        describe: |data| {
+            ops::Script::arbitrary_take_rest(Unstructured::new(data))
+                .map_or_else(|e| format!("(no op list: {e})"), |s| format!("{s:#?}"))
+        },
+    },
+];
+
+fn as_text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+fn find(target: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == target)
+}
+
+/// Runs `target` on `data`. `None` if there is no such target.
+pub fn run(target: &str, data: &[u8]) -> Option<Outcome> {
+    find(target).map(|t| (t.run)(data))
+}
+
+/// What `target` makes of `data`, without running it. `None` if there is no
+/// such target.
+pub fn describe(target: &str, data: &[u8]) -> Option<String> {
+    find(target).map(|t| (t.describe)(data))
+}
+
+/// Limits of the reused evaluation contexts: short enough that an endless
+/// loop costs one fuzz iteration a few dozen milliseconds, small enough that
+/// an allocation loop ends quickly.
+pub fn fuzz_options() -> ContextOptions {
+    ContextOptions {
+        timeout: Some(Duration::from_millis(50)),
+        heap_limit: Some(32 << 20),
+        max_result_bytes: 1 << 20,
+        max_depth: 200,
+    }
+}
+
+thread_local! {
+    static EVAL_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static EVAL_GEN_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static ROUNDTRIP_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static JSON_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's context for one target, creating it on first
+/// use (and running `setup` in it), and replacing it when the heap is found
+/// exhausted afterwards.
+fn with_reused_context<R>(
+    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    setup: &'static str,
+    f: impl FnOnce(&mut Context) -> R,
+) -> R {
+    slot.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let ctx = cell.get_or_insert_with(|| {
+            let mut ctx = Context::new(fuzz_options()).expect("creating a fuzz context");
+            if !setup.is_empty() {
+                ctx.eval(setup).expect("fuzz context setup script");
+            }
+            ctx
+        });
+        let result = f(ctx);
+        if !still_usable(ctx) {
+            *cell = None;
+        }
+        result
+    })
+}
+
+/// `eval`: bytes as (lossy UTF-8) source in a reused context.
+pub fn eval(data: &[u8]) -> Outcome {
+    let source = String::from_utf8_lossy(data);
+    let result = with_reused_context(&EVAL_CONTEXT, "", |ctx| ctx.eval(&source));
+    assert_typed(&result);
+    Outcome::single("eval", result)
+}
+
+/// `eval_gen`: a generated program ([`jsgen`]) that must parse.
+pub fn eval_gen(data: &[u8]) -> Outcome {
+    let Ok(program) = jsgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
+        return Outcome::default();
+    };
+    let result = with_reused_context(&EVAL_GEN_CONTEXT, "", |ctx| ctx.eval(&program.source));
+    if let Err(Error::Syntax { .. }) = &result {
+        panic!(
+            "generator bug: generated program does not parse: {result:?}\n{}",
+            program.source
+        );
+    }
+    assert_typed(&result);
+    Outcome::single("eval", result)
+}
+
+const IDENTITY: &str = "__v8cage_identity";
+const IDENTITY_SETUP: &str = "globalThis.__v8cage_identity = x => x";
+
+/// `roundtrip`: a [`values::ArbitraryValue`] into JS and back through an
+/// identity function; JSON-representable values also through
+/// `JSON.stringify`, which must agree with serde_json.
+pub fn roundtrip(data: &[u8]) -> Outcome {
+    let Ok(values::ArbitraryValue(value)) =
+        values::ArbitraryValue::arbitrary_take_rest(Unstructured::new(data))
+    else {
+        return Outcome::default();
+    };
+    let mut outcome = Outcome::default();
+    let (back, stringified) = with_reused_context(&ROUNDTRIP_CONTEXT, IDENTITY_SETUP, |ctx| {
+        let back = ctx.call(IDENTITY, std::slice::from_ref(&value));
+        let stringified = values::json_representable(&value)
+            .then(|| ctx.call("JSON.stringify", std::slice::from_ref(&value)));
+        (back, stringified)
+    });
+    let expected = values::as_js_sees_it(&value);
+    match &back {
+        Ok(got) if got.same_value(&expected) => {}
+        // The value itself is within limits, so only a loaded machine's
+        // timeout may interrupt it.
+        Err(Error::Timeout) => {}
+        other => panic!(
+            "roundtrip changed the value:\n sent {value:?}\n want {expected:?}\n  got {other:?}"
+        ),
+    }
+    outcome.step("identity", back);
+    if let Some(stringified) = stringified {
+        match &stringified {
+            Ok(Value::String(text)) => json_oracle::assert_stringify_agrees(&value, text),
+            Err(Error::Timeout) => {}
+            other => panic!("JSON.stringify of {value:?} gave {other:?}"),
+        }
+        outcome.step("JSON.stringify", stringified);
+    }
+    outcome
+}
+
+/// `json`: bytes (lossy UTF-8) through V8's `JSON.parse` and serde_json.
+pub fn json(data: &[u8]) -> Outcome {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let arg = [Value::String(text.clone())];
+    let parsed = with_reused_context(&JSON_CONTEXT, "", |ctx| ctx.call("JSON.parse", &arg));
+    json_oracle::assert_parse_agrees(&text, &parsed);
+    Outcome::single("JSON.parse", parsed)
+}
+
+/// `api_ops`: an arbitrary sequence of API operations on up to three
+/// contexts; see [`ops`].
+pub fn api_ops(data: &[u8]) -> Outcome {
+    let Ok(script) = ops::Script::arbitrary_take_rest(Unstructured::new(data)) else {
+        return Outcome::default();
+    };
+    let mut outcome = Outcome::default();
+    ops::run(&script, &mut outcome);
+    outcome
+}
