@@ -155,14 +155,74 @@ fn configure_sanitizers(shim: &mut cc::Build, sanitizers: &[String]) {
     }
 }
 
+/// The product's C++: every `.cc` directly in `shim/` (not `shim/testing/`),
+/// sorted so builds are reproducible.
+fn product_sources(shim: &Path) -> Vec<PathBuf> {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(shim)
+        .expect("reading core/shim")
+        .map(|entry| entry.expect("a core/shim entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "cc"))
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// `FooBar` -> `FOO_BAR`, `F64Bytes` -> `F64_BYTES`.
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.char_indices() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Turns `shim/wire.def` (the wire format's one definition) into Rust
+/// constants in `$OUT_DIR/wire_format.rs`: `tag::*` (u8), the layout
+/// constants (usize) and `WIRE_ENTRIES`, everything in file order, which
+/// `wire.rs`'s test compares with the table the shim compiled.
+fn generate_wire_constants(def: &Path) {
+    let text = std::fs::read_to_string(def).expect("reading core/shim/wire.def");
+    let (mut tags, mut constants, mut entries) = (String::new(), String::new(), String::new());
+    for line in text.lines().map(str::trim) {
+        let Some((kind, rest)) = line.split_once('(') else {
+            continue;
+        };
+        let Some((name, value)) = rest.strip_suffix(')').and_then(|r| r.split_once(',')) else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        let rust_name = screaming_snake(name);
+        match kind {
+            "V8CAGE_WIRE_TAG" => {
+                tags.push_str(&format!("    pub const {rust_name}: u8 = {value};\n"))
+            }
+            "V8CAGE_WIRE_CONST" => {
+                // Some serve only the shim and the format test.
+                constants.push_str(&format!(
+                    "#[allow(dead_code)]\npub(crate) const {rust_name}: usize = {value};\n"
+                ))
+            }
+            _ => continue,
+        }
+        entries.push_str(&format!("    (\"{name}\", {value}),\n"));
+    }
+    let rust = format!(
+        "pub(crate) mod tag {{\n{tags}}}\n{constants}\
+         #[cfg(test)]\npub(crate) const WIRE_ENTRIES: &[(&str, u64)] = &[\n{entries}];\n"
+    );
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("wire_format.rs");
+    std::fs::write(out, rust).expect("writing wire_format.rs");
+}
+
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-env-changed=V8CAGE_V8_DIR");
-    println!("cargo:rerun-if-changed=shim/v8cage_shim.cc");
-    println!("cargo:rerun-if-changed=shim/v8cage_shim.h");
-    println!("cargo:rerun-if-changed=shim/planted_bugs.cc");
-    println!("cargo:rerun-if-changed=shim/kernel_placed_pages.cc");
+    println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
     println!("cargo:rerun-if-env-changed=CXX");
     println!("cargo:rerun-if-changed=../.deps/v8");
@@ -175,6 +235,8 @@ fn main() {
         }
     };
 
+    generate_wire_constants(&manifest_dir.join("shim/wire.def"));
+
     let sanitizers = shim_sanitizers();
     // Tests whose figures mean nothing when rustc instruments the program
     // (RSS under ASan) adapt to it.
@@ -185,7 +247,7 @@ fn main() {
     let mut shim = cc::Build::new();
     shim.cpp(true)
         .std("c++17")
-        .file("shim/v8cage_shim.cc")
+        .files(product_sources(&manifest_dir.join("shim")))
         .include(&v8.include)
         // V8 is built without RTTI; our ArrayBuffer::Allocator subclass must match.
         .flag("-fno-rtti")
@@ -194,9 +256,13 @@ fn main() {
         .opt_level(2)
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(true);
+    // Test-only C++ (shim/testing/), each piece only with its feature.
     if env::var_os("CARGO_FEATURE_PLANTED_BUGS").is_some() {
         // Deliberate bugs for proving the sanitizer jobs (see sanitizer-builds/).
-        shim.file("shim/planted_bugs.cc");
+        shim.file("shim/testing/planted_bugs.cc");
+    }
+    if env::var_os("CARGO_FEATURE_BENCH_FLOOR").is_some() {
+        shim.file("shim/testing/bench_raw_eval.cc");
     }
     if !sanitizers.is_empty() {
         configure_sanitizers(&mut shim, &sanitizers);
@@ -208,7 +274,7 @@ fn main() {
             // ASan's shadow of V8's randomly placed pages piles up when
             // isolates come and go (see the file).
             if sanitizers.iter().any(|s| s == "address") {
-                shim.file("shim/kernel_placed_pages.cc")
+                shim.file("shim/testing/kernel_placed_pages.cc")
                     .define("V8CAGE_KERNEL_PLACED_PAGES", None);
             }
         }

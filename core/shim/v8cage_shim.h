@@ -1,5 +1,6 @@
-// The C ABI between the Rust core and V8. Only this file and v8cage_shim.cc
-// know about V8; nothing here throws, every pointer is owned as documented.
+// The C ABI between the Rust core and V8: the product's only entry points
+// (the shim's other files implement them; testing/ holds test-only ones).
+// Nothing here throws, every pointer is owned as documented.
 #ifndef V8CAGE_SHIM_H
 #define V8CAGE_SHIM_H
 
@@ -11,7 +12,7 @@ extern "C" {
 #endif
 
 // Outcome of an eval/call. The output buffer (v8cage_output) holds, per status:
-//   OK          one encoded value (see value.rs for the wire format)
+//   OK          one encoded value (wire.def)
 //   SYNTAX      string message, number line, number column
 //   EXCEPTION   string name, string message, string-or-undefined stack
 //   CONVERSION  string message
@@ -101,11 +102,6 @@ void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard);
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out);
 // Full GC; lets a context shed garbage (e.g. after an out-of-memory stop).
 void v8cage_low_memory_notification(v8cage_isolate* iso);
-
-// Benchmark floor: compile + run `src` `iterations` times straight against
-// V8, with no conversion and no limits. Returns the number of successful runs.
-uint64_t v8cage_bench_raw_eval(v8cage_isolate* iso, const char* src, size_t len,
-                               uint64_t iterations);
 
 #ifdef __cplusplus
 }

@@ -4,8 +4,9 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::value::{Function, FunctionOwner, Reader};
-use crate::{engine, ffi, value, watchdog, Error, Value};
+use crate::function::{Function, FunctionOwner};
+use crate::wire::{self, Reader};
+use crate::{engine, ffi, watchdog, Error, Value};
 
 /// Limits for a [`Context`]. `Default` gives no timeout, V8's default heap,
 /// and conversion bounds suited to untrusted results.
@@ -219,7 +220,7 @@ impl Context {
     /// `"JSON.stringify"` resolves property by property, with the holder as
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
-        let encoded = value::encode_args(args, self.options.max_depth)?;
+        let encoded = wire::encode_args(args, self.options.max_depth)?;
         self.evaluate(|iso, out| {
             // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
             unsafe {
@@ -253,7 +254,7 @@ impl Context {
                 function.name()
             )));
         }
-        let encoded = value::encode_args(args, self.options.max_depth)?;
+        let encoded = wire::encode_args(args, self.options.max_depth)?;
         let id = handle.id;
         self.evaluate(|iso, out| {
             // SAFETY: as in `call`; `encoded` is valid for its length.
@@ -314,25 +315,16 @@ impl Context {
         unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
     }
 
+    /// The shim's isolate, for the test-only entry points of `crate::testing`.
+    #[cfg(feature = "bench-floor")]
+    pub(crate) fn raw_isolate(&mut self) -> *mut ffi::RawIsolate {
+        self.raw.as_ptr()
+    }
+
     /// A handle that stops this context's running evaluation from any thread.
     pub fn terminate_handle(&self) -> TerminateHandle {
         TerminateHandle {
             target: Arc::clone(&self.target),
-        }
-    }
-
-    /// Benchmark floor only: compiles and runs `source` `iterations` times
-    /// straight against V8 (no conversion, no limits). Returns successful runs.
-    #[doc(hidden)]
-    pub fn bench_raw_eval(&mut self, source: &str, iterations: u64) -> u64 {
-        // SAFETY: as in `eval`.
-        unsafe {
-            ffi::v8cage_bench_raw_eval(
-                self.raw.as_ptr(),
-                source.as_ptr().cast(),
-                source.len(),
-                iterations,
-            )
         }
     }
 

@@ -85,10 +85,14 @@ extern "C" {
     pub fn v8cage_memory_limits_reached(iso: *mut RawIsolate, soft: *mut c_int, hard: *mut c_int);
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
-    pub fn v8cage_bench_raw_eval(
-        iso: *mut RawIsolate,
-        src: *const c_char,
-        len: usize,
-        iterations: u64,
-    ) -> u64;
+    #[cfg(test)]
+    pub fn v8cage_wire_entries(count: *mut usize) -> *const WireEntry;
+}
+
+/// `v8cage_wire_entry` (wire.h): one tag or constant the shim compiled.
+#[cfg(test)]
+#[repr(C)]
+pub struct WireEntry {
+    pub name: *const c_char,
+    pub value: u64,
 }

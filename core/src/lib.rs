@@ -43,18 +43,22 @@ mod context;
 mod engine;
 mod error;
 mod ffi;
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
-#[cfg(feature = "planted-bugs")]
-#[doc(hidden)]
-pub mod planted;
+mod function;
 mod value;
+mod value_serde;
 mod watchdog;
+mod wire;
+
+/// Only for v8cage's own tests and benches, each part behind its feature.
+#[cfg(any(feature = "planted-bugs", feature = "bench-floor"))]
+#[doc(hidden)]
+pub mod testing;
 
 pub use context::{Context, ContextOptions, HeapStats, TerminateHandle};
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
-pub use value::{Function, Value};
+pub use function::Function;
+pub use value::{Value, MAX_SAFE_INTEGER};
 
 /// The README's Rust example runs as a doctest.
 #[cfg(doctest)]

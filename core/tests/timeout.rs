@@ -110,7 +110,7 @@ fn promise_jobs_of_a_stopped_evaluation_are_discarded() {
     assert_eq!(ctx.eval(leftover), Err(Error::Terminated));
     STOPPED.store(true, std::sync::atomic::Ordering::Release);
     stopper.join().unwrap();
-    ctx.set_timeout(Some(common::scaled(Duration::from_millis(100))));
+    ctx.set_timeout(Some(scaled(Duration::from_millis(100))));
     assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
 }
 

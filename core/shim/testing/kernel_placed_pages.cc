@@ -118,7 +118,7 @@ class KernelPlacedPagesPlatform final : public v8::Platform {
 
 }  // namespace
 
-// Declared in v8cage_shim.cc. Never destroyed, like the platform it wraps.
+// Declared in isolate.cc. Never destroyed, like the platform it wraps.
 v8::Platform* V8cageWrapPlatformWithKernelPlacedPages(v8::Platform* inner) {
   return new KernelPlacedPagesPlatform(inner);
 }

@@ -1,6 +1,6 @@
 // Deliberate bugs, one per class the sanitizer jobs must catch. Compiled only
 // with the cargo feature `planted-bugs` (never in release builds); each is
-// reached only through v8cage::planted, whose tests the jobs run to prove
+// reached only through v8cage::testing::planted, whose tests the jobs run to prove
 // they fail on a real report (see sanitizer-builds/README.md).
 //
 // Every input comes from the caller and every pointer goes through a

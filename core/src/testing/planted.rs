@@ -1,7 +1,7 @@
 //! Deliberate bugs, one per class a sanitizer job must catch (cargo feature
 //! `planted-bugs`, debug builds only). `core/tests/planted.rs` calls them and
 //! `sanitizer-builds/*.sh --planted` runs those tests to prove that each job
-//! reports its class and fails. The bugs live in `core/shim/planted_bugs.cc`,
+//! reports its class and fails. The bugs live in `core/shim/testing/planted_bugs.cc`,
 //! so the C++ instrumentation of each job is what catches them.
 //!
 //! Every function here is undefined behaviour (or a leak) by design, hence

@@ -1,0 +1,225 @@
+// JS value -> wire bytes (results), bounded by max_result_bytes, max_depth,
+// the thread's stack and stop requests.
+
+#include "encoder.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "wire.h"
+
+namespace v8cage_shim {
+
+using namespace v8cage_wire;
+
+namespace {
+
+class Encoder {
+ public:
+  Encoder(Session& session, Writer& w)
+      : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
+
+  // After a failed Encode: the partial result never reaches the embedder,
+  // so nobody could release the functions it retained.
+  void ReleaseRetained() {
+    for (uint32_t id : retained_) s_.self()->functions.erase(id);
+    retained_.clear();
+  }
+
+  // False on failure: either `error()` explains a conversion limit, or a JS
+  // exception / termination is pending in the caller's TryCatch.
+  bool Encode(v8::Local<v8::Value> v, uint32_t depth) {
+    if (s_.stop_requested()) return false;
+    if (depth > s_.self()->limits.max_depth) return Fail("value nests deeper than the depth limit");
+    if (CurrentStackPosition() < s_.converter_floor()) return Fail("value nests too deeply for this thread's stack");
+    if (!Spend(1)) return false;
+    v8::Isolate* isolate = s_.isolate();
+    v8::Local<v8::Context> ctx = s_.context();
+    // Most common first; IsUndefined/IsNull/IsString are inline checks.
+    if (v->IsNumber()) {
+      if (!Spend(8)) return false;
+      w_.Byte(kNumber);
+      w_.F64(v.As<v8::Number>()->Value());
+      return true;
+    }
+    if (v->IsString()) return String(kString, v.As<v8::String>());
+    if (v->IsUndefined()) return Tag(kUndefined);
+    if (v->IsNull()) return Tag(kNull);
+    if (v->IsTrue()) return Tag(kTrue);
+    if (v->IsFalse()) return Tag(kFalse);
+    if (v->IsBigInt()) {
+      v8::Local<v8::BigInt> big = v.As<v8::BigInt>();
+      int words = big->WordCount();
+      // Value::BigInt is decimal text, and that conversion grows faster than
+      // linearly (2^20 bits: ~90 ms; V8's largest, 2^30 bits: hours, outside
+      // any timeout). Found by the eval fuzzer (`2n ** 6961207n`: 10 s).
+      if (static_cast<size_t>(words) > kMaxBigIntWords) return Fail("BigInt larger than 2^20 bits");
+      if (!Spend(5 + 8 * static_cast<size_t>(words))) return false;
+      std::vector<uint64_t> buf(static_cast<size_t>(words));
+      int sign = 0;
+      big->ToWordsArray(&sign, &words, buf.data());
+      w_.Byte(kBigInt);
+      w_.Byte(sign ? 1 : 0);
+      w_.U32(static_cast<uint32_t>(words));
+      w_.Raw(buf.data(), 8 * static_cast<size_t>(words));
+      return true;
+    }
+    if (v->IsSymbol()) return Fail("a Symbol has no v8cage value");
+    if (!v->IsObject()) return Fail("unsupported JavaScript value");
+
+    v8::Local<v8::Object> obj = v.As<v8::Object>();
+    if (v->IsDate()) {
+      if (!Spend(8)) return false;
+      w_.Byte(kDate);
+      w_.F64(v.As<v8::Date>()->ValueOf());
+      return true;
+    }
+    if (v->IsArrayBufferView()) {
+      v8::Local<v8::ArrayBufferView> view = v.As<v8::ArrayBufferView>();
+      size_t n = view->ByteLength();
+      if (!SpendBytes(n)) return false;
+      w_.Byte(kBytes);
+      w_.U32(static_cast<uint32_t>(n));
+      size_t copied = view->CopyContents(w_.Grow(n), n);
+      if (copied != n) return Fail("typed array changed size during conversion");
+      return true;
+    }
+    if (v->IsArrayBuffer() || v->IsSharedArrayBuffer()) {
+      std::shared_ptr<v8::BackingStore> store =
+          v->IsArrayBuffer() ? v.As<v8::ArrayBuffer>()->GetBackingStore()
+                             : v.As<v8::SharedArrayBuffer>()->GetBackingStore();
+      size_t n = store->ByteLength();
+      if (!SpendBytes(n)) return false;
+      w_.Byte(kBytes);
+      w_.U32(static_cast<uint32_t>(n));
+      if (n != 0) std::memcpy(w_.Grow(n), store->Data(), n);
+      return true;
+    }
+    if (v->IsFunction()) {
+      // A callable Proxy is not a JSFunction: it has no name to ask for.
+      v8::Local<v8::Value> name =
+          v->IsProxy() ? v8::String::Empty(isolate).As<v8::Value>() : v.As<v8::Function>()->GetDebugName();
+      if (!name->IsString()) name = v8::String::Empty(isolate);
+      if (!Spend(4) || !String(kFunction, name.As<v8::String>())) return false;
+      w_.U32(RetainFunction(obj));
+      return true;
+    }
+
+    for (v8::Local<v8::Object> seen : path_) {
+      if (seen->StrictEquals(obj)) return Fail("value contains a cycle");
+    }
+    path_.push_back(obj);
+    bool ok = v->IsArray() ? Array(v.As<v8::Array>(), depth) : Object(obj, depth, ctx);
+    path_.pop_back();
+    return ok;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  bool Tag(uint8_t t) {
+    w_.Byte(t);
+    return true;
+  }
+
+  // A handle id for `fn`, or 0 once the context holds kMaxRetainedFunctions
+  // (a result like `Array(1e6).fill(f)` must not pin a million handles).
+  uint32_t RetainFunction(v8::Local<v8::Object> fn) {
+    v8cage_isolate* self = s_.self();
+    if (self->functions.size() >= kMaxRetainedFunctions) return 0;
+    do {
+      ++self->last_function_id;
+    } while (self->last_function_id == 0 || self->functions.count(self->last_function_id) != 0);
+    self->functions.emplace(self->last_function_id, v8::Global<v8::Object>(self->isolate, fn));
+    retained_.push_back(self->last_function_id);
+    return self->last_function_id;
+  }
+  bool Fail(const std::string& why) {
+    if (error_.empty()) error_ = why;
+    return false;
+  }
+  bool Spend(size_t n) {
+    if (n > budget_) return Fail("result exceeds max_result_bytes");
+    budget_ -= n;
+    return true;
+  }
+  bool SpendBytes(size_t n) {
+    if (n > UINT32_MAX) return Fail("binary data over 4 GiB");
+    return Spend(4 + n);
+  }
+  bool String(uint8_t tag, v8::Local<v8::String> s) {
+    w_.Byte(tag);
+    return StringBody(s);
+  }
+  // Length-prefixed UTF-8, paid for from the budget (the tag byte already was).
+  bool StringBody(v8::Local<v8::String> s) {
+    if (!Spend(4)) return false;
+    size_t before = w_.size();
+    if (!w_.Utf8(s_.isolate(), s, budget_, false)) return Fail("result exceeds max_result_bytes");
+    return Spend(w_.size() - before - 4);
+  }
+  bool Array(v8::Local<v8::Array> array, uint32_t depth) {
+    uint32_t n = array->Length();
+    // Every element costs at least one byte: refuse huge (even sparse) arrays
+    // before touching a single element.
+    if (!Spend(4) || static_cast<size_t>(n) > budget_) return Fail("array too large for max_result_bytes");
+    w_.Byte(kArray);
+    w_.U32(n);
+    // One handle scope per chunk, not per element: opening a scope costs as
+    // much as reading a number.
+    for (uint32_t chunk = 0; chunk < n; chunk += kHandlesPerScope) {
+      v8::HandleScope scope(s_.isolate());
+      uint32_t chunk_end = n - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : n;
+      for (uint32_t i = chunk; i < chunk_end; ++i) {
+        v8::Local<v8::Value> item;
+        if (!array->Get(s_.context(), i).ToLocal(&item)) return false;
+        if (!Encode(item, depth + 1)) return false;
+      }
+    }
+    return true;
+  }
+  bool Object(v8::Local<v8::Object> obj, uint32_t depth, v8::Local<v8::Context> ctx) {
+    v8::Local<v8::Array> keys;
+    if (!obj->GetOwnPropertyNames(ctx,
+                                  static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
+                                  v8::KeyConversionMode::kConvertToString)
+             .ToLocal(&keys)) {
+      return false;
+    }
+    uint32_t n = keys->Length();
+    if (!Spend(4) || static_cast<size_t>(n) > budget_ / 5) return Fail("object too large for max_result_bytes");
+    w_.Byte(kObject);
+    w_.U32(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      // Scoped per property: a property's value may be a large subtree.
+      v8::HandleScope scope(s_.isolate());
+      v8::Local<v8::Value> key;
+      v8::Local<v8::Value> item;
+      if (!keys->Get(ctx, i).ToLocal(&key)) return false;
+      if (!key->IsString()) return Fail("object key is not a string");
+      if (!StringBody(key.As<v8::String>())) return false;
+      if (!obj->Get(ctx, key).ToLocal(&item)) return false;
+      if (!Encode(item, depth + 1)) return false;
+    }
+    return true;
+  }
+
+  Session& s_;
+  Writer& w_;
+  size_t budget_;
+  std::vector<v8::Local<v8::Object>> path_;
+  std::vector<uint32_t> retained_;
+  std::string error_;
+};
+
+}  // namespace
+
+EncodeResult Encode(Session& session, Writer& writer, v8::Local<v8::Value> value) {
+  Encoder encoder(session, writer);
+  if (encoder.Encode(value, 0)) return {true, {}};
+  encoder.ReleaseRetained();
+  return {false, encoder.error()};
+}
+
+}  // namespace v8cage_shim

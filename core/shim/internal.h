@@ -1,0 +1,196 @@
+// What the shim's files share: the isolate's state, the limits, the
+// `Guarded` wrapper of every entry point, and `Session`, which every
+// evaluation holds. Internal to the shim; the C ABI is v8cage_shim.h.
+#ifndef V8CAGE_INTERNAL_H
+#define V8CAGE_INTERNAL_H
+
+#include <v8.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "v8cage_shim.h"
+
+namespace v8cage_shim {
+
+// Function handles one context keeps for the embedder at most.
+constexpr size_t kMaxRetainedFunctions = 1 << 16;
+
+// Longest error text (name, message, stack) copied out of V8.
+constexpr size_t kMaxErrorText = 64 * 1024;
+// Stack kept free below V8's JS stack limit for V8's own C++ frames (error
+// creation, GC) and for our converters; conversions stop before reaching it.
+constexpr uintptr_t kStackHeadroom = 64 * 1024;
+constexpr uintptr_t kConverterStackReserve = 16 * 1024;
+// Array elements read per HandleScope while converting.
+constexpr uint32_t kHandlesPerScope = 256;
+// V8's own default JS stack budget (--stack-size, ~1 MB); never allow more.
+constexpr uintptr_t kMaxJsStack = 984 * 1024;
+// Room granted past the heap limit once it is hit, so the allocation in
+// flight succeeds while termination unwinds the script. V8 aborts the process
+// if that allocation still does not fit, and its largest single object (a
+// FixedArray or a two-byte string) is about 1 GiB, hence the size.
+constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
+constexpr int kMaxHeapLimitGraces = 3;
+
+// V8's default platform (isolate.cc). Never destroyed: isolates (and V8's
+// worker threads) may outlive static destructors at process exit.
+extern v8::Platform* g_platform;
+
+inline uintptr_t CurrentStackPosition() {
+  return reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+}
+
+// Lowest usable address of the calling thread's stack (session.cc).
+uintptr_t ThreadStackLow();
+
+// Counts ArrayBuffer memory (outside the JS heap) so a heap limit also bounds
+// it; allocation beyond the budget fails with a JS RangeError, not an abort.
+class CountingAllocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  explicit CountingAllocator(size_t budget) : budget_(budget) {}
+  void* Allocate(size_t length) override {
+    if (!Reserve(length)) return nullptr;
+    void* p = calloc(length == 0 ? 1 : length, 1);
+    if (p == nullptr) Release(length);
+    return p;
+  }
+  void* AllocateUninitialized(size_t length) override {
+    if (!Reserve(length)) return nullptr;
+    void* p = malloc(length == 0 ? 1 : length);
+    if (p == nullptr) Release(length);
+    return p;
+  }
+  void Free(void* data, size_t length) override {
+    free(data);
+    Release(length);
+  }
+  size_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
+
+ private:
+  bool Reserve(size_t length) {
+    size_t now = in_use_.fetch_add(length, std::memory_order_relaxed);
+    if (budget_ != 0 && (now + length > budget_ || now + length < now)) {
+      Release(length);
+      return false;
+    }
+    return true;
+  }
+  void Release(size_t length) { in_use_.fetch_sub(length, std::memory_order_relaxed); }
+  const size_t budget_;
+  std::atomic<size_t> in_use_{0};
+};
+
+}  // namespace v8cage_shim
+
+struct v8cage_isolate {
+  v8::Isolate* isolate = nullptr;
+  v8::Global<v8::Context> context;
+  // Functions in results, kept alive so the embedder can call them
+  // (v8cage_call_function) until it releases them (v8cage_release_functions).
+  std::unordered_map<uint32_t, v8::Global<v8::Object>> functions;
+  uint32_t last_function_id = 0;
+  std::unique_ptr<v8cage_shim::CountingAllocator> allocator;
+  v8cage_limits limits{};
+  size_t initial_heap_limit = 0;  // as V8 reports it to the near-limit callback
+  bool heap_limit_hit = false;    // only touched on the evaluating thread
+  int heap_limit_graces = 0;      // grace extensions given in this evaluation
+  bool heap_exhausted = false;    // live data stays over the limit: refuse work
+  // Limits checked after each GC (v8cage_set_memory_limits), below the heap
+  // limit above: reaching the hard one stops the evaluation as out of
+  // memory, the soft one is only recorded. 0: none. Any thread may set them.
+  std::atomic<size_t> soft_memory_limit{0};
+  std::atomic<size_t> hard_memory_limit{0};
+  std::atomic<bool> soft_memory_limit_reached{false};
+  std::atomic<bool> hard_memory_limit_reached{false};
+  std::vector<uint8_t> out;
+
+  // Guards `running` and writes of `stop_reason` so a stop request can never
+  // land between the end of one evaluation and the start of the next.
+  // `stop_reason` is atomic so converters can poll it cheaply without the lock.
+  std::mutex stop_mutex;
+  bool running = false;
+  std::atomic<int> stop_reason{V8CAGE_STOP_NONE};
+};
+
+namespace v8cage_shim {
+
+// Runs `body`; if it throws (e.g. std::bad_alloc), runs `fallback` instead,
+// so no C++ exception ever crosses the C ABI.
+template <typename F, typename G>
+auto Guarded(F&& body, G&& fallback) noexcept -> decltype(body()) {
+  try {
+    return body();
+  } catch (...) {
+    try {
+      return fallback();
+    } catch (...) {
+      return decltype(body()){};
+    }
+  }
+}
+
+// Stop requests and the window they apply in (session.cc).
+void RequestStop(v8cage_isolate* self, int reason);
+// Both with stop_mutex held. Opening clears what a previous window left.
+void OpenStopWindowLocked(v8cage_isolate* self);
+void CloseStopWindowLocked(v8cage_isolate* self);
+
+// V8's callback when the heap nears its limit (isolate.cc).
+size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_limit);
+
+// Everything an entry point needs to use the isolate on this thread: the
+// lock, scopes, the stack limit of *this* thread, and the running window that
+// stop requests apply to.
+class Session {
+ public:
+  explicit Session(v8cage_isolate* self);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Promise jobs still queued when an evaluation ends must not run later,
+  // charged to the next evaluation (session.cc says how they are dropped).
+  void DiscardPendingJobs();
+
+  v8::Isolate* isolate() const { return self_->isolate; }
+  v8::Local<v8::Context> context() const { return scopes_->context; }
+  v8cage_isolate* self() const { return self_; }
+  uintptr_t converter_floor() const { return converter_floor_; }
+
+  int stop_reason() const { return self_->stop_reason.load(std::memory_order_acquire); }
+  bool stop_requested() { return stop_reason() != V8CAGE_STOP_NONE; }
+
+  int StatusForStop() {
+    switch (stop_reason()) {
+      case V8CAGE_STOP_TIMEOUT: return V8CAGE_TIMEOUT;
+      case V8CAGE_STOP_OUT_OF_MEMORY: return V8CAGE_OUT_OF_MEMORY;
+      default: return V8CAGE_TERMINATED;
+    }
+  }
+
+ private:
+  struct Scopes {
+    Scopes(v8::Isolate* isolate, const v8::Global<v8::Context>& global)
+        : handles(isolate), context(global.Get(isolate)), context_scope(context) {}
+    v8::HandleScope handles;
+    v8::Local<v8::Context> context;
+    v8::Context::Scope context_scope;
+  };
+  v8cage_isolate* self_;
+  v8::Locker locker_;
+  v8::Isolate::Scope isolate_scope_;
+  std::optional<Scopes> scopes_;
+  uintptr_t converter_floor_ = 0;
+};
+
+
+}  // namespace v8cage_shim
+
+#endif

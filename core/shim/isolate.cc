@@ -1,0 +1,222 @@
+// The engine and isolates: process-wide start-up, an isolate's life, its
+// heap limit and memory limits, and stop requests from any thread.
+
+#include <libplatform/libplatform.h>
+
+#include <memory>
+#include <string>
+
+#include "internal.h"
+#include "report.h"
+
+namespace v8cage_shim {
+
+v8::Platform* g_platform = nullptr;
+
+namespace {
+
+// After every GC: compare the live heap with the soft and hard limits.
+void CheckMemoryLimits(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
+  auto* self = static_cast<v8cage_isolate*>(data);
+  size_t soft = self->soft_memory_limit.load(std::memory_order_relaxed);
+  size_t hard = self->hard_memory_limit.load(std::memory_order_relaxed);
+  if (soft == 0 && hard == 0) return;
+  v8::HeapStatistics stats;
+  isolate->GetHeapStatistics(&stats);
+  size_t used = stats.used_heap_size();
+  if (soft != 0 && used > soft) self->soft_memory_limit_reached = true;
+  if (hard != 0 && used > hard) {
+    self->hard_memory_limit_reached = true;
+    std::lock_guard<std::mutex> lock(self->stop_mutex);
+    if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
+      self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
+      isolate->TerminateExecution();
+    }
+  }
+}
+
+}  // namespace
+
+size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_limit) {
+  auto* self = static_cast<v8cage_isolate*>(data);
+  self->initial_heap_limit = initial_heap_limit;
+  self->heap_limit_hit = true;
+  // A builtin that allocates without ever checking for termination (e.g.
+  // `new Array(1.2e8).fill(0)` on dictionary elements) would take every
+  // grace we give; past a few, V8's own out-of-memory abort is the lesser evil.
+  if (++self->heap_limit_graces > kMaxHeapLimitGraces) return current_heap_limit;
+  {
+    std::lock_guard<std::mutex> lock(self->stop_mutex);
+    // Outside an evaluation (a GC at start-up or clean-up) there is no script
+    // to stop; the grace alone keeps V8 from aborting.
+    if (self->running) {
+      // An out-of-memory stop wins over a pending timeout/terminate: it says more.
+      self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
+      self->isolate->TerminateExecution();
+    }
+  }
+  // Grace room so the allocation in flight succeeds and termination can unwind;
+  // the limit is restored after the evaluation (see Session::~Session).
+  return current_heap_limit + kHeapLimitGrace;
+}
+
+}  // namespace v8cage_shim
+
+using namespace v8cage_shim;
+
+#ifdef V8CAGE_KERNEL_PLACED_PAGES
+// testing/kernel_placed_pages.cc (libFuzzer + ASan builds only).
+v8::Platform* V8cageWrapPlatformWithKernelPlacedPages(v8::Platform* inner);
+#endif
+
+extern "C" {
+
+int v8cage_engine_init(const char* flags, size_t flags_len) {
+  return Guarded(
+      [&]() -> int {
+        if (flags != nullptr && flags_len != 0) {
+          std::string owned(flags, flags_len);
+          v8::V8::SetFlagsFromString(owned.c_str(), owned.size());
+        }
+        g_platform = v8::platform::NewDefaultPlatform().release();
+#ifdef V8CAGE_KERNEL_PLACED_PAGES
+        v8::V8::InitializePlatform(V8cageWrapPlatformWithKernelPlacedPages(g_platform));
+#else
+        v8::V8::InitializePlatform(g_platform);
+#endif
+        return v8::V8::Initialize() ? 0 : 1;
+      },
+      [] { return 1; });
+}
+
+const char* v8cage_v8_version(void) { return v8::V8::GetVersion(); }
+
+v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
+  return Guarded(
+      [&]() -> v8cage_isolate* {
+        auto self = std::make_unique<v8cage_isolate>();
+        self->limits = *limits;
+        self->allocator = std::make_unique<CountingAllocator>(limits->heap_limit);
+        v8::Isolate::CreateParams params;
+        params.array_buffer_allocator = self->allocator.get();
+        if (limits->heap_limit != 0) params.constraints.ConfigureDefaultsFromHeapSize(0, limits->heap_limit);
+        v8::Isolate* isolate = v8::Isolate::New(params);
+        if (isolate == nullptr) return nullptr;
+        self->isolate = isolate;
+        bool created = false;
+        {
+          v8::Locker locker(isolate);
+          v8::Isolate::Scope isolate_scope(isolate);
+          v8::HandleScope handle_scope(isolate);
+          isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+          // No other thread can ever notify this isolate: a wait only deadlocks.
+          isolate->SetAllowAtomicsWait(false);
+          isolate->AddNearHeapLimitCallback(NearHeapLimit, self.get());
+          isolate->AddGCEpilogueCallback(CheckMemoryLimits, self.get());
+          v8::Local<v8::Context> context = v8::Context::New(isolate);
+          if (!context.IsEmpty()) {
+            self->context.Reset(isolate, context);
+            created = true;
+          }
+        }
+        if (!created) {
+          v8::platform::NotifyIsolateShutdown(g_platform, isolate);
+          isolate->Dispose();
+          return nullptr;
+        }
+        return self.release();
+      },
+      [] { return nullptr; });
+}
+
+void v8cage_isolate_free(v8cage_isolate* iso) {
+  if (iso == nullptr) return;
+  Guarded(
+      [&]() -> int {
+        {
+          v8::Locker locker(iso->isolate);
+          v8::Isolate::Scope isolate_scope(iso->isolate);
+          iso->functions.clear();
+          iso->context.Reset();
+        }
+        // The platform keeps a task runner (and its queued tasks) per isolate
+        // until told the isolate is gone; without this every freed context
+        // leaked them (found by the api_ops fuzzer's out-of-memory report).
+        v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
+        iso->isolate->Dispose();
+        delete iso;
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_open_stop_window(v8cage_isolate* iso) {
+  Guarded(
+      [&]() -> int {
+        std::lock_guard<std::mutex> lock(iso->stop_mutex);
+        OpenStopWindowLocked(iso);
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_close_stop_window(v8cage_isolate* iso) {
+  Guarded(
+      [&]() -> int {
+        std::lock_guard<std::mutex> lock(iso->stop_mutex);
+        CloseStopWindowLocked(iso);
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_request_stop(v8cage_isolate* iso, int reason) {
+  Guarded(
+      [&]() -> int {
+        RequestStop(iso, reason);
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_set_memory_limits(v8cage_isolate* iso, size_t soft, size_t hard) {
+  iso->soft_memory_limit = soft;
+  iso->hard_memory_limit = hard;
+  iso->soft_memory_limit_reached = false;
+  iso->hard_memory_limit_reached = false;
+}
+
+void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard) {
+  *soft = iso->soft_memory_limit_reached ? 1 : 0;
+  *hard = iso->hard_memory_limit_reached ? 1 : 0;
+}
+
+void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {
+  *out = v8cage_heap_stats{};
+  Guarded(
+      [&]() -> int {
+        v8::Locker locker(iso->isolate);
+        v8::Isolate::Scope isolate_scope(iso->isolate);
+        v8::HeapStatistics stats;
+        iso->isolate->GetHeapStatistics(&stats);
+        out->used = stats.used_heap_size();
+        out->total = stats.total_heap_size();
+        out->limit = stats.heap_size_limit();
+        out->external = iso->allocator->in_use();
+        return 0;
+      },
+      [] { return 0; });
+}
+
+void v8cage_low_memory_notification(v8cage_isolate* iso) {
+  Guarded(
+      [&]() -> int {
+        v8::Locker locker(iso->isolate);
+        v8::Isolate::Scope isolate_scope(iso->isolate);
+        iso->isolate->LowMemoryNotification();
+        return 0;
+      },
+      [] { return 0; });
+}
+
+}  // extern "C"

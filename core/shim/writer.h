@@ -1,0 +1,49 @@
+// Writer: appends the wire format (wire.def) to an output buffer.
+#ifndef V8CAGE_WRITER_H
+#define V8CAGE_WRITER_H
+
+#include <v8.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace v8cage_shim {
+
+class Writer {
+ public:
+  explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
+  void Byte(uint8_t b) { out_.push_back(b); }
+  void U32(uint32_t v) { Raw(&v, sizeof v); }
+  void F64(double v) { Raw(&v, sizeof v); }
+  void Raw(const void* p, size_t n) {
+    const auto* bytes = static_cast<const uint8_t*>(p);
+    out_.insert(out_.end(), bytes, bytes + n);
+  }
+  // Appends `n` bytes and returns where they start, for in-place copies.
+  uint8_t* Grow(size_t n) {
+    size_t at = out_.size();
+    out_.resize(at + n);
+    return out_.data() + at;
+  }
+  void Truncate(size_t size) { out_.resize(size); }
+  size_t size() const { return out_.size(); }
+
+  // A length-prefixed UTF-8 copy of `s` of at most `cap` bytes; lone
+  // surrogates become U+FFFD. When `s` needs more than `cap` bytes it is cut
+  // at a character boundary if `truncate`, else nothing is written and the
+  // result is false.
+  bool Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, bool truncate);
+  void Text(const std::string& s) {
+    U32(static_cast<uint32_t>(s.size()));
+    Raw(s.data(), s.size());
+  }
+
+ private:
+  std::vector<uint8_t>& out_;
+};
+
+}  // namespace v8cage_shim
+
+#endif

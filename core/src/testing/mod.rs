@@ -1,0 +1,40 @@
+//! What exists only to test v8cage, fenced off from the product: nothing here
+//! is compiled without its cargo feature, and nothing is documented.
+//!
+//! - `planted` (feature `planted-bugs`): deliberate bugs the sanitizer jobs
+//!   must report (`core/shim/testing/planted_bugs.cc`).
+//! - [`raw_eval`] (feature `bench-floor`): bare V8, the floor `cargo bench`
+//!   compares v8cage's eval with (`core/shim/testing/bench_raw_eval.cc`).
+
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
+
+#[cfg(feature = "bench-floor")]
+mod bench_floor {
+    use crate::ffi::RawIsolate;
+
+    extern "C" {
+        pub fn v8cage_bench_raw_eval(
+            iso: *mut RawIsolate,
+            src: *const std::os::raw::c_char,
+            len: usize,
+            iterations: u64,
+        ) -> u64;
+    }
+}
+
+/// Compiles and runs `source` `iterations` times in `ctx`'s isolate straight
+/// against V8 (no conversion, no limits). Returns the successful runs.
+#[cfg(feature = "bench-floor")]
+pub fn raw_eval(ctx: &mut crate::Context, source: &str, iterations: u64) -> u64 {
+    // SAFETY: the isolate pointer is valid while `ctx` lives, and `&mut`
+    // keeps any other call off it; the source is read-only for the call.
+    unsafe {
+        bench_floor::v8cage_bench_raw_eval(
+            ctx.raw_isolate(),
+            source.as_ptr().cast(),
+            source.len(),
+            iterations,
+        )
+    }
+}

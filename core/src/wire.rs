@@ -1,0 +1,365 @@
+//! The wire format values cross the C ABI in (defined once, in
+//! `core/shim/wire.def`): encoding call arguments, and reading the shim's
+//! output as hostile input (every length checked, no recursion).
+
+use std::str::FromStr;
+
+use num_bigint::{BigInt, BigUint, Sign};
+
+use crate::function::{Function, FunctionOwner};
+use crate::{Error, Value};
+
+// `tag::*`, the layout constants and (in tests) `WIRE_ENTRIES`, generated
+// by build.rs from core/shim/wire.def, the format's one definition.
+include!(concat!(env!("OUT_DIR"), "/wire_format.rs"));
+
+/// Decimal digits of the largest BigInt converted either way:
+/// `MAX_BIG_INT_WORDS` 64-bit words (2^20 bits) is 315,653 digits (checked
+/// by a test).
+const MAX_BIGINT_DIGITS: usize = 315_653;
+
+fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
+    let len =
+        u32::try_from(len).map_err(|_| Error::InvalidInput(format!("{what} longer than 4 GiB")))?;
+    out.extend_from_slice(&len.to_ne_bytes());
+    Ok(())
+}
+
+/// Encodes call arguments as one wire array. Iterative, like `Reader`, so a
+/// deep argument is refused without deep recursion.
+pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Error> {
+    enum Open<'a> {
+        Items(std::slice::Iter<'a, Value>),
+        Entries(std::slice::Iter<'a, (String, Value)>),
+    }
+    let mut out = Vec::with_capacity(64);
+    out.push(tag::ARRAY);
+    put_len(&mut out, args.len(), "argument list")?;
+    let mut stack = vec![Open::Items(args.iter())];
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Open::Items(items) => items.next(),
+            Open::Entries(entries) => entries
+                .next()
+                .map(|(k, v)| {
+                    put_len(&mut out, k.len(), "key")
+                        .map(|()| out.extend_from_slice(k.as_bytes()))
+                        .map(|()| v)
+                })
+                .transpose()?,
+        };
+        let Some(v) = next else {
+            stack.pop();
+            continue;
+        };
+        match v {
+            Value::Array(items) => {
+                out.push(tag::ARRAY);
+                put_len(&mut out, items.len(), "array")?;
+                stack.push(Open::Items(items.iter()));
+            }
+            Value::Object(entries) => {
+                out.push(tag::OBJECT);
+                put_len(&mut out, entries.len(), "object")?;
+                stack.push(Open::Entries(entries.iter()));
+            }
+            scalar => encode_scalar(scalar, &mut out)?,
+        }
+        if stack.len() > max_depth as usize {
+            return Err(Error::InvalidInput(format!(
+                "argument nests deeper than {max_depth} levels"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+    match v {
+        Value::Undefined => out.push(tag::UNDEFINED),
+        Value::Null => out.push(tag::NULL),
+        Value::Bool(false) => out.push(tag::FALSE),
+        Value::Bool(true) => out.push(tag::TRUE),
+        Value::Number(n) => {
+            out.push(tag::NUMBER);
+            out.extend_from_slice(&n.to_ne_bytes());
+        }
+        Value::Date(n) => {
+            out.push(tag::DATE);
+            out.extend_from_slice(&n.to_ne_bytes());
+        }
+        Value::BigInt(s) => {
+            // Parsing decimal text grows faster than linearly; the shim's
+            // bound (2^20 bits) applies to arguments too.
+            if s.trim_start_matches('-').len() > MAX_BIGINT_DIGITS {
+                return Err(Error::InvalidInput(format!(
+                    "BigInt of {} digits is larger than 2^20 bits",
+                    s.len()
+                )));
+            }
+            let big = BigInt::from_str(s).map_err(|_| {
+                Error::InvalidInput(format!("BigInt {s:?} is not a decimal integer"))
+            })?;
+            let (sign, words) = big.to_u64_digits();
+            out.push(tag::BIG_INT);
+            out.push(u8::from(sign == Sign::Minus));
+            put_len(out, words.len(), "BigInt")?;
+            for w in words {
+                out.extend_from_slice(&w.to_ne_bytes());
+            }
+        }
+        Value::String(s) => {
+            out.push(tag::STRING);
+            put_len(out, s.len(), "string")?;
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Bytes(b) => {
+            out.push(tag::BYTES);
+            put_len(out, b.len(), "byte array")?;
+            out.extend_from_slice(b);
+        }
+        Value::Function(function) => {
+            return Err(Error::InvalidInput(format!(
+                "a Function value ({:?}) cannot be passed into JavaScript",
+                function.name()
+            )))
+        }
+        Value::Array(_) | Value::Object(_) => unreachable!("containers are handled by encode_args"),
+    }
+    Ok(())
+}
+
+/// Reads the shim's output. Iterative, so a deeply nested result cannot
+/// overflow a small thread stack.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    owner: Option<&'a FunctionOwner>,
+}
+
+fn corrupt() -> Error {
+    Error::Conversion("malformed value encoding from the shim".into())
+}
+
+impl<'a> Reader<'a> {
+    #[cfg(test)]
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, owner: None }
+    }
+
+    /// A reader whose functions get handles owned by a context.
+    pub(crate) fn with_owner(buf: &'a [u8], owner: &'a FunctionOwner) -> Self {
+        Reader {
+            buf,
+            owner: Some(owner),
+        }
+    }
+
+    fn function(&mut self) -> Result<Function, Error> {
+        let name = self.string()?;
+        let id = self.u32()?;
+        Ok(Function::from_result(name, id, self.owner))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if self.buf.len() < n {
+            return Err(corrupt());
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+    fn byte(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_ne_bytes(
+            self.take(LEN_BYTES)?.try_into().map_err(|_| corrupt())?,
+        ))
+    }
+    fn f64(&mut self) -> Result<f64, Error> {
+        Ok(f64::from_ne_bytes(
+            self.take(F64_BYTES)?.try_into().map_err(|_| corrupt())?,
+        ))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], Error> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    /// A length-prefixed UTF-8 string (invalid sequences replaced).
+    pub(crate) fn string(&mut self) -> Result<String, Error> {
+        Ok(String::from_utf8_lossy(self.bytes()?).into_owned())
+    }
+    /// Capacity for `count` items, never more than the bytes left could hold.
+    fn capacity(&self, count: u32) -> usize {
+        (count as usize).min(self.buf.len())
+    }
+
+    pub(crate) fn value(&mut self) -> Result<Value, Error> {
+        enum Open {
+            Array(Vec<Value>, u32),
+            Object(Vec<(String, Value)>, u32, String),
+        }
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            let mut done = match self.byte()? {
+                tag::UNDEFINED => Value::Undefined,
+                tag::NULL => Value::Null,
+                tag::FALSE => Value::Bool(false),
+                tag::TRUE => Value::Bool(true),
+                tag::NUMBER => Value::Number(self.f64()?),
+                tag::DATE => Value::Date(self.f64()?),
+                tag::STRING => Value::String(self.string()?),
+                tag::FUNCTION => Value::Function(self.function()?),
+                tag::BYTES => Value::Bytes(self.bytes()?.to_vec()),
+                tag::BIG_INT => {
+                    let negative = self.byte()? != 0;
+                    let words = self.u32()? as usize;
+                    let raw =
+                        self.take(words.checked_mul(BIG_INT_WORD_BYTES).ok_or_else(corrupt)?)?;
+                    let magnitude = BigUint::from_bytes_le(
+                        &raw.chunks_exact(BIG_INT_WORD_BYTES)
+                            .flat_map(|w| {
+                                u64::from_ne_bytes(w.try_into().expect("8-byte chunk"))
+                                    .to_le_bytes()
+                            })
+                            .collect::<Vec<u8>>(),
+                    );
+                    let sign = if negative { Sign::Minus } else { Sign::Plus };
+                    Value::BigInt(BigInt::from_biguint(sign, magnitude).to_string())
+                }
+                tag::ARRAY => {
+                    let n = self.u32()?;
+                    if n > 0 {
+                        stack.push(Open::Array(Vec::with_capacity(self.capacity(n)), n));
+                        continue;
+                    }
+                    Value::Array(Vec::new())
+                }
+                tag::OBJECT => {
+                    let n = self.u32()?;
+                    if n > 0 {
+                        let key = self.string()?;
+                        stack.push(Open::Object(Vec::with_capacity(self.capacity(n)), n, key));
+                        continue;
+                    }
+                    Value::Object(Vec::new())
+                }
+                _ => return Err(corrupt()),
+            };
+            // Attach the finished value to its parent; close parents that are full.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(done),
+                    Some(Open::Array(items, remaining)) => {
+                        items.push(done);
+                        *remaining -= 1;
+                        if *remaining > 0 {
+                            break;
+                        }
+                    }
+                    Some(Open::Object(entries, remaining, key)) => {
+                        entries.push((std::mem::take(key), done));
+                        *remaining -= 1;
+                        if *remaining > 0 {
+                            *key = self.string()?;
+                            break;
+                        }
+                    }
+                }
+                done = match stack.pop() {
+                    Some(Open::Array(items, _)) => Value::Array(items),
+                    Some(Open::Object(entries, _, _)) => Value::Object(entries),
+                    None => unreachable!("stack.last_mut() was Some"),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_encoding_reads_back() {
+        let v = Value::Array(vec![
+            Value::Undefined,
+            Value::Object(vec![
+                ("a".into(), Value::Array(vec![])),
+                ("b".into(), Value::Number(-0.0)),
+            ]),
+            Value::BigInt("-123456789012345678901234567890".into()),
+            Value::Bytes(vec![1, 2, 3]),
+            Value::String("x\0y".into()),
+            Value::Date(5.0),
+        ]);
+        let args = encode_args(std::slice::from_ref(&v), 1000).unwrap();
+        let mut reader = Reader::new(&args);
+        let Value::Array(mut outer) = reader.value().unwrap() else {
+            panic!("not an array")
+        };
+        assert!(outer.pop().unwrap().same_value(&v));
+    }
+
+    /// The constants generated for Rust are the ones the shim compiled.
+    #[test]
+    fn rust_and_cpp_agree_on_the_wire_format() {
+        let mut count = 0;
+        // SAFETY: the shim returns a static table and writes its length.
+        let entries = unsafe {
+            let table = crate::ffi::v8cage_wire_entries(&mut count);
+            std::slice::from_raw_parts(table, count)
+        };
+        let compiled: Vec<(String, u64)> = entries
+            .iter()
+            .map(|entry| {
+                // SAFETY: names are static NUL-terminated string literals.
+                let name = unsafe { std::ffi::CStr::from_ptr(entry.name) };
+                (name.to_string_lossy().into_owned(), entry.value)
+            })
+            .collect();
+        let generated: Vec<(String, u64)> = WIRE_ENTRIES
+            .iter()
+            .map(|(name, value)| (name.to_string(), *value))
+            .collect();
+        assert_eq!(compiled, generated);
+        let tags = [
+            tag::UNDEFINED,
+            tag::NULL,
+            tag::FALSE,
+            tag::TRUE,
+            tag::NUMBER,
+            tag::BIG_INT,
+            tag::STRING,
+            tag::ARRAY,
+            tag::OBJECT,
+            tag::DATE,
+            tag::BYTES,
+            tag::FUNCTION,
+        ];
+        let distinct: std::collections::BTreeSet<u8> = tags.iter().copied().collect();
+        assert_eq!(distinct.len(), tags.len(), "tags are distinct");
+    }
+
+    #[test]
+    fn max_bigint_digits_matches_max_bigint_words() {
+        let largest = (BigUint::from(1u8) << (MAX_BIG_INT_WORDS * 64)) - 1u8;
+        assert_eq!(largest.to_string().len(), MAX_BIGINT_DIGITS);
+    }
+
+    #[test]
+    fn bigint_must_be_decimal() {
+        assert!(matches!(
+            encode_args(&[Value::BigInt("12abc".into())], 10),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn truncated_encoding_is_an_error_not_a_panic() {
+        let args = encode_args(&[Value::from("hello")], 10).unwrap();
+        for cut in 0..args.len() {
+            assert!(Reader::new(&args[..cut]).value().is_err());
+        }
+    }
+}
