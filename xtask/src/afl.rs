@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, Series};
-use crate::cargo_command;
+use crate::cmd::cargo_command;
 use crate::fuzz::{check_target, dictionary, ensure_installed};
 
 /// Where a campaign runs and whom it shares with.
@@ -71,7 +71,7 @@ fn build(root: &Path, target: &str) -> Result<PathBuf> {
     if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
         build.env("CARGO_BUILD_JOBS", "2");
     }
-    crate::run(&mut build)?;
+    crate::cmd::run(&mut build)?;
     Ok(target_dir.join("release").join(target))
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context as _, Result};
 
 use crate::fuzz;
-use crate::run;
+use crate::cmd::run;
 
 /// The compiler flags base-builder sets for `SANITIZER=address` with
 /// libFuzzer (CFLAGS; CXXFLAGS adds `-stdlib=libc++`, which build.sh must

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, LibFuzzerSample, Series};
-use crate::{cargo_command, run};
+use crate::cmd::{cargo_command, run};
 
 /// The fuzz targets, named by their libFuzzer drivers in
 /// `fuzz/fuzz_targets/` (one per entry of `v8cage_harness::TARGETS`; the

@@ -4,17 +4,22 @@
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod afl;
 mod campaign;
 mod cflite;
+mod cmd;
 mod fuzz;
 mod python;
 mod sanitize;
+mod setup;
+mod test;
+
+use cmd::cargo_command;
+use setup::setup;
 
 #[derive(Parser)]
 #[command(about = "v8cage developer tasks")]
@@ -181,18 +186,6 @@ enum Cmd {
     Coverage { target: String },
 }
 
-/// Debian packages V8 (inside libnode) needs at run time.
-const RUNTIME_PACKAGES: &[&str] = &[
-    "libuv1",
-    "libicu72",
-    "libc-ares2",
-    "libnghttp2-14",
-    "libbrotli1",
-    "libssl3",
-];
-/// Debian packages that carry V8 10.2's library and headers.
-const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
-
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root();
@@ -204,7 +197,7 @@ fn main() -> Result<()> {
         Cmd::Test {
             no_fuzz,
             no_sanitizers,
-        } => test(&root, !no_fuzz, !no_sanitizers),
+        } => test::all(&root, !no_fuzz, !no_sanitizers),
         Cmd::Wheel { manylinux } => {
             setup(&root)?;
             python::wheel(&root, &manylinux)
@@ -340,209 +333,9 @@ fn host_name() -> Result<String> {
     Ok(name.trim().to_string())
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
-}
-
-/// `cargo`, without the toolchain pin of the cargo running xtask, so that
-/// `cargo +nightly ...` picks nightly.
-fn cargo_command() -> Command {
-    let mut cmd = Command::new("cargo");
-    cmd.env_remove("RUSTUP_TOOLCHAIN");
-    cmd
-}
-
-fn cargo(args: &[&str]) -> Result<()> {
-    run(cargo_command().args(args))
-}
-
-pub(crate) fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
-    Ok(())
-}
-
-/// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
-/// clean run there covers a quick subset (the full one takes ~10 minutes:
-/// `cargo xtask sanitize-prove valgrind`, and the GitHub workflow).
-const TEST_SANITIZER_JOBS: &[&str] = &["asan", "ubsan", "tsan", "valgrind", "msan"];
-
-fn test(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
-    setup(root)?;
-    let fuzz_manifest = "fuzz/Cargo.toml";
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&["fmt", "--all", "--check", "--manifest-path", fuzz_manifest])?;
-    let clippy = ["clippy", "--workspace", "--all-targets"];
-    let deny = ["--", "-D", "warnings"];
-    cargo(&[&clippy[..], &deny[..]].concat())?;
-    // The planted bugs and their test compile only with their feature.
-    cargo(
-        &[
-            &clippy[..],
-            &["--features", "v8cage/planted-bugs"],
-            &deny[..],
-        ]
-        .concat(),
-    )?;
-    cargo(&[&clippy[..], &["--manifest-path", fuzz_manifest], &deny[..]].concat())?;
-    // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
-    cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
-    python::pytest(root, &[])?;
-    python::fuzz(root, 10)?;
-    if fuzz_smoke {
-        fuzz::smoke(root, 20)?;
-        // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
-        // example of AFL++ syncing two machines through a shared folder.
-        cflite::build_and_check(root)?;
-        afl::sync_check(root, "eval", 20)?;
-    }
-    if sanitizers {
-        let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
-        sanitize::prove(root, &jobs, true)?;
-    }
-    eprintln!("xtask: all tests passed");
-    Ok(())
-}
-
-// ---- setup ------------------------------------------------------------------
-
-fn has_v8(include: &Path, lib_dir: &Path) -> bool {
-    include.join("v8.h").is_file()
-        && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
-}
-
-pub(crate) fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
-}
-
-fn setup(root: &Path) -> Result<()> {
-    if let Some(dir) = env::var_os("V8CAGE_V8_DIR") {
-        let dir = PathBuf::from(dir);
-        if !dir.join("include").exists() {
-            bail!("V8CAGE_V8_DIR={} has no include/ directory", dir.display());
-        }
-        eprintln!("xtask setup: using V8 from V8CAGE_V8_DIR={}", dir.display());
-        return Ok(());
-    }
-    let deps = root.join(".deps/v8");
-    let deps_ok = has_v8(
-        &deps.join("usr/include/node"),
-        &deps.join("usr/lib/x86_64-linux-gnu"),
-    );
-    let system_ok = has_v8(
-        Path::new("/usr/include/node"),
-        Path::new("/usr/lib/x86_64-linux-gnu"),
-    );
-    if deps_ok {
-        eprintln!("xtask setup: V8 already in {}", deps.display());
-    } else if system_ok {
-        eprintln!("xtask setup: using the system's libnode-dev (/usr/include/node)");
-    } else {
-        fetch_libnode(root, &deps)?;
-    }
-    ensure_runtime_packages()
-}
-
-fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
-    let download = root.join(".deps/download");
-    std::fs::create_dir_all(&download)?;
-    eprintln!(
-        "xtask setup: fetching {} with apt-get download into {}",
-        V8_PACKAGES.join(" "),
-        download.display()
-    );
-    let mut fetch = Command::new("apt-get");
-    fetch
-        .arg("download")
-        .args(V8_PACKAGES)
-        .current_dir(&download);
-    if run(&mut fetch).is_err() {
-        if !is_root() {
-            bail!("apt-get download failed; run `sudo apt-get update` and try again");
-        }
-        // A fresh machine may have no package lists yet.
-        run(Command::new("apt-get").arg("update"))?;
-        run(&mut fetch)?;
-    }
-    let staging = root.join(".deps/v8.partial");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    for entry in std::fs::read_dir(&download)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "deb") {
-            run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&staging))?;
-        }
-    }
-    if !has_v8(
-        &staging.join("usr/include/node"),
-        &staging.join("usr/lib/x86_64-linux-gnu"),
-    ) {
-        bail!("the unpacked packages hold no usr/include/node/v8.h + libnode.so");
-    }
-    // Rename last, so an interrupted setup never looks complete.
-    let _ = std::fs::remove_dir_all(deps);
-    std::fs::rename(&staging, deps)?;
-    std::fs::remove_dir_all(&download)?;
-    eprintln!("xtask setup: V8 unpacked into {}", deps.display());
-    Ok(())
-}
-
-fn package_installed(name: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", name])
-        .output()
-        .map(|o| {
-            o.status.success()
-                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
-        })
-        .unwrap_or(false)
-}
-
-fn ensure_runtime_packages() -> Result<()> {
-    let missing: Vec<&str> = RUNTIME_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !package_installed(p))
-        .collect();
-    if missing.is_empty() {
-        eprintln!(
-            "xtask setup: runtime libraries present ({})",
-            RUNTIME_PACKAGES.join(" ")
-        );
-        return Ok(());
-    }
-    if !is_root() {
-        bail!(
-            "V8 needs these runtime libraries; run:\n  sudo apt-get install -y {}",
-            missing.join(" ")
-        );
-    }
-    eprintln!(
-        "xtask setup: installing runtime libraries: {}",
-        missing.join(" ")
-    );
-    let install = || {
-        let mut cmd = Command::new("apt-get");
-        cmd.args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        run(&mut cmd)
-    };
-    if install().is_err() {
-        run(Command::new("apt-get").arg("update"))?;
-        install()?;
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::{is_root, run};
+use crate::cmd::{is_root, run};
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// and mini-racer, which the compatibility tests and the benchmark compare against.
