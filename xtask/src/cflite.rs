@@ -8,8 +8,8 @@ use std::process::Command;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use crate::fuzz;
 use crate::cmd::run;
+use crate::fuzz;
 
 /// The compiler flags base-builder sets for `SANITIZER=address` with
 /// libFuzzer (CFLAGS; CXXFLAGS adds `-stdlib=libc++`, which build.sh must

@@ -192,34 +192,20 @@ fn main() -> Result<()> {
     // Paths given on the command line are relative to where the user stands.
     let user_dir = env::current_dir()?;
     env::set_current_dir(&root)?;
+    // Every command needs V8 (or, for `setup`, is only that).
+    setup(&root)?;
     match cli.command {
-        Cmd::Setup => setup(&root),
+        Cmd::Setup => Ok(()),
         Cmd::Test {
             no_fuzz,
             no_sanitizers,
         } => test::all(&root, !no_fuzz, !no_sanitizers),
-        Cmd::Wheel { manylinux } => {
-            setup(&root)?;
-            python::wheel(&root, &manylinux)
-        }
-        Cmd::PyBench { bench_args } => {
-            setup(&root)?;
-            python::bench(&root, &bench_args)
-        }
-        Cmd::PyFuzz { time } => {
-            setup(&root)?;
-            python::fuzz(&root, time)
-        }
-        Cmd::Pytest { pytest_args } => {
-            setup(&root)?;
-            python::pytest(&root, &pytest_args)
-        }
-        Cmd::Sanitize { job, planted } => {
-            setup(&root)?;
-            sanitize::run(&root, &job, planted)
-        }
+        Cmd::Wheel { manylinux } => python::wheel(&root, &manylinux),
+        Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
+        Cmd::PyFuzz { time } => python::fuzz(&root, time),
+        Cmd::Pytest { pytest_args } => python::pytest(&root, &pytest_args),
+        Cmd::Sanitize { job, planted } => sanitize::run(&root, &job, planted),
         Cmd::SanitizeProve { jobs, quick } => {
-            setup(&root)?;
             let jobs = if jobs.is_empty() {
                 sanitize::JOBS
                     .iter()
@@ -236,14 +222,8 @@ fn main() -> Result<()> {
             jobs,
             merge,
             libfuzzer_args,
-        } => {
-            setup(&root)?;
-            fuzz::libfuzzer(&root, &target, time, jobs, merge, &libfuzzer_args)
-        }
-        Cmd::FuzzSmoke { time } => {
-            setup(&root)?;
-            fuzz::smoke(&root, time)
-        }
+        } => fuzz::libfuzzer(&root, &target, time, jobs, merge, &libfuzzer_args),
+        Cmd::FuzzSmoke { time } => fuzz::smoke(&root, time),
         Cmd::Afl {
             target,
             time,
@@ -254,7 +234,6 @@ fn main() -> Result<()> {
             peers,
             sync_every,
         } => {
-            setup(&root)?;
             let sync = match sync_dir {
                 Some(dir) => Some(afl::SharedSync {
                     dir: user_dir.join(dir),
@@ -278,52 +257,16 @@ fn main() -> Result<()> {
                 },
             )
         }
-        Cmd::AflSyncCheck { target, time } => {
-            setup(&root)?;
-            afl::sync_check(&root, &target, time)
-        }
-        Cmd::CfliteBuild => {
-            setup(&root)?;
-            cflite::build_and_check(&root)
-        }
-        Cmd::Repro { target, file } => {
-            setup(&root)?;
-            fuzz::repro(&root, &target, &user_dir.join(file))
-        }
-        Cmd::Coverage { target } => {
-            setup(&root)?;
-            fuzz::coverage(&root, &target)
-        }
+        Cmd::AflSyncCheck { target, time } => afl::sync_check(&root, &target, time),
+        Cmd::CfliteBuild => cflite::build_and_check(&root),
+        Cmd::Repro { target, file } => fuzz::repro(&root, &target, &user_dir.join(file)),
+        Cmd::Coverage { target } => fuzz::coverage(&root, &target),
         Cmd::Run {
             file,
             timeout,
             heap_limit,
             debug,
-        } => {
-            setup(&root)?;
-            let file = if file == "-" {
-                file.into()
-            } else {
-                user_dir.join(file).into_os_string()
-            };
-            let mut args: Vec<OsString> =
-                ["run", "--quiet", "-p", "v8cage", "--example", "run", "--"]
-                    .map(OsString::from)
-                    .to_vec();
-            args.push(file);
-            if let Some(t) = timeout {
-                args.extend(["--timeout".into(), t.into()]);
-            }
-            if let Some(h) = heap_limit {
-                args.extend(["--heap-limit".into(), h.into()]);
-            }
-            if debug {
-                args.push("--debug".into());
-            }
-            // The example's exit code says whether JS failed: pass it through.
-            let status = cargo_command().args(&args).status()?;
-            std::process::exit(status.code().unwrap_or(1));
-        }
+        } => run_script(&user_dir, file, timeout, heap_limit, debug),
     }
 }
 
@@ -338,4 +281,35 @@ pub(crate) fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+/// `cargo xtask run`: the `run` example of the core, exiting as it does (its
+/// exit code says whether the JavaScript failed).
+fn run_script(
+    user_dir: &Path,
+    file: String,
+    timeout: Option<String>,
+    heap_limit: Option<String>,
+    debug: bool,
+) -> Result<()> {
+    let file = if file == "-" {
+        file.into()
+    } else {
+        user_dir.join(file).into_os_string()
+    };
+    let mut args: Vec<OsString> = ["run", "--quiet", "-p", "v8cage", "--example", "run", "--"]
+        .map(OsString::from)
+        .to_vec();
+    args.push(file);
+    if let Some(t) = timeout {
+        args.extend(["--timeout".into(), t.into()]);
+    }
+    if let Some(h) = heap_limit {
+        args.extend(["--heap-limit".into(), h.into()]);
+    }
+    if debug {
+        args.push("--debug".into());
+    }
+    let status = cargo_command().args(&args).status()?;
+    std::process::exit(status.code().unwrap_or(1));
 }

@@ -5,15 +5,15 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::cmd::cargo;
-use crate::{afl, cflite, fuzz, python, sanitize, setup};
+use crate::{afl, cflite, fuzz, python, sanitize};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
 /// `cargo xtask sanitize-prove valgrind`, and the GitHub workflow).
 const TEST_SANITIZER_JOBS: &[&str] = &["asan", "ubsan", "tsan", "valgrind", "msan"];
 
+/// `setup` has run. `fuzz_smoke` and `sanitizers` select the long proofs.
 pub(crate) fn all(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
-    setup(root)?;
     let fuzz_manifest = "fuzz/Cargo.toml";
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["fmt", "--all", "--check", "--manifest-path", fuzz_manifest])?;
