@@ -16,8 +16,7 @@ namespace {
 
 class Decoder {
  public:
-  Decoder(Session& session, const uint8_t* data, size_t len)
-      : s_(session), p_(data), end_(data + len) {}
+  Decoder(Session& session, const uint8_t* data, size_t len) : s_(session), p_(data), end_(data + len) {}
 
   bool Decode(v8::Local<v8::Value>* out, uint32_t depth) {
     if (depth > s_.self()->limits.max_depth) return Fail("argument nests deeper than the depth limit");
@@ -68,8 +67,8 @@ class Decoder {
         if (n != 0 && data == nullptr) return Fail("out of memory for binary argument");
         if (n != 0) std::memcpy(data, p_, n);
         p_ += n;
-        std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
-            data, n, [](void* d, size_t, void*) { free(d); }, nullptr);
+        std::shared_ptr<v8::BackingStore> store =
+            v8::ArrayBuffer::NewBackingStore(data, n, [](void* d, size_t, void*) { free(d); }, nullptr);
         v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, store);
         *out = v8::Uint8Array::New(buffer, 0, n);
         return true;

@@ -17,8 +17,7 @@ namespace {
 
 class Encoder {
  public:
-  Encoder(Session& session, Writer& w)
-      : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
+  Encoder(Session& session, Writer& w) : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
 
   // After a failed Encode: the partial result never reaches the embedder,
   // so nobody could release the functions it retained.
@@ -86,9 +85,8 @@ class Encoder {
       return true;
     }
     if (v->IsArrayBuffer() || v->IsSharedArrayBuffer()) {
-      std::shared_ptr<v8::BackingStore> store =
-          v->IsArrayBuffer() ? v.As<v8::ArrayBuffer>()->GetBackingStore()
-                             : v.As<v8::SharedArrayBuffer>()->GetBackingStore();
+      std::shared_ptr<v8::BackingStore> store = v->IsArrayBuffer() ? v.As<v8::ArrayBuffer>()->GetBackingStore()
+                                                                   : v.As<v8::SharedArrayBuffer>()->GetBackingStore();
       size_t n = store->ByteLength();
       if (!SpendBytes(n)) return false;
       w_.Byte(kBytes);
@@ -181,8 +179,7 @@ class Encoder {
   }
   bool Object(v8::Local<v8::Object> obj, uint32_t depth, v8::Local<v8::Context> ctx) {
     v8::Local<v8::Array> keys;
-    if (!obj->GetOwnPropertyNames(ctx,
-                                  static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
+    if (!obj->GetOwnPropertyNames(ctx, static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
                                   v8::KeyConversionMode::kConvertToString)
              .ToLocal(&keys)) {
       return false;

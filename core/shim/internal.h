@@ -43,9 +43,7 @@ constexpr int kMaxHeapLimitGraces = 3;
 // worker threads) may outlive static destructors at process exit.
 extern v8::Platform* g_platform;
 
-inline uintptr_t CurrentStackPosition() {
-  return reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-}
+inline uintptr_t CurrentStackPosition() { return reinterpret_cast<uintptr_t>(__builtin_frame_address(0)); }
 
 // Lowest usable address of the calling thread's stack (session.cc).
 uintptr_t ThreadStackLow();
@@ -189,7 +187,6 @@ class Session {
   std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
 };
-
 
 }  // namespace v8cage_shim
 

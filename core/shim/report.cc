@@ -84,8 +84,7 @@ std::pair<int, int> LineAndColumnAt(v8::Isolate* isolate, v8::Local<v8::String> 
 
 // Reports whatever stopped compile/run/convert: a stop request, a syntax
 // error or an exception. `source` is the script being compiled, if any.
-int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out,
-                  v8::Local<v8::String> source) {
+int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out, v8::Local<v8::String> source) {
   v8cage_isolate* self = s.self();
   if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
   if (!tc.HasCaught()) return FailWith(V8CAGE_INTERNAL, "V8 reported failure without an exception", self, out);
@@ -150,8 +149,8 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
     self->out.clear();
     Writer report(self->out);
     WriteDetail(s, report,
-                v8::String::Concat(s.isolate(), v8::String::NewFromUtf8Literal(s.isolate(), "reading the result threw: "),
-                                   detail));
+                v8::String::Concat(s.isolate(),
+                                   v8::String::NewFromUtf8Literal(s.isolate(), "reading the result threw: "), detail));
     return Finish(V8CAGE_CONVERSION, self, out);
   }
   return FailWith(V8CAGE_CONVERSION, encoded.error, self, out);

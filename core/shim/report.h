@@ -14,8 +14,7 @@ int Finish(int status, v8cage_isolate* self, v8cage_output* out);
 int FailWith(int status, const std::string& message, v8cage_isolate* self, v8cage_output* out);
 // Reports whatever stopped compile/run/convert: a stop request, a syntax
 // error or an exception. `source` is the script being compiled, if any.
-int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out,
-                  v8::Local<v8::String> source = {});
+int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out, v8::Local<v8::String> source = {});
 // Runs pending promise jobs, then encodes `result`.
 int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out);
 

@@ -22,8 +22,7 @@ uintptr_t ThreadStackLow() {
       pthread_attr_destroy(&attr);
     }
     // Unknown bounds: fall back to V8's default budget below this frame.
-    low = addr != nullptr ? reinterpret_cast<uintptr_t>(addr)
-                          : CurrentStackPosition() - kMaxJsStack - kStackHeadroom;
+    low = addr != nullptr ? reinterpret_cast<uintptr_t>(addr) : CurrentStackPosition() - kMaxJsStack - kStackHeadroom;
   }
   return low;
 }
@@ -48,8 +47,7 @@ void CloseStopWindowLocked(v8cage_isolate* self) {
   self->isolate->CancelTerminateExecution();
 }
 
-Session::Session(v8cage_isolate* self)
-  : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
+Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
   scopes_.emplace(self->isolate, self->context);
   uintptr_t here = CurrentStackPosition();
   uintptr_t limit = std::max(ThreadStackLow() + kStackHeadroom, here - std::min(here, kMaxJsStack));

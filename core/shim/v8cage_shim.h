@@ -79,12 +79,11 @@ void v8cage_request_stop(v8cage_isolate* iso, int reason);
 void v8cage_open_stop_window(v8cage_isolate* iso);
 void v8cage_close_stop_window(v8cage_isolate* iso);
 
-int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len,
-                v8cage_output* out);
+int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len, v8cage_output* out);
 // `name` is a global function name or a dotted path ("JSON.stringify");
 // `args` is an encoded array of values.
-int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len,
-                const uint8_t* args, size_t args_len, v8cage_output* out);
+int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len, const uint8_t* args, size_t args_len,
+                v8cage_output* out);
 
 // Calls a function a result handed out (its handle id, from the kFunction
 // encoding) with `this` undefined. V8CAGE_INVALID once it was released.
