@@ -72,15 +72,23 @@ def main():
 
         return run
 
-    case("new context", loop(lambda: v8cage.Context().close()),
-         loop(lambda: py_mini_racer.MiniRacer().close()), n(50), 3e-3)
+    case(
+        "new context",
+        loop(lambda: v8cage.Context().close()),
+        loop(lambda: py_mini_racer.MiniRacer().close()),
+        n(50),
+        3e-3,
+    )
     case('eval("1+1")', loop(lambda: ctx.eval("1+1")), loop(lambda: mr.eval("1+1")), n(20000), 3e-6)
-    case("call, 3 args", loop(lambda: ctx.call("f3", 1, 2, 3)),
-         loop(lambda: mr.call("f3", 1, 2, 3)), n(20000), 5e-6)
-    case("100k ints -> list", loop(lambda: ctx.eval("ints")),
-         loop(lambda: mr.execute("ints")), n(20), 10e-3)
-    case("~1 MB object -> dict", loop(lambda: ctx.eval("big")),
-         loop(lambda: mr.execute("big")), n(10), 40e-3)
+    case(
+        "call, 3 args",
+        loop(lambda: ctx.call("f3", 1, 2, 3)),
+        loop(lambda: mr.call("f3", 1, 2, 3)),
+        n(20000),
+        5e-6,
+    )
+    case("100k ints -> list", loop(lambda: ctx.eval("ints")), loop(lambda: mr.execute("ints")), n(20), 10e-3)
+    case("~1 MB object -> dict", loop(lambda: ctx.eval("big")), loop(lambda: mr.execute("big")), n(10), 40e-3)
     case("fib(25)", loop(lambda: ctx.eval("fib(25)")), loop(lambda: mr.eval("fib(25)")), n(10))
 
     # Timeout accuracy: how long a 50 ms timeout takes to end an endless loop.
@@ -125,8 +133,10 @@ def main():
     ours_scale = scaling(v8cage.Context, lambda c, s: c.eval(s))
     theirs_scale = scaling(py_mini_racer.MiniRacer, lambda m, s: m.eval(s))
 
-    print(f"v8cage (V8 {v8cage.v8_version()}) vs mini-racer {version('mini-racer')} "
-          f"(V8 {mr.v8_version}), median per operation")
+    print(
+        f"v8cage (V8 {v8cage.v8_version()}) vs mini-racer {version('mini-racer')} "
+        f"(V8 {mr.v8_version}), median per operation"
+    )
     print(f"{'case':24} {'v8cage':>12} {'mini-racer':>12} {'ratio':>8}  target (v8cage)")
     for name, ours, theirs, target in rows:
         verdict = ""

@@ -56,8 +56,7 @@ def build(fdp, depth=0):
     if kind == 10:
         return tuple(build(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 5)))
     return {
-        fdp.ConsumeUnicodeNoSurrogates(8): build(fdp, depth + 1)
-        for _ in range(fdp.ConsumeIntInRange(0, 5))
+        fdp.ConsumeUnicodeNoSurrogates(8): build(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 5))
     }
 
 

@@ -6,10 +6,8 @@ import math
 import types
 
 import pytest
-
 import v8cage
 from v8cage import Undefined
-
 
 UTC = datetime.timezone.utc
 
@@ -36,8 +34,10 @@ UTC = datetime.timezone.utc
         ("({a: 1, b: {c: [true]}})", {"a": 1, "b": {"c": [True]}}),
         ("new Uint8Array([1, 2, 255])", b"\x01\x02\xff"),
         ("new ArrayBuffer(3)", b"\x00\x00\x00"),
-        ("new Date(Date.UTC(2020, 1, 29, 12, 30, 15, 250))",
-         datetime.datetime(2020, 2, 29, 12, 30, 15, 250000, tzinfo=UTC)),
+        (
+            "new Date(Date.UTC(2020, 1, 29, 12, 30, 15, 250))",
+            datetime.datetime(2020, 2, 29, 12, 30, 15, 250000, tzinfo=UTC),
+        ),
         ("new Date(-86400000)", datetime.datetime(1969, 12, 31, tzinfo=UTC)),
     ],
 )

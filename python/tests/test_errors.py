@@ -1,7 +1,6 @@
 """Every exception type, its attributes, and the context staying usable."""
 
 import pytest
-
 import v8cage
 
 

@@ -1,7 +1,6 @@
 """Hostile results and leaks: bounded errors, never a hang or a crash."""
 
 import pytest
-
 import v8cage
 
 

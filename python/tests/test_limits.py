@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-
 import v8cage
 
 

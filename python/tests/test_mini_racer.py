@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import py_mini_racer
 import pytest
-
 import v8cage
 
 

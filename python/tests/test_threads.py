@@ -13,7 +13,7 @@ def test_eight_threads_with_their_own_contexts():
         with v8cage.Context(timeout=10) as ctx:
             ctx.eval(f"var id = {n}; function step(x) {{ return x + id }}")
             total = 0
-            for i in range(200):
+            for _i in range(200):
                 total = ctx.call("step", total)
             results[n] = total
 

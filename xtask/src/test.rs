@@ -17,6 +17,8 @@ pub(crate) fn all(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()>
     let fuzz_manifest = "fuzz/Cargo.toml";
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["fmt", "--all", "--check", "--manifest-path", fuzz_manifest])?;
+    python::clang_format_check(root)?;
+    python::lint(root)?;
     let clippy = ["clippy", "--workspace", "--all-targets"];
     let deny = ["--", "-D", "warnings"];
     cargo(&[&clippy[..], &deny[..]].concat())?;

@@ -21,9 +21,7 @@ class JSEvalError(JSError):
     """JavaScript threw. ``name`` is the error's name ("TypeError"; empty for
     a thrown non-Error), ``message`` its message, ``stack`` its stack trace."""
 
-    def __init__(
-        self, message: str, name: str = "", text: str = "", stack: Optional[str] = None
-    ) -> None:
+    def __init__(self, message: str, name: str = "", text: str = "", stack: Optional[str] = None) -> None:
         super().__init__(message)
         self.name = name
         self.message = text

@@ -9,7 +9,7 @@ proxies)."""
 import json
 from json import JSONEncoder
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Optional, Type, TypeVar
+from typing import Any, Callable, ClassVar, Optional, TypeVar
 
 from . import _errors
 from ._v8cage import Context, JSUndefinedType, Undefined
@@ -165,7 +165,7 @@ class MiniRacer:
         self,
         expr: str,
         *args: Any,
-        encoder: Optional[Type[JSONEncoder]] = None,
+        encoder: Optional[type[JSONEncoder]] = None,
         timeout: Optional[float] = None,
         timeout_sec: Optional[float] = None,
         max_memory: Optional[int] = None,
@@ -213,7 +213,7 @@ class MiniRacer:
 
     def close(
         self,
-        exc_type: Optional[Type[BaseException]] = None,
+        exc_type: Optional[type[BaseException]] = None,
         exc_val: Optional[BaseException] = None,
         exc_tb: Optional[TracebackType] = None,
     ) -> None:
@@ -227,7 +227,7 @@ class MiniRacer:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
+        exc_type: Optional[type[BaseException]],
         exc_val: Optional[BaseException],
         exc_tb: Optional[TracebackType],
     ) -> None:
