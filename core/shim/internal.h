@@ -134,6 +134,17 @@ auto Guarded(F&& body, G&& fallback) noexcept -> decltype(body()) {
   }
 }
 
+// Guarded, for entry points that return nothing.
+template <typename F>
+void GuardedVoid(F&& body) noexcept {
+  Guarded(
+      [&]() -> int {
+        body();
+        return 0;
+      },
+      [] { return 0; });
+}
+
 // Stop requests and the window they apply in (session.cc).
 void RequestStop(v8cage_isolate* self, int reason);
 // Both with stop_mutex held. Opening clears what a previous window left.

@@ -131,52 +131,38 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
 
 void v8cage_isolate_free(v8cage_isolate* iso) {
   if (iso == nullptr) return;
-  Guarded(
-      [&]() -> int {
-        {
-          v8::Locker locker(iso->isolate);
-          v8::Isolate::Scope isolate_scope(iso->isolate);
-          iso->functions.clear();
-          iso->context.Reset();
-        }
-        // The platform keeps a task runner (and its queued tasks) per isolate
-        // until told the isolate is gone; without this every freed context
-        // leaked them (found by the api_ops fuzzer's out-of-memory report).
-        v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
-        iso->isolate->Dispose();
-        delete iso;
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] {
+    {
+      v8::Locker locker(iso->isolate);
+      v8::Isolate::Scope isolate_scope(iso->isolate);
+      iso->functions.clear();
+      iso->context.Reset();
+    }
+    // The platform keeps a task runner (and its queued tasks) per isolate
+    // until told the isolate is gone; without this every freed context
+    // leaked them (found by the api_ops fuzzer's out-of-memory report).
+    v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
+    iso->isolate->Dispose();
+    delete iso;
+  });
 }
 
 void v8cage_open_stop_window(v8cage_isolate* iso) {
-  Guarded(
-      [&]() -> int {
-        std::lock_guard<std::mutex> lock(iso->stop_mutex);
-        OpenStopWindowLocked(iso);
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] {
+    std::lock_guard<std::mutex> lock(iso->stop_mutex);
+    OpenStopWindowLocked(iso);
+  });
 }
 
 void v8cage_close_stop_window(v8cage_isolate* iso) {
-  Guarded(
-      [&]() -> int {
-        std::lock_guard<std::mutex> lock(iso->stop_mutex);
-        CloseStopWindowLocked(iso);
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] {
+    std::lock_guard<std::mutex> lock(iso->stop_mutex);
+    CloseStopWindowLocked(iso);
+  });
 }
 
 void v8cage_request_stop(v8cage_isolate* iso, int reason) {
-  Guarded(
-      [&]() -> int {
-        RequestStop(iso, reason);
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] { RequestStop(iso, reason); });
 }
 
 void v8cage_set_memory_limits(v8cage_isolate* iso, size_t soft, size_t hard) {
@@ -193,30 +179,24 @@ void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard) {
 
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {
   *out = v8cage_heap_stats{};
-  Guarded(
-      [&]() -> int {
-        v8::Locker locker(iso->isolate);
-        v8::Isolate::Scope isolate_scope(iso->isolate);
-        v8::HeapStatistics stats;
-        iso->isolate->GetHeapStatistics(&stats);
-        out->used = stats.used_heap_size();
-        out->total = stats.total_heap_size();
-        out->limit = stats.heap_size_limit();
-        out->external = iso->allocator->in_use();
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] {
+    v8::Locker locker(iso->isolate);
+    v8::Isolate::Scope isolate_scope(iso->isolate);
+    v8::HeapStatistics stats;
+    iso->isolate->GetHeapStatistics(&stats);
+    out->used = stats.used_heap_size();
+    out->total = stats.total_heap_size();
+    out->limit = stats.heap_size_limit();
+    out->external = iso->allocator->in_use();
+  });
 }
 
 void v8cage_low_memory_notification(v8cage_isolate* iso) {
-  Guarded(
-      [&]() -> int {
-        v8::Locker locker(iso->isolate);
-        v8::Isolate::Scope isolate_scope(iso->isolate);
-        iso->isolate->LowMemoryNotification();
-        return 0;
-      },
-      [] { return 0; });
+  GuardedVoid([&] {
+    v8::Locker locker(iso->isolate);
+    v8::Isolate::Scope isolate_scope(iso->isolate);
+    iso->isolate->LowMemoryNotification();
+  });
 }
 
 }  // extern "C"

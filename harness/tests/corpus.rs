@@ -11,12 +11,13 @@ fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
 }
 
+/// The files in `dir`, sorted (none if it does not exist).
 fn entries(dir: &Path) -> Vec<PathBuf> {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = listing
-        .map(|entry| entry.expect("reading a corpus folder").path())
+        .map(|entry| entry.expect("reading a folder").path())
         .filter(|path| path.is_file())
         .collect();
     files.sort();
@@ -88,14 +89,13 @@ fn every_target_has_a_corpus_folder() {
 /// The stems of the `.rs` files in `dir` (relative to the workspace), sorted.
 fn driver_names(dir: &str) -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
+    let drivers: Vec<String> = entries(&dir)
+        .iter()
         .filter(|path| path.extension().is_some_and(|e| e == "rs"))
         .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    names.sort();
-    names
+    assert!(!drivers.is_empty(), "no drivers in {}", dir.display());
+    drivers
 }
 
 /// `TARGETS` is the one list; each target has one libFuzzer and one AFL
