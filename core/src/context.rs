@@ -14,8 +14,9 @@ use crate::{engine, ffi, watchdog, Error, Value};
 pub struct ContextOptions {
     /// Wall-clock bound for each `eval`/`call`, conversion included. `None`: no limit.
     pub timeout: Option<Duration>,
-    /// JS heap size bound in bytes; also bounds `ArrayBuffer` memory.
-    /// `None`: V8's default heap size.
+    /// JS heap size bound in bytes, from [`MIN_HEAP_LIMIT`] to
+    /// [`MAX_HEAP_LIMIT`]; also bounds `ArrayBuffer` memory. `None`: V8's
+    /// default heap size.
     pub heap_limit: Option<usize>,
     /// Bound on the encoded size of one converted result (bytes, < 4 GiB).
     pub max_result_bytes: usize,
@@ -33,6 +34,13 @@ impl Default for ContextOptions {
         }
     }
 }
+
+/// The smallest [`ContextOptions::heap_limit`]: V8 needs a few MiB for a
+/// context before any script runs.
+pub const MIN_HEAP_LIMIT: usize = 8 << 20;
+/// The largest [`ContextOptions::heap_limit`]: V8's heap sizing arithmetic
+/// wraps far above it (`usize::MAX` became a ~50 MB heap and an abort).
+pub const MAX_HEAP_LIMIT: usize = 1 << 40;
 
 /// V8 heap figures in bytes, from `v8::Isolate::GetHeapStatistics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +72,9 @@ unsafe impl Send for IsolatePtr {}
 
 impl StopTarget {
     pub(crate) fn stop(&self, reason: std::os::raw::c_int) {
+        if engine::forked_after_start() {
+            return;
+        }
         let guard = self.isolate.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ptr) = guard.as_ref() {
             // SAFETY: the isolate is alive: Context::drop takes it out of this
@@ -140,6 +151,13 @@ impl Context {
     /// Creates a context with the given limits.
     pub fn new(options: ContextOptions) -> Result<Context, Error> {
         engine::ensure_initialised()?;
+        if let Some(limit) = options.heap_limit {
+            if !(MIN_HEAP_LIMIT..=MAX_HEAP_LIMIT).contains(&limit) {
+                return Err(Error::InvalidInput(format!(
+                    "heap_limit must be from {MIN_HEAP_LIMIT} to {MAX_HEAP_LIMIT} bytes, not {limit}"
+                )));
+            }
+        }
         if options.max_result_bytes >= u32::MAX as usize {
             return Err(Error::InvalidInput(
                 "max_result_bytes must be below 4 GiB".into(),
@@ -208,6 +226,7 @@ impl Context {
         &mut self,
         entry: impl FnOnce(*mut ffi::RawIsolate, *mut ffi::Output) -> std::os::raw::c_int,
     ) -> Result<Value, Error> {
+        engine::check_not_forked()?;
         self.release_dropped_functions();
         let _window = StopWindow::open(self.raw);
         let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
@@ -296,8 +315,11 @@ impl Context {
         (soft != 0, hard != 0)
     }
 
-    /// Current heap figures.
+    /// Current heap figures (all zero in a process forked after V8 started).
     pub fn heap_stats(&self) -> HeapStats {
+        if engine::forked_after_start() {
+            return HeapStats::default();
+        }
         let mut raw = ffi::RawHeapStats::default();
         // SAFETY: `raw` is a live isolate; the shim locks it; `raw` stats is a valid out-pointer.
         unsafe { ffi::v8cage_heap_stats_get(self.raw.as_ptr(), &mut raw) };
@@ -309,8 +331,12 @@ impl Context {
         }
     }
 
-    /// Runs a full garbage collection.
+    /// Runs a full garbage collection (nothing in a process forked after V8
+    /// started).
     pub fn low_memory_notification(&mut self) {
+        if engine::forked_after_start() {
+            return;
+        }
         // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
         unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
     }
@@ -377,6 +403,11 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
+        // After fork() the isolate is the parent's: freeing it would touch
+        // V8 (and locks held by threads that no longer exist). Leak it.
+        if engine::forked_after_start() {
+            return;
+        }
         // Detach first: once this returns no stop request can reach the isolate.
         self.target
             .isolate

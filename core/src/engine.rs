@@ -1,8 +1,35 @@
 //! Process-wide V8 initialisation: once, lazily, thread-safely.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::{ffi, Error};
+
+/// Set in a child process forked after V8 started: V8's threads did not
+/// survive the fork and its locks may be held forever, so nothing may touch
+/// V8 there (it crashed in `v8::Context::Enter`).
+static FORKED_AFTER_START: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_fork_in_child() {
+    // Async-signal-safe: one atomic store.
+    FORKED_AFTER_START.store(true, Ordering::Relaxed);
+}
+
+/// `Err` in a process forked after V8 started in its parent.
+pub(crate) fn check_not_forked() -> Result<(), Error> {
+    if forked_after_start() {
+        return Err(Error::InvalidInput(
+            "V8 was started in the parent process and cannot be used after fork(); \
+             start child processes with spawn (Python: multiprocessing.set_start_method(\"spawn\"))"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn forked_after_start() -> bool {
+    FORKED_AFTER_START.load(Ordering::Relaxed)
+}
 
 enum State {
     Uninitialised { flags: String },
@@ -17,15 +44,17 @@ static ENGINE: Mutex<State> = Mutex::new(State::Uninitialised {
 /// Passes V8 command-line flags (e.g. `"--max-lazy"`, `"--jitless"`). Only
 /// before the first context is created; afterwards it is an
 /// [`Error::InvalidInput`] because V8 reads flags once at start-up.
+///
+/// Flags that would end or abort the host process, or make V8 print to its
+/// standard output, are refused in every spelling V8 accepts (see
+/// [`refusal`]).
 pub fn set_flags(flags: &str) -> Result<(), Error> {
-    // V8 prints its help and exits the process for these.
-    if flags
-        .split_whitespace()
-        .any(|f| matches!(f.trim_start_matches('-'), "help" | "h"))
-    {
-        return Err(Error::InvalidInput(
-            "--help would make V8 exit the process".into(),
-        ));
+    for token in flags.split_whitespace() {
+        if let Some(why) = refusal(token) {
+            return Err(Error::InvalidInput(format!(
+                "V8 flag {token:?} refused: {why}"
+            )));
+        }
     }
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     match &mut *state {
@@ -43,8 +72,15 @@ pub fn set_flags(flags: &str) -> Result<(), Error> {
 }
 
 pub(crate) fn ensure_initialised() -> Result<(), Error> {
+    check_not_forked()?;
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     if let State::Uninitialised { flags } = &*state {
+        // SAFETY: registers a handler that only stores an atomic; called
+        // once, under the ENGINE lock, before V8 starts any thread.
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(note_fork_in_child)) };
+        if registered != 0 {
+            return Err(Error::Engine("pthread_atfork failed".into()));
+        }
         // SAFETY: called once, under the ENGINE lock; the flag bytes outlive the call.
         let status = unsafe { ffi::v8cage_engine_init(flags.as_ptr().cast(), flags.len()) };
         *state = if status == 0 {
@@ -64,4 +100,80 @@ pub fn v8_version() -> String {
     // SAFETY: returns a pointer to a static NUL-terminated string inside V8.
     let raw = unsafe { std::ffi::CStr::from_ptr(ffi::v8cage_v8_version()) };
     raw.to_string_lossy().into_owned()
+}
+
+/// Why V8 must not get `token`, if it must not. V8 reads a flag as one or
+/// two dashes, an optional `no`/`no-` negation, a name in which `-` and `_`
+/// are the same, and an optional `=value`; the name is what decides, whatever
+/// the value or negation (`--help=0` still prints the help and exits).
+fn refusal(token: &str) -> Option<&'static str> {
+    let body = token
+        .strip_prefix("--")
+        .or_else(|| token.strip_prefix('-'))?;
+    let name = body.split('=').next().unwrap_or_default().replace('_', "-");
+    let name = name
+        .strip_prefix("no-")
+        .or_else(|| name.strip_prefix("no"))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(&name);
+    const EXITS: &[&str] = &["help", "h", "version"];
+    const NATIVES: &[&str] = &["allow-natives-syntax"];
+    if EXITS.contains(&name) {
+        Some("V8 prints and exits the process")
+    } else if name.starts_with("abort-on-") || name == "hard-abort" {
+        Some("V8 aborts the process on what it names")
+    } else if NATIVES.contains(&name) {
+        Some("scripts could call V8's internal functions, some of which abort the process")
+    } else if name.starts_with("print-") || name.starts_with("trace-") {
+        Some("V8 writes to the host's standard output")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn every_spelling_of_a_refused_flag_is_refused() {
+        for token in [
+            "--help",
+            "-help",
+            "-h",
+            "--help=1",
+            "--help=true",
+            "--help=0",
+            "--nohelp",
+            "--no-help",
+            "--version",
+            "--print_flag_values",
+            "--print-bytecode",
+            "--trace_gc",
+            "--abort-on-uncaught-exception",
+            "--abort_on_uncaught_exception=1",
+            "--hard_abort",
+            "--allow-natives-syntax",
+            "--allow_natives_syntax=true",
+        ] {
+            assert!(refusal(token).is_some(), "{token} was accepted");
+        }
+    }
+
+    #[test]
+    fn ordinary_flags_pass() {
+        for token in [
+            "--jitless",
+            "--max-lazy",
+            "--no-opt",
+            "--noopt",
+            "--stack-size=500",
+            "--harmony",
+            "--expose-gc",
+            "--no",
+            "notaflag",
+        ] {
+            assert_eq!(refusal(token), None, "{token}");
+        }
+    }
 }

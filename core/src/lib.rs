@@ -54,7 +54,9 @@ mod wire;
 #[doc(hidden)]
 pub mod testing;
 
-pub use context::{Context, ContextOptions, HeapStats, TerminateHandle};
+pub use context::{
+    Context, ContextOptions, HeapStats, TerminateHandle, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
+};
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
 pub use function::Function;

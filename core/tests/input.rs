@@ -76,11 +76,34 @@ fn empty_and_blank_source() {
     assert_eq!(c.eval(";").unwrap(), Value::Undefined);
 }
 
+/// Each of these, given to V8, would end the test process (exit 0 after
+/// printing help, an abort, or prints on stdout); the contexts below prove
+/// that none of them reached V8.
 #[test]
 fn flags_that_would_exit_the_process_are_refused() {
+    for flags in [
+        "--stack-trace-limit=5 --help",
+        "--help=1",
+        "--help=true",
+        "-h",
+        "--no-help",
+        "--print_flag_values",
+        "--abort-on-uncaught-exception",
+        "--allow-natives-syntax",
+    ] {
+        assert!(
+            matches!(v8cage::set_flags(flags), Err(Error::InvalidInput(_))),
+            "{flags} was accepted"
+        );
+    }
+    let mut c = Context::default_new().unwrap();
+    assert_eq!(
+        c.eval("throw new Error('x')").unwrap_err().to_string(),
+        "Error: x"
+    );
     assert!(matches!(
-        v8cage::set_flags("--stack-trace-limit=5 --help"),
-        Err(Error::InvalidInput(_))
+        c.eval("%DebugPrint(1)"),
+        Err(Error::Syntax { .. })
     ));
 }
 

@@ -232,3 +232,35 @@ fn soft_and_hard_memory_limits_can_be_set_later() {
         .unwrap();
     assert_eq!(ctx.memory_limits_reached(), (false, false));
 }
+
+/// A heap limit V8 cannot honour is refused: 0 (which once meant "no
+/// limit"), and huge values, whose sizing arithmetic wrapped to a ~50 MB heap
+/// and then aborted the process.
+#[test]
+fn impossible_heap_limits_are_invalid_input() {
+    for limit in [
+        0,
+        1,
+        v8cage::MIN_HEAP_LIMIT - 1,
+        v8cage::MAX_HEAP_LIMIT + 1,
+        usize::MAX,
+        usize::MAX - (1 << 20),
+    ] {
+        let made = Context::new(ContextOptions {
+            heap_limit: Some(limit),
+            ..Default::default()
+        });
+        assert!(
+            matches!(made, Err(Error::InvalidInput(_))),
+            "heap_limit {limit}: {made:?}"
+        );
+    }
+    for limit in [v8cage::MIN_HEAP_LIMIT, v8cage::MAX_HEAP_LIMIT] {
+        let mut ctx = Context::new(ContextOptions {
+            heap_limit: Some(limit),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ctx.eval("[1, 2].length"), Ok(Value::Number(2.0)));
+    }
+}

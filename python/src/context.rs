@@ -52,14 +52,37 @@ impl JsFunction {
     }
 }
 
-fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
-    match value {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(PyValueError::new_err(format!(
+/// A timeout in seconds: positive and at most `Duration::MAX` (~5.8e11
+/// years). Larger ones are a `ValueError`, not "no limit": `None` says that.
+pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+    let Some(s) = value else {
+        return Ok(None);
+    };
+    if !(s.is_finite() && s > 0.0) {
+        return Err(PyValueError::new_err(format!(
             "{what} must be a positive number of seconds, not {s}"
-        ))),
+        )));
     }
+    Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what} of {s} seconds is too large; pass None for no limit"
+        ))
+    })
+}
+
+/// A byte count: an int from 0 to `usize::MAX` (a `ValueError` otherwise,
+/// also for ints too large for any machine word).
+fn byte_count(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    let out_of_range =
+        || PyValueError::new_err(format!("{what} must be a positive number of bytes"));
+    let n: i128 = value.extract().map_err(|e: PyErr| {
+        if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(value.py()) {
+            out_of_range()
+        } else {
+            e
+        }
+    })?;
+    usize::try_from(n).map_err(|_| out_of_range())
 }
 
 /// One V8 isolate with its own global scope and limits. Thread-safe: calls
@@ -124,10 +147,16 @@ impl PyContext {
 impl PyContext {
     #[new]
     #[pyo3(signature = (timeout=None, max_memory=None))]
-    fn new(py: Python<'_>, timeout: Option<f64>, max_memory: Option<usize>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        timeout: Option<f64>,
+        max_memory: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let options = ContextOptions {
             timeout: seconds(timeout, "timeout")?,
-            heap_limit: max_memory,
+            heap_limit: max_memory
+                .map(|m| byte_count(m, "max_memory"))
+                .transpose()?,
             ..ContextOptions::default()
         };
         let max_depth = options.max_depth;
@@ -181,9 +210,11 @@ impl PyContext {
     fn set_memory_limits(
         &self,
         py: Python<'_>,
-        soft: Option<usize>,
-        hard: Option<usize>,
+        soft: Option<&Bound<'_, PyAny>>,
+        hard: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let soft = soft.map(|b| byte_count(b, "soft")).transpose()?;
+        let hard = hard.map(|b| byte_count(b, "hard")).transpose()?;
         self.with_context(py, None, |ctx| {
             ctx.set_memory_limits(soft, hard);
             Ok(())

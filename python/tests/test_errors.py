@@ -71,3 +71,29 @@ def test_bad_timeout_values_are_refused():
         v8cage.Context(timeout=-1)
     with pytest.raises(ValueError):
         v8cage.Context(timeout=float("nan"))
+
+
+@pytest.mark.parametrize("timeout", [1e20, 1e300, float("inf")])
+def test_huge_timeouts_are_value_errors_not_panics(timeout):
+    # Once a pyo3 PanicException (a BaseException that `except Exception`
+    # misses) from Duration::from_secs_f64.
+    with pytest.raises(ValueError):
+        v8cage.Context(timeout=timeout)
+    with v8cage.Context() as ctx:
+        with pytest.raises(ValueError):
+            ctx.eval("1", timeout=timeout)
+        assert ctx.eval("1 + 1", timeout=1e9) == 2
+    with v8cage.MiniRacer() as mr:
+        with pytest.raises(ValueError):
+            mr.eval("1", timeout=timeout * 1000)
+
+
+@pytest.mark.parametrize("max_memory", [0, -5, 1, 2**64, 2**64 - 2**20, 2**200])
+def test_impossible_memory_limits_are_value_errors(max_memory):
+    # 2**64 - 2**20 once wrapped inside V8 to a ~50 MB heap that aborted the
+    # process; 0 silently meant no limit; -5 was an OverflowError.
+    with pytest.raises(ValueError):
+        v8cage.Context(max_memory=max_memory)
+    with v8cage.Context() as ctx:
+        with pytest.raises(ValueError):
+            ctx.set_memory_limits(hard=-1)
