@@ -29,16 +29,16 @@
 //! ## How JavaScript values map to [`Value`]
 //!
 //! `undefined`, `null`, booleans, numbers (including `-0`, `NaN`,
-//! `±Infinity`), BigInt (as decimal text), strings (lone surrogates become
+//! `±Infinity`), BigInt (sign and words; decimal on request), strings (lone surrogates become
 //! U+FFFD), arrays (holes read as `undefined`), `Date`, `ArrayBuffer` and
 //! typed arrays (their bytes) and functions (their name) map to the variant
 //! of the same name. Any other object becomes `Object` with its own
 //! enumerable string keys in JS order. Symbols, cycles, nesting deeper than
 //! [`ContextOptions::max_depth`] and results larger than
 //! [`ContextOptions::max_result_bytes`] give [`Error::Conversion`], and so do
-//! BigInts beyond 2^20 bits (their decimal text would take seconds to build,
-//! outside any timeout); as arguments they give [`Error::InvalidInput`].
+//! BigInts beyond 2^20 bits; as arguments they give [`Error::InvalidInput`].
 
+mod bigint;
 mod context;
 mod engine;
 mod error;
@@ -54,6 +54,7 @@ mod wire;
 #[doc(hidden)]
 pub mod testing;
 
+pub use bigint::{BigInt, MAX_BIGINT_BITS};
 pub use context::{
     Context, ContextOptions, HeapStats, TerminateHandle, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };

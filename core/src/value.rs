@@ -1,7 +1,7 @@
 //! `Value`: a JavaScript value copied out of (or into) V8. How it crosses
 //! the C ABI is in `wire.rs`; its serde mapping in `value_serde.rs`.
 
-use crate::Function;
+use crate::{BigInt, Function};
 
 /// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -13,8 +13,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(f64),
-    /// Decimal digits with an optional leading `-`.
-    BigInt(String),
+    /// Sign and 64-bit words; decimal text only on request (`to_string`).
+    BigInt(BigInt),
     /// Lone UTF-16 surrogates from JS become U+FFFD.
     String(String),
     Array(Vec<Value>),
@@ -67,6 +67,12 @@ macro_rules! from_number {
     )*};
 }
 from_number!(f64, f32, i8, i16, i32, i64, u8, u16, u32, u64, isize, usize);
+
+impl From<BigInt> for Value {
+    fn from(b: BigInt) -> Self {
+        Value::BigInt(b)
+    }
+}
 
 impl From<bool> for Value {
     fn from(b: bool) -> Self {

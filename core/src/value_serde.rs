@@ -27,7 +27,8 @@ impl Serialize for Value {
                     serializer.serialize_f64(*n)
                 }
             }
-            Value::BigInt(s) | Value::String(s) => serializer.serialize_str(s),
+            Value::BigInt(b) => serializer.collect_str(b),
+            Value::String(s) => serializer.serialize_str(s),
             Value::Bytes(b) => serializer.collect_seq(b),
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;

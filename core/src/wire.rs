@@ -2,21 +2,13 @@
 //! `core/shim/wire.def`): encoding call arguments, and reading the shim's
 //! output as hostile input (every length checked, no recursion).
 
-use std::str::FromStr;
-
-use num_bigint::{BigInt, BigUint, Sign};
-
+use crate::bigint::MAX_BIGINT_BITS;
 use crate::function::{Function, FunctionOwner};
-use crate::{Error, Value};
+use crate::{BigInt, Error, Value};
 
 // `tag::*`, the layout constants and (in tests) `WIRE_ENTRIES`, generated
 // by build.rs from core/shim/wire.def, the format's one definition.
 include!(concat!(env!("OUT_DIR"), "/wire_format.rs"));
-
-/// Decimal digits of the largest BigInt converted either way:
-/// `MAX_BIG_INT_WORDS` 64-bit words (2^20 bits) is 315,653 digits (checked
-/// by a test).
-const MAX_BIGINT_DIGITS: usize = 315_653;
 
 fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
     let len =
@@ -88,23 +80,18 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
             out.push(tag::DATE);
             out.extend_from_slice(&n.to_ne_bytes());
         }
-        Value::BigInt(s) => {
-            // Parsing decimal text grows faster than linearly; the shim's
-            // bound (2^20 bits) applies to arguments too.
-            if s.trim_start_matches('-').len() > MAX_BIGINT_DIGITS {
+        Value::BigInt(big) => {
+            // The shim's bound, for arguments too.
+            if big.bits() > MAX_BIGINT_BITS {
                 return Err(Error::InvalidInput(format!(
-                    "BigInt of {} digits is larger than 2^20 bits",
-                    s.len()
+                    "BigInt of {} bits is larger than 2^20 bits",
+                    big.bits()
                 )));
             }
-            let big = BigInt::from_str(s).map_err(|_| {
-                Error::InvalidInput(format!("BigInt {s:?} is not a decimal integer"))
-            })?;
-            let (sign, words) = big.to_u64_digits();
             out.push(tag::BIG_INT);
-            out.push(u8::from(sign == Sign::Minus));
-            put_len(out, words.len(), "BigInt")?;
-            for w in words {
+            out.push(u8::from(big.is_negative()));
+            put_len(out, big.words().len(), "BigInt")?;
+            for w in big.words() {
                 out.extend_from_slice(&w.to_ne_bytes());
             }
         }
@@ -216,16 +203,11 @@ impl<'a> Reader<'a> {
                     let words = self.u32()? as usize;
                     let raw =
                         self.take(words.checked_mul(BIG_INT_WORD_BYTES).ok_or_else(corrupt)?)?;
-                    let magnitude = BigUint::from_bytes_le(
-                        &raw.chunks_exact(BIG_INT_WORD_BYTES)
-                            .flat_map(|w| {
-                                u64::from_ne_bytes(w.try_into().expect("8-byte chunk"))
-                                    .to_le_bytes()
-                            })
-                            .collect::<Vec<u8>>(),
-                    );
-                    let sign = if negative { Sign::Minus } else { Sign::Plus };
-                    Value::BigInt(BigInt::from_biguint(sign, magnitude).to_string())
+                    let words = raw
+                        .chunks_exact(BIG_INT_WORD_BYTES)
+                        .map(|w| u64::from_ne_bytes(w.try_into().expect("8-byte chunk")))
+                        .collect();
+                    Value::BigInt(BigInt::from_words(negative, words))
                 }
                 tag::ARRAY => {
                     let n = self.u32()?;
@@ -288,7 +270,7 @@ mod tests {
                 ("a".into(), Value::Array(vec![])),
                 ("b".into(), Value::Number(-0.0)),
             ]),
-            Value::BigInt("-123456789012345678901234567890".into()),
+            Value::BigInt("-123456789012345678901234567890".parse().unwrap()),
             Value::Bytes(vec![1, 2, 3]),
             Value::String("x\0y".into()),
             Value::Date(5.0),
@@ -342,17 +324,8 @@ mod tests {
     }
 
     #[test]
-    fn max_bigint_digits_matches_max_bigint_words() {
-        let largest = (BigUint::from(1u8) << (MAX_BIG_INT_WORDS * 64)) - 1u8;
-        assert_eq!(largest.to_string().len(), MAX_BIGINT_DIGITS);
-    }
-
-    #[test]
-    fn bigint_must_be_decimal() {
-        assert!(matches!(
-            encode_args(&[Value::BigInt("12abc".into())], 10),
-            Err(Error::InvalidInput(_))
-        ));
+    fn max_bigint_bits_matches_the_shim() {
+        assert_eq!(MAX_BIGINT_BITS, MAX_BIG_INT_WORDS as u64 * 64);
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl SmallArg {
             SmallArg::Text(s) => Value::String(s.clone()),
             SmallArg::Bool(b) => Value::Bool(*b),
             SmallArg::Null => Value::Null,
-            SmallArg::BigInt(n) => Value::BigInt(n.to_string()),
+            SmallArg::BigInt(n) => Value::BigInt((*n).into()),
             SmallArg::TooDeep => {
                 let mut v = Value::Null;
                 for _ in 0..1100 {

@@ -7,10 +7,10 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView,
     PySequence, PyString, PyTuple, PyType,
 };
-use v8cage::{Value, MAX_SAFE_INTEGER};
+use v8cage::{BigInt, Error, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
 
 use crate::context::{JsFunction, PyContext};
-use crate::errors::conversion_error;
+use crate::errors::{conversion_error, to_py_err};
 
 /// `undefined`: a falsy singleton, distinct from `None` (`null`).
 #[pyclass(frozen, module = "v8cage._v8cage", name = "JSUndefinedType")]
@@ -94,7 +94,7 @@ pub(crate) fn to_py<'py>(
                 PyFloat::new(py, n).into_any()
             }
         }
-        Value::BigInt(digits) => py.get_type::<PyInt>().call1((digits,))?,
+        Value::BigInt(big) => bigint_to_py(py, &big)?,
         Value::String(s) => PyString::new(py, &s).into_any(),
         Value::Array(items) => {
             let converted = items
@@ -179,7 +179,7 @@ pub(crate) fn from_py(
                 return Ok(Value::Number(i as f64));
             }
         }
-        return Ok(Value::BigInt(obj.str()?.to_string()));
+        return bigint_from_py(obj).map(Value::BigInt);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Number(f.value()));
@@ -249,4 +249,37 @@ pub(crate) fn args_to_values(args: &Bound<'_, PyTuple>, max_depth: u32) -> PyRes
     args.iter()
         .map(|arg| from_py(args.py(), &arg, 1, max_depth))
         .collect()
+}
+
+/// A BigInt as a Python `int`, through its bytes: linear, and not subject to
+/// Python's limit on decimal digits (`sys.set_int_max_str_digits`).
+fn bigint_to_py<'py>(py: Python<'py>, big: &BigInt) -> PyResult<Bound<'py, PyAny>> {
+    let magnitude = PyBytes::new(py, &big.magnitude_le_bytes());
+    let n = py
+        .get_type::<PyInt>()
+        .call_method1("from_bytes", (magnitude, "little"))?;
+    if big.is_negative() {
+        n.neg()
+    } else {
+        Ok(n)
+    }
+}
+
+/// A Python `int` as a BigInt, through its bytes. Ints beyond 2^20 bits are
+/// refused from their bit length, before any bytes are made.
+fn bigint_from_py(int: &Bound<'_, PyAny>) -> PyResult<BigInt> {
+    let negative = int.lt(0)?;
+    let magnitude = if negative { int.neg()? } else { int.clone() };
+    let bits: u64 = magnitude.call_method0("bit_length")?.extract()?;
+    if bits > MAX_BIGINT_BITS {
+        return Err(to_py_err(
+            int.py(),
+            Error::InvalidInput(format!("an int of {bits} bits is larger than 2^20 bits")),
+        ));
+    }
+    let bytes = magnitude.call_method1("to_bytes", (bits.div_ceil(8), "little"))?;
+    Ok(BigInt::from_le_bytes(
+        negative,
+        bytes.cast::<PyBytes>()?.as_bytes(),
+    ))
 }

@@ -168,6 +168,24 @@ def test_big_ints_become_bigints_in_js(ctx):
     assert ctx.call("kind", b"x") == "object"
 
 
+def test_bigints_of_any_size_within_the_bound_need_no_decimal_text(ctx):
+    # Python refuses decimal text of more than 4,300 digits by default
+    # (sys.set_int_max_str_digits); BigInts cross as bytes instead.
+    ctx.eval("function echo(x) { return x }")
+    ctx.eval("function isTenTo(x, n) { return x === 10n ** BigInt(n) }")
+    assert ctx.eval("10n ** 4999n") == 10**4999
+    assert ctx.eval("-(10n ** 4999n)") == -(10**4999)
+    assert ctx.call("isTenTo", 10**20000, 20000) is True
+    largest = 2 ** (2**20) - 1
+    assert ctx.call("echo", largest) == largest
+    assert ctx.call("echo", -largest) == -largest
+    assert ctx.eval("0n") == 0
+    with pytest.raises(v8cage.JSInvalidInputError):
+        ctx.call("echo", 2 ** (2**20))
+    with pytest.raises(v8cage.JSConversionError):
+        ctx.eval("2n ** 1048576n")
+
+
 @pytest.mark.parametrize("value", [object(), {1, 2}, 1j, print])
 def test_unsupported_types_raise_type_error_naming_the_type(ctx, value):
     ctx.eval("function echo(x) { return x }")
