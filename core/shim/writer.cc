@@ -3,10 +3,23 @@
 #include "writer.h"
 
 #include <algorithm>
+#include <string>
 
 namespace v8cage_shim {
 
 bool Writer::Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, bool truncate) {
+  // Every V8 copy of a string first flattens it: a rope of 2^29 characters
+  // costs a 1 GiB allocation and seconds, past the heap limit and the
+  // timeout. Decide from Length() (UTF-16 units, each at least one UTF-8
+  // byte) before any copy: too long for a value is a refusal; too long to
+  // cut cheaply is a note of its length in place of the text.
+  size_t length = static_cast<size_t>(s->Length());
+  if (!truncate && length > cap) return false;
+  if (truncate && length > cap * kMaxCutFactor) {
+    std::string note = "(a string of " + std::to_string(length) + " characters, too long to copy)";
+    Text(note.size() <= cap ? note : std::string());
+    return true;
+  }
   size_t at = size();
   U32(0);
   size_t written = 0;

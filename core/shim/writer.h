@@ -11,6 +11,10 @@
 
 namespace v8cage_shim {
 
+// How much longer than its cap a string may be and still be cut (by
+// flattening it: at most 16 * 64 KiB characters for an error text).
+constexpr size_t kMaxCutFactor = 16;
+
 class Writer {
  public:
   explicit Writer(std::vector<uint8_t>& out) : out_(out) {}
@@ -33,7 +37,8 @@ class Writer {
   // A length-prefixed UTF-8 copy of `s` of at most `cap` bytes; lone
   // surrogates become U+FFFD. When `s` needs more than `cap` bytes it is cut
   // at a character boundary if `truncate`, else nothing is written and the
-  // result is false.
+  // result is false. A string over kMaxCutFactor * cap characters is not cut
+  // but named by its length: cutting would flatten all of it first.
   bool Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, bool truncate);
   void Text(const std::string& s) {
     U32(static_cast<uint32_t>(s.size()));

@@ -193,3 +193,36 @@ fn hostile_exceptions_are_reported_safely() {
     }
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
+
+/// A rope of 2^29 two-byte characters (built by `repeat` in milliseconds)
+/// is refused from its length: copying any of it would flatten all of it
+/// first, 1 GiB of heap (once 3.6 s past a 1 s timeout). Without a heap
+/// limit nothing collects a flattened copy before the check below.
+#[test]
+fn a_huge_rope_is_refused_without_flattening_it() {
+    let mut c = Context::default_new().unwrap();
+    let result = c.eval("'\\u0100'.repeat(2 ** 29 - 24)");
+    assert!(matches!(result, Err(Error::Conversion(_))), "{result:?}");
+    let total = c.heap_stats().total;
+    assert!(total < 256 << 20, "heap grew to {total} bytes");
+}
+
+/// The same rope as an exception's stack: named by its length, not cut
+/// (cutting flattens it too).
+#[test]
+fn a_huge_rope_in_an_error_report_is_named_not_copied() {
+    let mut c = Context::default_new().unwrap();
+    let result = c.eval("throw { get stack() { return '\\u0100'.repeat(2 ** 29 - 24) } }");
+    let Err(Error::Exception {
+        stack: Some(stack), ..
+    }) = result
+    else {
+        panic!("{result:?}")
+    };
+    assert_eq!(
+        stack,
+        "(a string of 536870888 characters, too long to copy)"
+    );
+    let total = c.heap_stats().total;
+    assert!(total < 256 << 20, "heap grew to {total} bytes");
+}
