@@ -239,7 +239,8 @@ impl Context {
     /// `"JSON.stringify"` resolves property by property, with the holder as
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
-        let encoded = wire::encode_args(args, self.options.max_depth)?;
+        let encoded =
+            wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
         self.evaluate(|iso, out| {
             // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
             unsafe {
@@ -273,7 +274,8 @@ impl Context {
                 function.name()
             )));
         }
-        let encoded = wire::encode_args(args, self.options.max_depth)?;
+        let encoded =
+            wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
         let id = handle.id;
         self.evaluate(|iso, out| {
             // SAFETY: as in `call`; `encoded` is valid for its length.

@@ -17,9 +17,15 @@ fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Encodes call arguments as one wire array. Iterative, like `Reader`, so a
-/// deep argument is refused without deep recursion.
-pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Error> {
+/// Encodes call arguments as one wire array of at most `max_bytes` (the
+/// context's `max_result_bytes`: the bound holds both ways), each part
+/// checked before it is copied. Iterative, like `Reader`, so a deep argument
+/// is refused without deep recursion.
+pub(crate) fn encode_args(
+    args: &[Value],
+    max_depth: u32,
+    max_bytes: usize,
+) -> Result<Vec<u8>, Error> {
     enum Open<'a> {
         Items(std::slice::Iter<'a, Value>),
         Entries(std::slice::Iter<'a, (String, Value)>),
@@ -34,7 +40,8 @@ pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Err
             Open::Entries(entries) => entries
                 .next()
                 .map(|(k, v)| {
-                    put_len(&mut out, k.len(), "key")
+                    fits(&out, LEN_BYTES + k.len(), max_bytes)
+                        .and_then(|()| put_len(&mut out, k.len(), "key"))
                         .map(|()| out.extend_from_slice(k.as_bytes()))
                         .map(|()| v)
                 })
@@ -44,6 +51,7 @@ pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Err
             stack.pop();
             continue;
         };
+        fits(&out, encoded_size(v), max_bytes)?;
         match v {
             Value::Array(items) => {
                 out.push(tag::ARRAY);
@@ -64,6 +72,27 @@ pub(crate) fn encode_args(args: &[Value], max_depth: u32) -> Result<Vec<u8>, Err
         }
     }
     Ok(out)
+}
+
+/// Bytes `v` takes on the wire, not counting the children of a container.
+fn encoded_size(v: &Value) -> usize {
+    1 + match v {
+        Value::Undefined | Value::Null | Value::Bool(_) => 0,
+        Value::Number(_) | Value::Date(_) => F64_BYTES,
+        Value::BigInt(big) => 1 + LEN_BYTES + BIG_INT_WORD_BYTES * big.words().len(),
+        Value::String(s) => LEN_BYTES + s.len(),
+        Value::Bytes(b) => LEN_BYTES + b.len(),
+        Value::Function(_) | Value::Array(_) | Value::Object(_) => LEN_BYTES,
+    }
+}
+
+fn fits(out: &[u8], more: usize, max_bytes: usize) -> Result<(), Error> {
+    if out.len().saturating_add(more) > max_bytes {
+        return Err(Error::InvalidInput(format!(
+            "arguments larger than max_result_bytes ({max_bytes} bytes)"
+        )));
+    }
+    Ok(())
 }
 
 fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -275,7 +304,7 @@ mod tests {
             Value::String("x\0y".into()),
             Value::Date(5.0),
         ]);
-        let args = encode_args(std::slice::from_ref(&v), 1000).unwrap();
+        let args = encode_args(std::slice::from_ref(&v), 1000, 1 << 20).unwrap();
         let mut reader = Reader::new(&args);
         let Value::Array(mut outer) = reader.value().unwrap() else {
             panic!("not an array")
@@ -330,7 +359,7 @@ mod tests {
 
     #[test]
     fn truncated_encoding_is_an_error_not_a_panic() {
-        let args = encode_args(&[Value::from("hello")], 10).unwrap();
+        let args = encode_args(&[Value::from("hello")], 10, 1 << 20).unwrap();
         for cut in 0..args.len() {
             assert!(Reader::new(&args[..cut]).value().is_err());
         }

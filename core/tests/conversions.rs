@@ -346,7 +346,7 @@ fn functions_only_work_on_their_own_context_and_with_a_handle() {
 #[test]
 fn calling_a_function_obeys_the_timeout() {
     let mut c = Context::new(ContextOptions {
-        timeout: Some(std::time::Duration::from_millis(50)),
+        timeout: Some(Duration::from_millis(50)),
         ..Default::default()
     })
     .unwrap();
@@ -531,7 +531,7 @@ fn bigints_beyond_2_pow_20_bits_are_refused_quickly() {
         Err(Error::Conversion(_))
     ));
     // Generous: the refusal happens before any decimal conversion.
-    assert!(started.elapsed() < scaled(std::time::Duration::from_secs(5)));
+    assert!(started.elapsed() < scaled(Duration::from_secs(5)));
     // Below the bound, BigInts still convert exactly.
     let Ok(Value::String(v8_digits)) = c.eval("String(2n ** 100000n)") else {
         panic!("String of a BigInt")

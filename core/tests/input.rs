@@ -1,6 +1,6 @@
 //! Bad or unusual input gets a clear, typed error and loses nothing.
 
-use v8cage::{Context, Error, Value};
+use v8cage::{Context, ContextOptions, Error, Value};
 
 #[test]
 fn source_with_nul_bytes() {
@@ -198,4 +198,42 @@ fn syntax_errors_at_the_very_end_still_have_a_position() {
             other => panic!("{source:?}: {other:?}"),
         }
     }
+}
+
+/// `max_result_bytes` bounds arguments too, checked before anything is
+/// copied: a 100 MiB string or byte array once went whole into a context
+/// with a 64 MiB heap.
+#[test]
+fn arguments_are_bounded_by_max_result_bytes() {
+    let mut c = Context::new(ContextOptions {
+        max_result_bytes: 1 << 20,
+        ..Default::default()
+    })
+    .unwrap();
+    c.eval("function size(x) { return x.length }").unwrap();
+    let fits = Value::String("x".repeat((1 << 20) - 64));
+    assert_eq!(
+        c.call("size", &[fits]),
+        Ok(Value::Number(((1 << 20) - 64) as f64))
+    );
+    for too_big in [
+        Value::String("x".repeat(1 << 20)),
+        Value::Bytes(vec![7; 1 << 20]),
+        Value::Array(vec![Value::Number(1.0); 1 << 17]),
+        Value::Object(vec![("k".repeat(1 << 20), Value::Null)]),
+    ] {
+        assert!(
+            matches!(c.call("size", &[too_big]), Err(Error::InvalidInput(m)) if m.contains("max_result_bytes")),
+        );
+    }
+    let mut default = Context::default_new().unwrap();
+    default
+        .eval("function size(x) { return x.length }")
+        .unwrap();
+    let huge = Value::Bytes(vec![0; 100 << 20]);
+    assert!(matches!(
+        default.call("size", &[huge]),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(c.call("size", &[Value::from("ok")]), Ok(Value::Number(2.0)));
 }

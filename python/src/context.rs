@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use v8cage::{Context, ContextOptions, Error, Function, TerminateHandle};
 
-use crate::convert::{args_to_values, to_py};
+use crate::convert::{args_to_values, to_py, ArgumentLimits};
 use crate::errors::to_py_err;
 use crate::interrupt::main_thread_watch;
 
@@ -41,7 +41,7 @@ impl JsFunction {
         let owner = self.context.bind(py);
         let context = owner.get();
         let timeout = seconds(timeout, "timeout")?;
-        let args = args_to_values(args, context.max_depth)?;
+        let args = args_to_values(args, &context.argument_limits)?;
         let function = &self.function;
         let value = context.with_context(py, timeout, |ctx| ctx.call_function(function, &args))?;
         to_py(owner, value)
@@ -93,7 +93,7 @@ pub(crate) struct PyContext {
     inner: Mutex<Option<Context>>,
     stop: TerminateHandle,
     timeout: Option<Duration>,
-    max_depth: u32,
+    argument_limits: ArgumentLimits,
 }
 
 impl PyContext {
@@ -159,7 +159,10 @@ impl PyContext {
                 .transpose()?,
             ..ContextOptions::default()
         };
-        let max_depth = options.max_depth;
+        let argument_limits = ArgumentLimits {
+            max_depth: options.max_depth,
+            max_bytes: options.max_result_bytes,
+        };
         let timeout = options.timeout;
         let ctx = py
             .detach(|| Context::new(options))
@@ -168,7 +171,7 @@ impl PyContext {
             stop: ctx.terminate_handle(),
             inner: Mutex::new(Some(ctx)),
             timeout,
-            max_depth,
+            argument_limits,
         })
     }
 
@@ -197,7 +200,7 @@ impl PyContext {
         let py = slf.py();
         let context = slf.get();
         let timeout = seconds(timeout, "timeout")?;
-        let args = args_to_values(args, context.max_depth)?;
+        let args = args_to_values(args, &context.argument_limits)?;
         let value = context.with_context(py, timeout, |ctx| ctx.call(name, &args))?;
         to_py(slf, value)
     }

@@ -4,8 +4,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMemoryView,
-    PySequence, PyString, PyTuple, PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyIterator, PyList, PyMapping,
+    PyMemoryView, PyRange, PySequence, PyString, PyTuple, PyType,
 };
 use v8cage::{BigInt, Error, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
 
@@ -77,10 +77,84 @@ fn date_to_py(py: Python<'_>, ms: f64) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// `owner`: the context the value came from (functions stay callable through it).
+///
+/// Iterative (an explicit stack of open lists and dicts), so a result nested
+/// `max_depth` levels deep needs no native stack: threads with 256 KiB
+/// stacks segfaulted in the recursive version.
 pub(crate) fn to_py<'py>(
     owner: &Bound<'py, PyContext>,
     value: Value,
 ) -> PyResult<Bound<'py, PyAny>> {
+    enum Open<'py> {
+        List(Bound<'py, PyList>, std::vec::IntoIter<Value>),
+        Dict(
+            Bound<'py, PyDict>,
+            std::vec::IntoIter<(String, Value)>,
+            Bound<'py, PyString>,
+        ),
+    }
+    let py = owner.py();
+    let mut stack: Vec<Open<'py>> = Vec::new();
+    let mut next = value;
+    loop {
+        let mut done = match next {
+            Value::Array(items) => {
+                let list = PyList::empty(py);
+                let mut items = items.into_iter();
+                match items.next() {
+                    Some(first) => {
+                        stack.push(Open::List(list, items));
+                        next = first;
+                        continue;
+                    }
+                    None => list.into_any(),
+                }
+            }
+            Value::Object(entries) => {
+                let dict = PyDict::new(py);
+                let mut entries = entries.into_iter();
+                match entries.next() {
+                    Some((key, first)) => {
+                        stack.push(Open::Dict(dict, entries, PyString::new(py, &key)));
+                        next = first;
+                        continue;
+                    }
+                    None => dict.into_any(),
+                }
+            }
+            leaf => leaf_to_py(owner, leaf)?,
+        };
+        // Put `done` into its parent; close the parents it completes.
+        loop {
+            match stack.last_mut() {
+                None => return Ok(done),
+                Some(Open::List(list, items)) => {
+                    list.append(done)?;
+                    if let Some(item) = items.next() {
+                        next = item;
+                        break;
+                    }
+                }
+                Some(Open::Dict(dict, entries, key)) => {
+                    dict.set_item(&*key, done)?;
+                    if let Some((k, item)) = entries.next() {
+                        *key = PyString::new(py, &k);
+                        next = item;
+                        break;
+                    }
+                }
+            }
+            done = match stack.pop() {
+                Some(Open::List(list, _)) => list.into_any(),
+                Some(Open::Dict(dict, _, _)) => dict.into_any(),
+                None => unreachable!("the stack had a last element"),
+            };
+        }
+    }
+}
+
+/// A value that is not an array or object.
+fn leaf_to_py<'py>(owner: &Bound<'py, PyContext>, value: Value) -> PyResult<Bound<'py, PyAny>> {
     let py = owner.py();
     Ok(match value {
         Value::Undefined => undefined(py)?.clone().into_any(),
@@ -96,20 +170,6 @@ pub(crate) fn to_py<'py>(
         }
         Value::BigInt(big) => bigint_to_py(py, &big)?,
         Value::String(s) => PyString::new(py, &s).into_any(),
-        Value::Array(items) => {
-            let converted = items
-                .into_iter()
-                .map(|item| to_py(owner, item))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, converted)?.into_any()
-        }
-        Value::Object(entries) => {
-            let dict = PyDict::new(py);
-            for (key, item) in entries {
-                dict.set_item(PyString::new(py, &key), to_py(owner, item)?)?;
-            }
-            dict.into_any()
-        }
         Value::Date(ms) => date_to_py(py, ms)?,
         Value::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
         Value::Function(function) => Bound::new(
@@ -120,6 +180,7 @@ pub(crate) fn to_py<'py>(
             },
         )?
         .into_any(),
+        Value::Array(_) | Value::Object(_) => unreachable!("containers are opened by to_py"),
     })
 }
 
@@ -152,103 +213,248 @@ fn datetime_to_ms(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
         .extract::<f64>()
 }
 
-pub(crate) fn from_py(
-    py: Python<'_>,
-    obj: &Bound<'_, PyAny>,
-    depth: u32,
-    max_depth: u32,
-) -> PyResult<Value> {
-    if depth > max_depth {
-        return Err(conversion_error(
-            py,
-            format!("argument nested deeper than {max_depth} levels (or a cycle)"),
-        ));
-    }
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
-    if obj.is_instance_of::<JsUndefined>() {
-        return Ok(Value::Undefined);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            if (i as f64).abs() <= MAX_SAFE_INTEGER {
-                return Ok(Value::Number(i as f64));
+/// Bounds on call arguments, the same as the core's: nesting and encoded
+/// size (`max_result_bytes`, both ways). The size is charged as the wire
+/// format will take it, before anything large is copied.
+pub(crate) struct ArgumentLimits {
+    pub(crate) max_depth: u32,
+    pub(crate) max_bytes: usize,
+}
+
+struct Budget {
+    left: usize,
+    max_bytes: usize,
+}
+
+impl Budget {
+    fn spend(&mut self, py: Python<'_>, bytes: usize) -> PyResult<()> {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
             }
+            None => Err(to_py_err(
+                py,
+                Error::InvalidInput(format!(
+                    "arguments larger than max_result_bytes ({} bytes)",
+                    self.max_bytes
+                )),
+            )),
         }
-        return bigint_from_py(obj).map(Value::BigInt);
     }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(Value::Number(f.value()));
+}
+
+/// Wire bytes of a tag, a length prefix and an f64.
+const TAG: usize = 1;
+const LEN: usize = 4;
+const F64: usize = 8;
+
+/// Call arguments as values, within `limits`.
+pub(crate) fn args_to_values(
+    args: &Bound<'_, PyTuple>,
+    limits: &ArgumentLimits,
+) -> PyResult<Vec<Value>> {
+    let mut budget = Budget {
+        left: limits.max_bytes,
+        max_bytes: limits.max_bytes,
+    };
+    budget.spend(args.py(), TAG + LEN)?;
+    args.iter()
+        .map(|arg| from_py(&arg, limits.max_depth, &mut budget))
+        .collect()
+}
+
+/// A list, tuple or other sequence being converted, or a mapping's items
+/// (with the key of the value being converted).
+enum Open<'py> {
+    Array(Vec<Value>, Bound<'py, PyIterator>),
+    Object(Vec<(String, Value)>, Bound<'py, PyIterator>, String),
+}
+
+/// Iterative, like `to_py`: an argument nested `max_depth` levels deep (or a
+/// cycle, which the depth bound ends) needs no native stack.
+fn from_py(obj: &Bound<'_, PyAny>, max_depth: u32, budget: &mut Budget) -> PyResult<Value> {
+    let py = obj.py();
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    let mut next = obj.clone();
+    loop {
+        // Arguments themselves are at depth 1.
+        if stack.len() as u32 + 1 > max_depth {
+            return Err(conversion_error(
+                py,
+                format!("argument nested deeper than {max_depth} levels (or a cycle)"),
+            ));
+        }
+        let mut done = match leaf_from_py(&next, budget)? {
+            Some(value) => value,
+            None => match open_container(&next, budget)? {
+                (Some(first), open) => {
+                    stack.push(open);
+                    next = first;
+                    continue;
+                }
+                (None, Open::Array(items, _)) => Value::Array(items),
+                (None, Open::Object(entries, _, _)) => Value::Object(entries),
+            },
+        };
+        // Put `done` into its parent; close the parents it completes.
+        loop {
+            match stack.last_mut() {
+                None => return Ok(done),
+                Some(Open::Array(items, iter)) => {
+                    items.push(done);
+                    if let Some(item) = iter.next() {
+                        next = item?;
+                        break;
+                    }
+                }
+                Some(Open::Object(entries, iter, key)) => {
+                    entries.push((std::mem::take(key), done));
+                    if let Some(item) = iter.next() {
+                        let (k, item) = entry(&item?, budget)?;
+                        *key = k;
+                        next = item;
+                        break;
+                    }
+                }
+            }
+            done = match stack.pop() {
+                Some(Open::Array(items, _)) => Value::Array(items),
+                Some(Open::Object(entries, _, _)) => Value::Object(entries),
+                None => unreachable!("the stack had a last element"),
+            };
+        }
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+}
+
+/// Opens a mapping or sequence: its first child (if any) and its frame.
+/// Sizes known up front are charged at once: a `range(5 * 10**7)` is
+/// refused from its length, never iterated.
+fn open_container<'py>(
+    obj: &Bound<'py, PyAny>,
+    budget: &mut Budget,
+) -> PyResult<(Option<Bound<'py, PyAny>>, Open<'py>)> {
+    let py = obj.py();
+    budget.spend(py, TAG + LEN)?;
+    if let Ok(mapping) = obj.cast::<PyMapping>() {
+        let items = mapping.items()?;
+        // Each entry costs at least a key length and a value tag.
+        budget.spend(py, items.len().saturating_mul(LEN + TAG))?;
+        let mut iter = items.try_iter()?;
+        return Ok(match iter.next() {
+            Some(item) => {
+                let (key, value) = entry(&item?, budget)?;
+                (Some(value), Open::Object(Vec::new(), iter, key))
+            }
+            None => (None, Open::Object(Vec::new(), iter, String::new())),
+        });
     }
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    // Every element costs at least its tag; a range's are numbers.
+    let per_item = if obj.is_instance_of::<PyRange>() {
+        TAG + F64
+    } else {
+        TAG
+    };
+    if let Ok(len) = obj.len() {
+        budget.spend(py, len.saturating_mul(per_item))?;
     }
-    if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(Value::Bytes(b.to_vec()));
-    }
-    if obj.is_instance_of::<PyMemoryView>() {
+    let mut iter = obj.try_iter()?;
+    let first = iter.next().transpose()?;
+    Ok((first, Open::Array(Vec::new(), iter)))
+}
+
+/// One `(key, value)` item of a mapping, the key a `str` and paid for.
+fn entry<'py>(
+    item: &Bound<'py, PyAny>,
+    budget: &mut Budget,
+) -> PyResult<(String, Bound<'py, PyAny>)> {
+    let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+    let Ok(key) = key.cast::<PyString>() else {
+        return Err(PyTypeError::new_err(format!(
+            "object keys must be str, not {}",
+            type_name(&key)
+        )));
+    };
+    let key = key.to_cow()?;
+    budget.spend(item.py(), key.len())?;
+    Ok((key.into_owned(), value))
+}
+
+fn is_container(obj: &Bound<'_, PyAny>) -> bool {
+    obj.cast::<PyMapping>().is_ok()
+        || obj.is_instance_of::<PyList>()
+        || obj.is_instance_of::<PyTuple>()
+        || obj.cast::<PySequence>().is_ok()
+}
+
+/// Bytes of `obj` as a value, paid for before they are copied.
+fn bytes_value(obj: &Bound<'_, PyBytes>, budget: &mut Budget) -> PyResult<Value> {
+    let bytes = obj.as_bytes();
+    budget.spend(obj.py(), LEN.saturating_add(bytes.len()))?;
+    Ok(Value::Bytes(bytes.to_vec()))
+}
+
+/// A value that is not a mapping or sequence, paid for; `None` for those.
+fn leaf_from_py(obj: &Bound<'_, PyAny>, budget: &mut Budget) -> PyResult<Option<Value>> {
+    let py = obj.py();
+    let value = if obj.is_none() {
+        Value::Null
+    } else if obj.is_instance_of::<JsUndefined>() {
+        Value::Undefined
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        Value::Bool(b.is_true())
+    } else if obj.is_instance_of::<PyInt>() {
+        match obj.extract::<i64>() {
+            Ok(i) if (i as f64).abs() <= MAX_SAFE_INTEGER => Value::Number(i as f64),
+            _ => Value::BigInt(bigint_from_py(obj)?),
+        }
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        Value::Number(f.value())
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        // UTF-8 takes at least a byte per character: refuse before copying.
+        let chars = s.len()?;
+        budget.spend(py, LEN.saturating_add(chars))?;
+        let text = s.to_cow()?;
+        budget.spend(py, text.len() - chars)?;
+        Value::String(text.into_owned())
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        bytes_value(b, budget)?
+    } else if let Ok(b) = obj.cast::<PyByteArray>() {
+        budget.spend(py, LEN.saturating_add(b.len()))?;
+        Value::Bytes(b.to_vec())
+    } else if obj.is_instance_of::<PyMemoryView>() {
         // Its bytes, not a list of ints (memoryview is also a Sequence).
+        let nbytes: usize = obj.getattr("nbytes")?.extract()?;
+        budget.spend(py, LEN.saturating_add(nbytes))?;
         let bytes = py.get_type::<PyBytes>().call1((obj,))?;
-        return Ok(Value::Bytes(bytes.cast::<PyBytes>()?.as_bytes().to_vec()));
-    }
-    if obj.is_instance(datetime_type(py)?)? {
-        return Ok(Value::Date(datetime_to_ms(py, obj)?));
-    }
-    if obj.is_instance_of::<JsFunction>() {
+        Value::Bytes(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
+    } else if obj.is_instance(datetime_type(py)?)? {
+        Value::Date(datetime_to_ms(py, obj)?)
+    } else if obj.is_instance_of::<JsFunction>() {
         return Err(PyTypeError::new_err(
             "a JSFunction cannot be passed back into JavaScript",
         ));
-    }
-    if let Ok(mapping) = obj.cast::<PyMapping>() {
-        let mut entries = Vec::new();
-        for item in mapping.items()?.iter() {
-            let (key, item): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(PyTypeError::new_err(format!(
-                    "object keys must be str, not {}",
-                    type_name(&key)
-                )));
-            };
-            entries.push((
-                key.to_cow()?.into_owned(),
-                from_py(py, &item, depth + 1, max_depth)?,
-            ));
-        }
-        return Ok(Value::Object(entries));
-    }
-    if obj.is_instance_of::<PyList>()
-        || obj.is_instance_of::<PyTuple>()
-        || obj.cast::<PySequence>().is_ok()
+    } else if is_container(obj) {
+        return Ok(None);
+    } else if let Some(b) = obj
+        .call_method0("__bytes__")
+        .ok()
+        .and_then(|b| b.cast_into::<PyBytes>().ok())
     {
-        let mut items = Vec::new();
-        for item in obj.try_iter()? {
-            items.push(from_py(py, &item?, depth + 1, max_depth)?);
-        }
-        return Ok(Value::Array(items));
-    }
-    if let Ok(view) = obj.call_method0("__bytes__") {
-        if let Ok(b) = view.cast::<PyBytes>() {
-            return Ok(Value::Bytes(b.as_bytes().to_vec()));
-        }
-    }
-    Err(PyTypeError::new_err(format!(
-        "cannot pass a {} to JavaScript",
-        type_name(obj)
-    )))
-}
-
-/// Call arguments as values, each nested at most `max_depth` levels.
-pub(crate) fn args_to_values(args: &Bound<'_, PyTuple>, max_depth: u32) -> PyResult<Vec<Value>> {
-    args.iter()
-        .map(|arg| from_py(args.py(), &arg, 1, max_depth))
-        .collect()
+        bytes_value(&b, budget)?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "cannot pass a {} to JavaScript",
+            type_name(obj)
+        )));
+    };
+    let payload = match &value {
+        Value::Number(_) | Value::Date(_) => F64,
+        Value::BigInt(big) => 1 + LEN + 8 * big.words().len(),
+        _ => 0,
+    };
+    budget.spend(py, TAG + payload)?;
+    Ok(Some(value))
 }
 
 /// A BigInt as a Python `int`, through its bytes: linear, and not subject to
