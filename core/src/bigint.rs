@@ -26,7 +26,8 @@ const MAX_BIGINT_DIGITS: usize = 315_653;
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct BigInt {
     negative: bool,
-    words: Vec<u64>,
+    // Boxed: keeps `Value` at 32 bytes.
+    words: Box<[u64]>,
 }
 
 impl BigInt {
@@ -36,7 +37,10 @@ impl BigInt {
             words.pop();
         }
         let negative = negative && !words.is_empty();
-        BigInt { negative, words }
+        BigInt {
+            negative,
+            words: words.into_boxed_slice(),
+        }
     }
 
     /// The BigInt `±magnitude`, magnitude in little-endian bytes (as Python's

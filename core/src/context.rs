@@ -18,7 +18,9 @@ pub struct ContextOptions {
     /// [`MAX_HEAP_LIMIT`]; also bounds `ArrayBuffer` memory. `None`: V8's
     /// default heap size.
     pub heap_limit: Option<usize>,
-    /// Bound on the encoded size of one converted result (bytes, < 4 GiB).
+    /// Bound on the encoded size of one converted result and of one call's
+    /// arguments (bytes, < 4 GiB). The result's `Value` tree in the host may
+    /// take [`HOST_BYTES_PER_RESULT_BYTE`] times as much.
     pub max_result_bytes: usize,
     /// Bound on nesting of arrays/objects, both directions.
     pub max_depth: u32,
@@ -34,6 +36,12 @@ impl Default for ContextOptions {
         }
     }
 }
+
+/// How much memory a result's `Value` tree may take in the host, per byte of
+/// [`ContextOptions::max_result_bytes`]: a number is 9 bytes on the wire and
+/// a `Value` of 32 bytes, so the largest array of numbers fits; 60 million
+/// array holes (1 byte each on the wire) do not.
+pub const HOST_BYTES_PER_RESULT_BYTE: usize = 4;
 
 /// The smallest [`ContextOptions::heap_limit`]: V8 needs a few MiB for a
 /// context before any script runs.
@@ -364,7 +372,11 @@ impl Context {
             // next call on this isolate, which cannot happen while `&self` lives.
             unsafe { std::slice::from_raw_parts(out.data, out.len) }
         };
-        let mut r = Reader::with_owner(bytes, &self.functions);
+        let host_bytes = self
+            .options
+            .max_result_bytes
+            .saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
+        let mut r = Reader::with_owner(bytes, &self.functions, host_bytes);
         match status {
             ffi::STATUS_OK => r.value(),
             ffi::STATUS_SYNTAX => {

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 /// dropping the last clone lets V8 collect it. Equality compares names.
 #[derive(Clone)]
 pub struct Function {
-    name: String,
+    // Boxed: keeps `Value` at 32 bytes.
+    name: Box<str>,
     handle: Option<Arc<FunctionHandle>>,
 }
 
@@ -20,7 +21,7 @@ impl Function {
     /// for building expected values.
     pub fn named(name: impl Into<String>) -> Function {
         Function {
-            name: name.into(),
+            name: name.into().into_boxed_str(),
             handle: None,
         }
     }
@@ -48,7 +49,10 @@ impl Function {
                 released: Arc::clone(&owner.released),
             })),
         };
-        Function { name, handle }
+        Function {
+            name: name.into_boxed_str(),
+            handle,
+        }
     }
 
     pub(crate) fn handle(&self) -> Option<&FunctionHandle> {

@@ -120,3 +120,13 @@ impl<T: Into<Value>> From<Option<T>> for Value {
         v.map_or(Value::Null, Into::into)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The host's copy of a result is charged per `Value`
+    /// (`HOST_BYTES_PER_RESULT_BYTE` assumes 32 bytes).
+    #[test]
+    fn a_value_takes_32_bytes() {
+        assert_eq!(size_of::<super::Value>(), 32);
+    }
+}

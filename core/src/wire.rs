@@ -150,6 +150,9 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     owner: Option<&'a FunctionOwner>,
+    /// Bytes the decoded `Value` tree may still take in the host: the wire
+    /// bound alone let `a.length = 6e7` (60 MB of holes) become 2.3 GB.
+    host_left: usize,
 }
 
 fn corrupt() -> Error {
@@ -159,14 +162,36 @@ fn corrupt() -> Error {
 impl<'a> Reader<'a> {
     #[cfg(test)]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, owner: None }
+        Reader {
+            buf,
+            owner: None,
+            host_left: usize::MAX,
+        }
     }
 
-    /// A reader whose functions get handles owned by a context.
-    pub(crate) fn with_owner(buf: &'a [u8], owner: &'a FunctionOwner) -> Self {
+    /// A reader whose functions get handles owned by a context, and whose
+    /// values may take at most `host_bytes` in memory.
+    pub(crate) fn with_owner(buf: &'a [u8], owner: &'a FunctionOwner, host_bytes: usize) -> Self {
         Reader {
             buf,
             owner: Some(owner),
+            host_left: host_bytes,
+        }
+    }
+
+    /// Pays for `count` items of `each` bytes (or `count` bytes of payload).
+    fn reserve(&mut self, count: usize, each: usize) -> Result<(), Error> {
+        match count
+            .checked_mul(each)
+            .and_then(|bytes| self.host_left.checked_sub(bytes))
+        {
+            Some(left) => {
+                self.host_left = left;
+                Ok(())
+            }
+            None => Err(Error::Conversion(
+                "result too large for the host (its copy may take 4 x max_result_bytes)".into(),
+            )),
         }
     }
 
@@ -199,6 +224,7 @@ impl<'a> Reader<'a> {
     }
     fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.u32()? as usize;
+        self.reserve(n, 1)?;
         self.take(n)
     }
     /// A length-prefixed UTF-8 string (invalid sequences replaced).
@@ -216,6 +242,7 @@ impl<'a> Reader<'a> {
             Object(Vec<(String, Value)>, u32, String),
         }
         let mut stack: Vec<Open> = Vec::new();
+        self.reserve(1, size_of::<Value>())?;
         loop {
             let mut done = match self.byte()? {
                 tag::UNDEFINED => Value::Undefined,
@@ -230,6 +257,7 @@ impl<'a> Reader<'a> {
                 tag::BIG_INT => {
                     let negative = self.byte()? != 0;
                     let words = self.u32()? as usize;
+                    self.reserve(words, BIG_INT_WORD_BYTES)?;
                     let raw =
                         self.take(words.checked_mul(BIG_INT_WORD_BYTES).ok_or_else(corrupt)?)?;
                     let words = raw
@@ -240,6 +268,7 @@ impl<'a> Reader<'a> {
                 }
                 tag::ARRAY => {
                     let n = self.u32()?;
+                    self.reserve(n as usize, size_of::<Value>())?;
                     if n > 0 {
                         stack.push(Open::Array(Vec::with_capacity(self.capacity(n)), n));
                         continue;
@@ -248,6 +277,7 @@ impl<'a> Reader<'a> {
                 }
                 tag::OBJECT => {
                     let n = self.u32()?;
+                    self.reserve(n as usize, size_of::<(String, Value)>())?;
                     if n > 0 {
                         let key = self.string()?;
                         stack.push(Open::Object(Vec::with_capacity(self.capacity(n)), n, key));

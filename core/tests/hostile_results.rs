@@ -226,3 +226,19 @@ fn a_huge_rope_in_an_error_report_is_named_not_copied() {
     let total = c.heap_stats().total;
     assert!(total < 256 << 20, "heap grew to {total} bytes");
 }
+
+/// 60 million holes are 60 MB on the wire, within `max_result_bytes`, but
+/// were 2.3 GB as `Value`s in the host; the host's copy is bounded too.
+#[test]
+fn a_result_cheap_on_the_wire_but_huge_in_the_host_is_refused() {
+    let mut c = Context::default_new().unwrap();
+    let msg = conversion_error(c.eval("const a = []; a.length = 6e7; a"));
+    assert!(msg.contains("host"), "{msg}");
+    // The largest array of numbers within the wire bound still converts.
+    let n = (64 << 20) / 9 - 1;
+    let Ok(Value::Array(numbers)) = c.eval(&format!("Array.from({{length: {n}}}, (_, i) => i)"))
+    else {
+        panic!("an array of numbers")
+    };
+    assert_eq!(numbers.len(), n);
+}
