@@ -100,6 +100,9 @@ struct v8cage_isolate {
   bool heap_limit_hit = false;    // only touched on the evaluating thread
   int heap_limit_graces = 0;      // grace extensions given in this evaluation
   bool heap_exhausted = false;    // live data stays over the limit: refuse work
+  // External memory (ArrayBuffers, WebAssembly memories) passed heap_limit
+  // in this evaluation; set by the GC callback on the evaluating thread.
+  bool external_limit_hit = false;
   // Limits checked after each GC (v8cage_set_memory_limits), below the heap
   // limit above: reaching the hard one stops the evaluation as out of
   // memory, the soft one is only recorded. 0: none. Any thread may set them.

@@ -3,6 +3,7 @@
 
 #include <libplatform/libplatform.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -15,23 +16,36 @@ v8::Platform* g_platform = nullptr;
 
 namespace {
 
-// After every GC: compare the live heap with the soft and hard limits.
+void StopForMemory(v8cage_isolate* self) {
+  std::lock_guard<std::mutex> lock(self->stop_mutex);
+  if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
+    self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
+    self->isolate->TerminateExecution();
+  }
+}
+
+// After every GC: compare the live heap with the soft and hard limits, and
+// memory outside the JS heap with the heap limit. WebAssembly memories are
+// not allocated through the ArrayBuffer allocator (CountingAllocator never
+// sees them) but V8 counts them as external memory, and a large one makes
+// V8 collect garbage at once, so this runs right after it is made.
 void CheckMemoryLimits(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, void* data) {
   auto* self = static_cast<v8cage_isolate*>(data);
   size_t soft = self->soft_memory_limit.load(std::memory_order_relaxed);
   size_t hard = self->hard_memory_limit.load(std::memory_order_relaxed);
-  if (soft == 0 && hard == 0) return;
+  size_t external_limit = self->limits.heap_limit;
+  if (soft == 0 && hard == 0 && external_limit == 0) return;
   v8::HeapStatistics stats;
   isolate->GetHeapStatistics(&stats);
+  if (external_limit != 0 && stats.external_memory() > external_limit) {
+    self->external_limit_hit = true;
+    StopForMemory(self);
+  }
   size_t used = stats.used_heap_size();
   if (soft != 0 && used > soft) self->soft_memory_limit_reached = true;
   if (hard != 0 && used > hard) {
     self->hard_memory_limit_reached = true;
-    std::lock_guard<std::mutex> lock(self->stop_mutex);
-    if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
-      self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
-      isolate->TerminateExecution();
-    }
+    StopForMemory(self);
   }
 }
 
@@ -187,7 +201,9 @@ void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {
     out->used = stats.used_heap_size();
     out->total = stats.total_heap_size();
     out->limit = stats.heap_size_limit();
-    out->external = iso->allocator->in_use();
+    // V8's count: ArrayBuffers (ours, through CountingAllocator) and
+    // WebAssembly memories (which bypass it).
+    out->external = std::max(iso->allocator->in_use(), static_cast<size_t>(stats.external_memory()));
   });
 }
 

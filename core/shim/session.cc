@@ -93,6 +93,15 @@ Session::~Session() {
     self_->isolate->GetHeapStatistics(&stats);
     if (stats.used_heap_size() > self_->initial_heap_limit) self_->heap_exhausted = true;
   }
+  if (self_->external_limit_hit) {
+    self_->external_limit_hit = false;
+    // As above, for memory outside the JS heap: a WebAssembly memory the
+    // script kept keeps the context over its limit.
+    self_->isolate->LowMemoryNotification();
+    v8::HeapStatistics stats;
+    self_->isolate->GetHeapStatistics(&stats);
+    if (stats.external_memory() > self_->limits.heap_limit) self_->heap_exhausted = true;
+  }
 }
 
 // Promise jobs still queued when an evaluation ends (it was stopped or

@@ -60,7 +60,8 @@ pub struct HeapStats {
     pub total: usize,
     /// The heap size V8 will not grow past.
     pub limit: usize,
-    /// Bytes of `ArrayBuffer` memory outside the JS heap.
+    /// Bytes outside the JS heap: `ArrayBuffer`s and WebAssembly memories.
+    /// The heap limit bounds them too.
     pub external: usize,
 }
 

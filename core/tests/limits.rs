@@ -264,3 +264,59 @@ fn impossible_heap_limits_are_invalid_input() {
         assert_eq!(ctx.eval("[1, 2].length"), Ok(Value::Number(2.0)));
     }
 }
+
+fn wasm_context() -> Context {
+    Context::new(ContextOptions {
+        heap_limit: Some(64 << 20),
+        timeout: Some(scaled(Duration::from_secs(30))),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// WebAssembly memories are not allocated through the ArrayBuffer allocator,
+/// so the heap limit once missed them: under 64 MiB, three filled 1 GiB
+/// memories succeeded at 3.1 GB RSS. V8 counts them as external memory,
+/// which the heap limit now bounds too; small memories still work.
+#[test]
+fn webassembly_memory_counts_against_the_heap_limit() {
+    let mut c = wasm_context();
+    let made = c.eval(
+        "globalThis.kept = [];
+         for (let i = 0; i < 3; i++) {
+           const m = new WebAssembly.Memory({initial: 16384});
+           new Uint8Array(m.buffer).fill(1);
+           kept.push(m);
+         }
+         kept.length",
+    );
+    assert_eq!(made, Err(Error::OutOfMemory));
+    assert_eq!(
+        c.eval("kept.length"),
+        Ok(Value::Number(0.0)),
+        "stopped at the first"
+    );
+    let small = "const s = new WebAssembly.Memory({initial: 100});
+                 new Uint8Array(s.buffer).fill(3).length";
+    assert_eq!(c.eval(small), Ok(Value::Number(6_553_600.0)));
+
+    let mut grown = wasm_context();
+    let grow = grown.eval(
+        "const g = new WebAssembly.Memory({initial: 1});
+         g.grow(16383);
+         new Uint8Array(g.buffer).fill(2).length",
+    );
+    assert_eq!(grow, Err(Error::OutOfMemory));
+    // `g` keeps its 1 GiB: like a JS heap kept over its limit, the context
+    // refuses further work (documented), and other contexts are unaffected.
+    assert_eq!(grown.eval("1"), Err(Error::OutOfMemory));
+    assert_eq!(wasm_context().eval("1 + 1"), Ok(Value::Number(2.0)));
+}
+
+#[test]
+fn heap_stats_count_webassembly_memory_as_external() {
+    let mut c = wasm_context();
+    c.eval("globalThis.w = new WebAssembly.Memory({initial: 160})")
+        .unwrap();
+    assert!(c.heap_stats().external >= 160 << 16);
+}
