@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use v8cage::{Context, ContextOptions, Value};
+use v8cage::{Context, ContextOptions, Error, Value};
 
 fn bench(c: &mut Criterion) {
     c.bench_function("new_context", |b| {
@@ -57,6 +57,17 @@ fn bench(c: &mut Criterion) {
     let size = ctx.eval("mbSize").unwrap();
     eprintln!("(the object below is {size:?} bytes of JSON)");
     c.bench_function("convert_1mb_object", |b| b.iter(|| ctx.eval("mb").unwrap()));
+
+    // How promptly a timeout fires (tests only check that it does): the
+    // time beyond 10 ms is the overshoot.
+    let mut spinning = Context::new(ContextOptions {
+        timeout: Some(Duration::from_millis(10)),
+        ..Default::default()
+    })
+    .unwrap();
+    c.bench_function("timeout_10ms_endless_loop", |b| {
+        b.iter(|| assert_eq!(spinning.eval("for (;;) {}"), Err(Error::Timeout)))
+    });
 }
 
 criterion_group! {

@@ -2,15 +2,15 @@
 //! bounded value, or a timeout), never a hang, crash or huge allocation.
 
 mod common;
-use common::scaled;
+use common::{eval_until_timeout, generous};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
 fn ctx() -> Context {
     Context::new(ContextOptions {
-        timeout: Some(scaled(Duration::from_secs(2))),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap()
@@ -67,32 +67,35 @@ fn throwing_getters_are_conversion_errors() {
 #[test]
 fn a_proxy_looping_forever_times_out_during_conversion() {
     let mut c = Context::new(ContextOptions {
-        timeout: Some(Duration::from_millis(100)),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap();
-    let started = Instant::now();
+    let short = Duration::from_millis(100);
     assert_eq!(
-        c.eval("new Proxy({}, { ownKeys() { for (;;) {} } })"),
+        eval_until_timeout(
+            &mut c,
+            short,
+            "new Proxy({}, { ownKeys() { for (;;) {} } })"
+        ),
         Err(Error::Timeout)
     );
     assert_eq!(
-        c.eval("({ get slow() { for (;;) {} } })"),
+        eval_until_timeout(&mut c, short, "({ get slow() { for (;;) {} } })"),
         Err(Error::Timeout)
     );
-    assert!(started.elapsed() < scaled(Duration::from_secs(2)));
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
 
 #[test]
 fn huge_sparse_array_is_refused_at_once() {
     let mut c = ctx();
-    let started = Instant::now();
-    assert!(conversion_error(c.eval("a = []; a.length = 4294967295; a")).contains("too large"));
-    assert!(
-        started.elapsed() < scaled(Duration::from_secs(1)),
-        "refused without walking 4G holes"
-    );
+    // Refused from its length: not even the first element is read.
+    let sparse = "a = []; a.length = 4294967295;
+                  Object.defineProperty(a, 0, { get() { globalThis.read = true; return 1 } });
+                  a";
+    assert!(conversion_error(c.eval(sparse)).contains("too large"));
+    assert_eq!(c.eval("globalThis.read"), Ok(Value::Undefined));
     // Within the size limit a sparse array converts, holes as undefined.
     assert_eq!(
         c.eval("b = []; b.length = 3; b[1] = 1; b").unwrap(),
@@ -139,18 +142,17 @@ fn an_exponential_dag_is_bounded() {
     conversion_error(small.eval(dag));
     // With the default 64 MiB budget: the size limit or the timeout, whichever comes first.
     let mut c = ctx();
-    let started = Instant::now();
+    c.set_timeout(Some(Duration::from_secs(2)));
     assert!(matches!(
         c.eval(dag),
         Err(Error::Conversion(_) | Error::Timeout)
     ));
-    assert!(started.elapsed() < scaled(Duration::from_secs(5)));
 }
 
 #[test]
 fn hostile_exceptions_are_reported_safely() {
     let mut c = Context::new(ContextOptions {
-        timeout: Some(Duration::from_millis(200)),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap();
@@ -169,7 +171,11 @@ fn hostile_exceptions_are_reported_safely() {
         matches!(c.eval("throw { get name() { throw 2 }, message: 'm' }"), Err(Error::Exception { message, .. }) if message == "m")
     );
     assert_eq!(
-        c.eval("throw { get message() { for (;;) {} } }"),
+        eval_until_timeout(
+            &mut c,
+            Duration::from_millis(200),
+            "throw { get message() { for (;;) {} } }"
+        ),
         Err(Error::Timeout)
     );
     assert!(

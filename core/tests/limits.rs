@@ -4,9 +4,7 @@
 //! possible) the same context working.
 
 mod common;
-use common::scaled;
-
-use std::time::Duration;
+use common::generous;
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
@@ -23,7 +21,7 @@ fn small_heap() -> Context {
         heap_limit: Some(64 << 20),
         // A hang guard: filling 64 MiB takes well under a second natively,
         // over 30 s under valgrind.
-        timeout: Some(scaled(Duration::from_secs(30))),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap()
@@ -203,7 +201,7 @@ fn single_huge_allocations_end_in_out_of_memory() {
 #[test]
 fn soft_and_hard_memory_limits_can_be_set_later() {
     let mut ctx = Context::new(ContextOptions {
-        timeout: Some(scaled(Duration::from_secs(30))),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap();
@@ -268,7 +266,7 @@ fn impossible_heap_limits_are_invalid_input() {
 fn wasm_context() -> Context {
     Context::new(ContextOptions {
         heap_limit: Some(64 << 20),
-        timeout: Some(scaled(Duration::from_secs(30))),
+        timeout: Some(generous()),
         ..Default::default()
     })
     .unwrap()

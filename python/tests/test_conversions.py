@@ -76,16 +76,18 @@ def test_functions_come_back_as_callable_jsfunctions(ctx):
 
 
 def test_jsfunction_errors_and_timeouts_are_typed():
+    # Short timeouts only for what cannot end otherwise (a loaded machine
+    # must not fail this test).
     with v8cage.Context(timeout=0.1) as ctx:
-        thrower = ctx.eval("() => { throw new TypeError('no') }")
+        thrower = ctx.eval("() => { throw new TypeError('no') }", timeout=60)
         with pytest.raises(v8cage.JSEvalError, match="TypeError: no"):
-            thrower()
-        spin = ctx.eval("() => { for (;;) {} }")
+            thrower(timeout=60)
+        spin = ctx.eval("() => { for (;;) {} }", timeout=60)
         with pytest.raises(v8cage.JSTimeoutError):
-            spin()
+            spin()  # the context's own timeout applies to function calls
         with pytest.raises(v8cage.JSTimeoutError):
             spin(timeout=0.01)
-        assert ctx.eval("1") == 1
+        assert ctx.eval("1", timeout=60) == 1
 
 
 def test_jsfunction_of_a_closed_context_raises():

@@ -1,6 +1,14 @@
-//! Shared by the integration tests that assert time bounds.
+//! Shared by the integration tests that involve time.
+//!
+//! The rule: a test must not depend on how much CPU it gets. Everything
+//! that is not meant to time out runs under [`generous`]; a short timeout
+//! is set only around an evaluation that can end no other way
+//! ([`eval_until_timeout`]), so only a bug can make such a test fail.
+#![allow(dead_code)] // each test binary uses a part
 
 use std::time::Duration;
+
+use v8cage::{Context, Error, Value};
 
 /// A generous time bound, multiplied by `V8CAGE_TEST_TIME_SCALE` (default 1).
 /// The sanitizer and valgrind jobs set it: everything runs 2-50x slower
@@ -17,4 +25,22 @@ pub fn time_scale() -> u32 {
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|&n| n >= 1)
         .unwrap_or(1)
+}
+
+/// A timeout no healthy evaluation reaches, however loaded the machine.
+pub fn generous() -> Duration {
+    scaled(Duration::from_secs(60))
+}
+
+/// Evaluates `source`, which can only end by its timeout (or a bug), under
+/// `short`, then puts the generous timeout back.
+pub fn eval_until_timeout(
+    ctx: &mut Context,
+    short: Duration,
+    source: &str,
+) -> Result<Value, Error> {
+    ctx.set_timeout(Some(short));
+    let result = ctx.eval(source);
+    ctx.set_timeout(Some(generous()));
+    result
 }
