@@ -33,19 +33,18 @@ enum Cmd {
     /// Make V8 available: V8CAGE_V8_DIR, an installed libnode-dev, or Debian's
     /// libnode108 + libnode-dev unpacked into .deps/v8/. Idempotent.
     Setup,
-    /// setup, then cargo fmt --check, clippy -D warnings, every test
-    /// (including the replay of corpus/), the Python binding's pytest suite,
-    /// a 20 s libFuzzer+ASan smoke run of each fuzz target, the
-    /// ClusterFuzzLite build check, the AFL++ sync check and the sanitizer
-    /// proofs.
+    /// The everyday check (minutes): setup, formatting (rustfmt,
+    /// clang-format, ruff), clippy -D warnings, mypy, every Rust test
+    /// (including the replay of corpus/) and the Python binding's pytest
+    /// suite. With --full, also the long proofs CI runs (.ci/run).
     Test {
-        /// Skip the fuzz smoke run, cflite-build and afl-sync-check (they
-        /// need nightly and install cargo-fuzz and cargo-afl).
+        /// Also the long proofs: atheris (regressions + 10 s), a 20 s
+        /// libFuzzer+ASan smoke run of each fuzz target, the ClusterFuzzLite
+        /// build check, the AFL++ sync check and the sanitizer proofs (asan,
+        /// ubsan, tsan, quick valgrind, msan's prerequisite check). Needs
+        /// nightly; installs cargo-fuzz, cargo-afl, rust-src and clang.
         #[arg(long)]
-        no_fuzz: bool,
-        /// Skip the sanitizer proofs (asan, ubsan, tsan, quick valgrind, msan's prerequisite check).
-        #[arg(long)]
-        no_sanitizers: bool,
+        full: bool,
     },
     /// Run one sanitizer job: sanitizer-builds/<job>.sh (asan, tsan, ubsan,
     /// valgrind, msan). Exit 0 clean, 1 a report or failed test, 2 could
@@ -196,10 +195,7 @@ fn main() -> Result<()> {
     setup(&root)?;
     match cli.command {
         Cmd::Setup => Ok(()),
-        Cmd::Test {
-            no_fuzz,
-            no_sanitizers,
-        } => test::all(&root, !no_fuzz, !no_sanitizers),
+        Cmd::Test { full } => test::all(&root, full),
         Cmd::Wheel { manylinux } => python::wheel(&root, &manylinux),
         Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
         Cmd::PyFuzz { time } => python::fuzz(&root, time),

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the pipeline CI runs (`.ci/run`).
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Result;
 
@@ -12,13 +13,59 @@ use crate::{afl, cflite, fuzz, python, sanitize};
 /// `cargo xtask sanitize-prove valgrind`, and the GitHub workflow).
 const TEST_SANITIZER_JOBS: &[&str] = &["asan", "ubsan", "tsan", "valgrind", "msan"];
 
-/// `setup` has run. `fuzz_smoke` and `sanitizers` select the long proofs.
-pub(crate) fn all(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()> {
-    let fuzz_manifest = "fuzz/Cargo.toml";
+/// `setup` has run. `full` adds the long proofs.
+pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
+    let started = Instant::now();
+    stage("style", || style(root))?;
+    stage("clippy", clippy)?;
+    // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
+    stage("rust tests", || {
+        cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])
+    })?;
+    stage("python tests", || python::pytest(root, &[]))?;
+    if full {
+        stage("atheris", || python::fuzz(root, 10))?;
+        stage("fuzz smoke", || fuzz::smoke(root, 20))?;
+        // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
+        // example of AFL++ syncing two machines through a shared folder.
+        stage("cflite build", || cflite::build_and_check(root))?;
+        stage("afl sync", || afl::sync_check(root, "eval", 20))?;
+        stage("sanitizer proofs", || {
+            let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
+            sanitize::prove(root, &jobs, true)
+        })?;
+    }
+    eprintln!(
+        "xtask: all tests passed in {} s{}",
+        started.elapsed().as_secs(),
+        if full {
+            ""
+        } else {
+            " (the long proofs: cargo xtask test --full)"
+        }
+    );
+    Ok(())
+}
+
+/// Runs one stage and says how long it took.
+fn stage(name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+    let started = Instant::now();
+    let result = work();
+    eprintln!("xtask: stage {name}: {} s", started.elapsed().as_secs());
+    result
+}
+
+const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
+
+/// Formatting of every language, and the Python package's types.
+fn style(root: &Path) -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&["fmt", "--all", "--check", "--manifest-path", fuzz_manifest])?;
+    cargo(&["fmt", "--all", "--check", "--manifest-path", FUZZ_MANIFEST])?;
     python::clang_format_check(root)?;
-    python::lint(root)?;
+    python::lint(root)
+}
+
+fn clippy() -> Result<()> {
     let clippy = ["clippy", "--workspace", "--all-targets"];
     let deny = ["--", "-D", "warnings"];
     cargo(&[&clippy[..], &deny[..]].concat())?;
@@ -31,22 +78,5 @@ pub(crate) fn all(root: &Path, fuzz_smoke: bool, sanitizers: bool) -> Result<()>
         ]
         .concat(),
     )?;
-    cargo(&[&clippy[..], &["--manifest-path", fuzz_manifest], &deny[..]].concat())?;
-    // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
-    cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
-    python::pytest(root, &[])?;
-    python::fuzz(root, 10)?;
-    if fuzz_smoke {
-        fuzz::smoke(root, 20)?;
-        // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
-        // example of AFL++ syncing two machines through a shared folder.
-        cflite::build_and_check(root)?;
-        afl::sync_check(root, "eval", 20)?;
-    }
-    if sanitizers {
-        let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
-        sanitize::prove(root, &jobs, true)?;
-    }
-    eprintln!("xtask: all tests passed");
-    Ok(())
+    cargo(&[&clippy[..], &["--manifest-path", FUZZ_MANIFEST], &deny[..]].concat())
 }
