@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, LibFuzzerSample, Series};
-use crate::cmd::{cargo_command, run};
+use crate::cmd::{cargo_command, is_root, run};
 
 /// The fuzz targets, named by their libFuzzer drivers in
 /// `fuzz/fuzz_targets/` (one per entry of `v8cage_harness::TARGETS`; the
@@ -117,6 +117,49 @@ pub(crate) fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
         .or_else(|_| run(cargo_command().args(["install", krate])))
 }
 
+/// The apt packages of the clang the sanitizer scripts install too
+/// (`CLANG_PACKAGES` in sanitizer-builds/common.sh).
+const CLANG_PACKAGES: &[&str] = &["clang-19", "llvm-19", "libclang-rt-19-dev"];
+
+/// Whether a `clang++` or `clang++-<version>` is in one of the folders of
+/// `path` (a PATH value; core/build.rs takes the newest).
+fn has_clang(path: &std::ffi::OsStr) -> bool {
+    std::env::split_paths(path).any(|dir| {
+        std::fs::read_dir(dir).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("clang++")))
+        })
+    })
+}
+
+/// Without clang the shim is compiled by the default C++ compiler: neither
+/// ASan- nor coverage-instrumented, so the fuzzer cannot see into it.
+/// Installs clang when root, as the sanitizer scripts do.
+pub(crate) fn ensure_clang() -> Result<()> {
+    if has_clang(&std::env::var_os("PATH").unwrap_or_default()) {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "fuzzing needs clang for the shim's instrumentation: sudo apt-get install -y {}",
+            CLANG_PACKAGES.join(" ")
+        );
+    }
+    eprintln!(
+        "xtask: installing {} (the shim's compiler, once)",
+        CLANG_PACKAGES.join(" ")
+    );
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(CLANG_PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    install().or_else(|_| {
+        run(Command::new("apt-get").arg("update"))?;
+        install()
+    })
+}
+
 /// `cargo xtask fuzz <target>`: libFuzzer with ASan, seeded from `corpus/`.
 pub fn libfuzzer(
     root: &Path,
@@ -129,6 +172,14 @@ pub fn libfuzzer(
     check_target(root, target)?;
     ensure_nightly()?;
     ensure_installed("fuzz", "cargo-fuzz")?;
+    ensure_clang()?;
+    // Built first, so the campaign's time and rate are the fuzzer's alone.
+    let build_started = Instant::now();
+    let mut build = cargo_command();
+    build.args(["+nightly", "fuzz", "build", "--release", target]);
+    sanitizer_env(&mut build, root);
+    run(&mut build)?;
+    let build_seconds = build_started.elapsed().as_secs();
     let work = root.join("fuzz/corpus").join(target);
     let artifacts = root.join("fuzz/artifacts").join(target);
     std::fs::create_dir_all(&work)?;
@@ -180,6 +231,7 @@ pub fn libfuzzer(
     }
     libfuzzer_summary(&LibFuzzerCampaign {
         target,
+        build_seconds,
         jobs,
         fork,
         samples: &samples,
@@ -240,6 +292,7 @@ fn run_recording(cmd: &mut Command, log: &Path) -> (Result<()>, Vec<LibFuzzerSam
 
 struct LibFuzzerCampaign<'a> {
     target: &'a str,
+    build_seconds: u64,
     jobs: u32,
     fork: bool,
     samples: &'a [LibFuzzerSample],
@@ -291,7 +344,10 @@ fn libfuzzer_summary(campaign: &LibFuzzerCampaign) -> Result<()> {
     match campaign.samples.last() {
         Some(last) => {
             let rate = last.execs as f64 / last.seconds.max(1e-3);
-            println!("  time           {:.0} s", last.seconds);
+            println!(
+                "  time           {:.0} s fuzzing (the build before took {} s)",
+                last.seconds, campaign.build_seconds
+            );
             println!("  execs          {} ({rate:.0}/s overall)", last.execs);
             println!(
                 "  coverage       {} edges, {} features",
@@ -436,6 +492,20 @@ mod tests {
         }
         let generator = libfuzzer_options(&root, "eval_gen").unwrap();
         assert!(generator.contains(&"-len_control=0".to_string()));
+    }
+
+    #[test]
+    fn clang_is_found_by_name_in_any_path_folder() {
+        let base = std::env::temp_dir().join(format!("xtask-clang-{}", std::process::id()));
+        let (empty, with) = (base.join("empty"), base.join("with"));
+        std::fs::create_dir_all(&empty).unwrap();
+        std::fs::create_dir_all(&with).unwrap();
+        let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+        assert!(!has_clang(&path(&[&empty])));
+        std::fs::write(with.join("clang++-16"), "").unwrap();
+        assert!(has_clang(&path(&[&empty, &with])));
+        assert!(!has_clang(&path(&[&base.join("missing")])));
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
