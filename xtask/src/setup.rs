@@ -3,10 +3,11 @@
 //! libraries it needs at run time.
 
 use std::env;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{is_root, run};
 
@@ -36,6 +37,10 @@ pub(crate) fn setup(root: &Path) -> Result<()> {
         eprintln!("xtask setup: using V8 from V8CAGE_V8_DIR={}", dir.display());
         return Ok(());
     }
+    // Two setups at once (two terminals, a build and a wheel) raced on
+    // .deps/v8.partial ("tar: ./usr: Cannot mkdir"): one at a time, and the
+    // second then finds what the first installed.
+    let _lock = setup_lock(&root.join(".deps"))?;
     let deps = root.join(".deps/v8");
     let deps_ok = has_v8(
         &deps.join("usr/include/node"),
@@ -53,6 +58,22 @@ pub(crate) fn setup(root: &Path) -> Result<()> {
         fetch_libnode(root, &deps)?;
     }
     ensure_runtime_packages()
+}
+
+/// An exclusive lock on `<deps>/setup.lock`, held until the file is
+/// dropped; waits for another holder (std's `File::lock`, flock(2)).
+fn setup_lock(deps: &Path) -> Result<File> {
+    std::fs::create_dir_all(deps)?;
+    let path = deps.join("setup.lock");
+    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "xtask setup: waiting for another setup ({})",
+            path.display()
+        );
+        file.lock()?;
+    }
+    Ok(file)
 }
 
 fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
@@ -145,4 +166,20 @@ fn ensure_runtime_packages() -> Result<()> {
         install()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_setup_waits_for_the_first() {
+        let deps = env::temp_dir().join(format!("xtask-setup-lock-{}", std::process::id()));
+        let held = setup_lock(&deps).unwrap();
+        let other = File::create(deps.join("setup.lock")).unwrap();
+        assert!(other.try_lock().is_err(), "the lock is held");
+        drop(held);
+        assert!(other.try_lock().is_ok(), "and released with its file");
+        std::fs::remove_dir_all(&deps).unwrap();
+    }
 }
