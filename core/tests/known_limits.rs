@@ -34,13 +34,7 @@ const ICU: &str = "globalThis.kept = [];
 const ICU_HEAP_LIMIT: usize = 16 << 20;
 
 fn peak_rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status");
-    kib << 10
+    common::proc_status_bytes("VmHWM")
 }
 
 /// The child: runs one case, prints what happened, exits 0 (if V8 lets it).

@@ -1,16 +1,12 @@
 //! Creating, using and dropping contexts does not leak. Its own test binary,
 //! so no other test's allocations move the RSS figure.
 
+mod common;
+
 use v8cage::{Context, ContextOptions, Value};
 
 fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS line");
-    kb * 1024
+    common::proc_status_bytes("VmRSS")
 }
 
 fn cycle(i: usize) {

@@ -263,22 +263,13 @@ fn impossible_heap_limits_are_invalid_input() {
     }
 }
 
-fn wasm_context() -> Context {
-    Context::new(ContextOptions {
-        heap_limit: Some(64 << 20),
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap()
-}
-
 /// WebAssembly memories are not allocated through the ArrayBuffer allocator,
 /// so the heap limit once missed them: under 64 MiB, three filled 1 GiB
 /// memories succeeded at 3.1 GB RSS. V8 counts them as external memory,
 /// which the heap limit now bounds too; small memories still work.
 #[test]
 fn webassembly_memory_counts_against_the_heap_limit() {
-    let mut c = wasm_context();
+    let mut c = small_heap();
     let made = c.eval(
         "globalThis.kept = [];
          for (let i = 0; i < 3; i++) {
@@ -298,7 +289,7 @@ fn webassembly_memory_counts_against_the_heap_limit() {
                  new Uint8Array(s.buffer).fill(3).length";
     assert_eq!(c.eval(small), Ok(Value::Number(6_553_600.0)));
 
-    let mut grown = wasm_context();
+    let mut grown = small_heap();
     let grow = grown.eval(
         "const g = new WebAssembly.Memory({initial: 1});
          g.grow(16383);
@@ -308,12 +299,12 @@ fn webassembly_memory_counts_against_the_heap_limit() {
     // `g` keeps its 1 GiB: like a JS heap kept over its limit, the context
     // refuses further work (documented), and other contexts are unaffected.
     assert_eq!(grown.eval("1"), Err(Error::OutOfMemory));
-    assert_eq!(wasm_context().eval("1 + 1"), Ok(Value::Number(2.0)));
+    assert_eq!(small_heap().eval("1 + 1"), Ok(Value::Number(2.0)));
 }
 
 #[test]
 fn heap_stats_count_webassembly_memory_as_external() {
-    let mut c = wasm_context();
+    let mut c = small_heap();
     c.eval("globalThis.w = new WebAssembly.Memory({initial: 160})")
         .unwrap();
     assert!(c.heap_stats().external >= 160 << 16);

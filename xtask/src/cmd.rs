@@ -35,3 +35,26 @@ pub(crate) fn is_root() -> bool {
         .map(|o| o.stdout.starts_with(b"0\n"))
         .unwrap_or(false)
 }
+
+/// Installs Debian packages with apt-get (updating the package lists once if
+/// the first try fails: a fresh machine may have none). Not root: an error
+/// naming the command to run, after `why`.
+pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "{why}; run:\n  sudo apt-get install -y {}",
+            packages.join(" ")
+        );
+    }
+    eprintln!("xtask: installing {} ({why})", packages.join(" "));
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    install().or_else(|_| {
+        run(Command::new("apt-get").arg("update"))?;
+        install()
+    })
+}

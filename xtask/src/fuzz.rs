@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, LibFuzzerSample, Series};
-use crate::cmd::{cargo_command, is_root, run};
+use crate::cmd::{apt_install, cargo_command, run};
 
 /// The fuzz targets, named by their libFuzzer drivers in
 /// `fuzz/fuzz_targets/` (one per entry of `v8cage_harness::TARGETS`; the
@@ -138,26 +138,10 @@ pub(crate) fn ensure_clang() -> Result<()> {
     if has_clang(&std::env::var_os("PATH").unwrap_or_default()) {
         return Ok(());
     }
-    if !is_root() {
-        bail!(
-            "fuzzing needs clang for the shim's instrumentation: sudo apt-get install -y {}",
-            CLANG_PACKAGES.join(" ")
-        );
-    }
-    eprintln!(
-        "xtask: installing {} (the shim's compiler, once)",
-        CLANG_PACKAGES.join(" ")
-    );
-    let install = || {
-        run(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(CLANG_PACKAGES)
-            .env("DEBIAN_FRONTEND", "noninteractive"))
-    };
-    install().or_else(|_| {
-        run(Command::new("apt-get").arg("update"))?;
-        install()
-    })
+    apt_install(
+        CLANG_PACKAGES,
+        "fuzzing needs clang for the shim's instrumentation",
+    )
 }
 
 /// `cargo xtask fuzz <target>`: libFuzzer with ASan, seeded from `corpus/`.

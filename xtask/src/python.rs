@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::cmd::{is_root, run};
+use crate::cmd::{apt_install, run};
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// mini-racer (which the compatibility tests and the benchmark compare
@@ -34,14 +34,9 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
     if !python.exists() {
         let create = || run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
         if create().is_err() {
-            if !is_root() {
-                bail!("python3 -m venv failed; run: sudo apt-get install -y python3-venv");
-            }
             // Debian splits ensurepip (needed by venv) into python3-venv.
             let _ = std::fs::remove_dir_all(&venv);
-            run(Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "python3-venv"])
-                .env("DEBIAN_FRONTEND", "noninteractive"))?;
+            apt_install(&["python3-venv"], "python3 -m venv failed")?;
             create()?;
         }
     }

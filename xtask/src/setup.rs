@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{is_root, run};
+use crate::cmd::{apt_install, is_root, run};
 
 /// Debian packages V8 (inside libnode) needs at run time.
 const RUNTIME_PACKAGES: &[&str] = &[
@@ -144,28 +144,7 @@ fn ensure_runtime_packages() -> Result<()> {
         );
         return Ok(());
     }
-    if !is_root() {
-        bail!(
-            "V8 needs these runtime libraries; run:\n  sudo apt-get install -y {}",
-            missing.join(" ")
-        );
-    }
-    eprintln!(
-        "xtask setup: installing runtime libraries: {}",
-        missing.join(" ")
-    );
-    let install = || {
-        let mut cmd = Command::new("apt-get");
-        cmd.args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        run(&mut cmd)
-    };
-    if install().is_err() {
-        run(Command::new("apt-get").arg("update"))?;
-        install()?;
-    }
-    Ok(())
+    apt_install(&missing, "V8 needs these runtime libraries")
 }
 
 #[cfg(test)]

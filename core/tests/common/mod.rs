@@ -44,3 +44,14 @@ pub fn eval_until_timeout(
     ctx.set_timeout(Some(generous()));
     result
 }
+
+/// A figure of this process from /proc/self/status (`VmRSS`, `VmHWM`), in bytes.
+pub fn proc_status_bytes(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"));
+    kib << 10
+}
