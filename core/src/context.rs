@@ -159,7 +159,6 @@ unsafe impl Send for Context {}
 impl Context {
     /// Creates a context with the given limits.
     pub fn new(options: ContextOptions) -> Result<Context, Error> {
-        engine::ensure_initialised()?;
         if let Some(limit) = options.heap_limit {
             if !(MIN_HEAP_LIMIT..=MAX_HEAP_LIMIT).contains(&limit) {
                 return Err(Error::InvalidInput(format!(
@@ -175,6 +174,8 @@ impl Context {
         if options.max_depth == 0 {
             return Err(Error::InvalidInput("max_depth must be at least 1".into()));
         }
+        // After the checks: bad options never start V8.
+        engine::ensure_initialised()?;
         let limits = ffi::Limits {
             heap_limit: options.heap_limit.unwrap_or(0),
             max_result_bytes: options.max_result_bytes,
