@@ -14,11 +14,20 @@ use crate::ffi;
 struct Watchdog {
     deadlines: Mutex<Deadlines>,
     wake: Condvar,
+    /// Signalled when the watchdog has finished stopping what it took out.
+    fired: Condvar,
 }
 
 #[derive(Default)]
 struct Deadlines {
     by_time: BTreeMap<(Instant, u64), Arc<StopTarget>>,
+    /// Deadlines the watchdog took out and is stopping right now (outside
+    /// the lock). Disarming one of these waits until it is done: otherwise
+    /// the stop could land after its evaluation ended, in the next one's
+    /// window, and time out an evaluation with an hour left (found by
+    /// `timeout::an_expired_deadline_never_stops_a_later_evaluation` under
+    /// TSan and UBSan).
+    firing: Vec<(Instant, u64)>,
     next_id: u64,
     /// When the watchdog will wake by itself; `None` while it waits for work.
     /// Arming a later deadline needs no wake-up (the common case: it wakes,
@@ -37,6 +46,7 @@ fn watchdog() -> &'static Watchdog {
         let dog: &'static Watchdog = Box::leak(Box::new(Watchdog {
             deadlines: Mutex::new(Deadlines::default()),
             wake: Condvar::new(),
+            fired: Condvar::new(),
         }));
         std::thread::Builder::new()
             .name("v8cage-watchdog".into())
@@ -69,13 +79,15 @@ pub(crate) fn arm(target: &Arc<StopTarget>, timeout: Duration) -> Armed {
 }
 
 impl Drop for Armed {
+    /// Disarms the deadline; if the watchdog is firing it at this moment,
+    /// waits until that stop request has been delivered.
     fn drop(&mut self) {
         let dog = watchdog();
-        dog.deadlines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_time
-            .remove(&self.key);
+        let mut d = dog.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        d.by_time.remove(&self.key);
+        while d.firing.contains(&self.key) {
+            d = dog.fired.wait(d).unwrap_or_else(|e| e.into_inner());
+        }
     }
 }
 
@@ -85,11 +97,15 @@ impl Watchdog {
         loop {
             let now = Instant::now();
             let mut due = Vec::new();
-            while let Some(entry) = d.by_time.first_entry() {
-                if entry.key().0 > now {
-                    break;
+            {
+                let deadlines = &mut *d;
+                while let Some(entry) = deadlines.by_time.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    deadlines.firing.push(*entry.key());
+                    due.push(entry.remove());
                 }
-                due.push(entry.remove());
             }
             if !due.is_empty() {
                 drop(d);
@@ -97,6 +113,8 @@ impl Watchdog {
                     target.stop(ffi::STOP_TIMEOUT);
                 }
                 d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+                d.firing.clear();
+                self.fired.notify_all();
                 continue;
             }
             let next = d.by_time.keys().next().map(|(at, _)| *at);
