@@ -5,7 +5,7 @@ mod common;
 use common::generous;
 use std::time::Duration;
 
-use v8cage::{Context, ContextOptions, Error, Function, Value};
+use v8cage::{Context, Error, Function, Value};
 
 fn ctx() -> Context {
     let mut ctx = Context::default_new().expect("context");
@@ -345,11 +345,7 @@ fn functions_only_work_on_their_own_context_and_with_a_handle() {
 
 #[test]
 fn calling_a_function_obeys_the_timeout() {
-    let mut c = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut c = common::generous_context();
     let spin = function(c.eval("() => { for (;;) {} }").unwrap());
     c.set_timeout(Some(Duration::from_millis(50)));
     assert_eq!(c.call_function(&spin, &[]), Err(Error::Timeout));
@@ -566,11 +562,7 @@ fn bigints_beyond_2_pow_20_bits_are_refused_quickly() {
 /// disarmed. BigInts now stay binary: the words are the ones V8 had.
 #[test]
 fn many_large_bigints_convert_without_decimal_text() {
-    let mut c = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut c = common::generous_context();
     let Ok(Value::Array(items)) = c.eval("Array(510).fill(2n ** 1048576n - 1n)") else {
         panic!("an array of BigInts")
     };

@@ -2,19 +2,12 @@
 //! bounded value, or a timeout), never a hang, crash or huge allocation.
 
 mod common;
-use common::{eval_until_timeout, generous};
+use common::eval_until_timeout;
+use common::generous_context;
 
 use std::time::Duration;
 
 use v8cage::{Context, ContextOptions, Error, Value};
-
-fn ctx() -> Context {
-    Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap()
-}
 
 fn conversion_error(result: Result<Value, Error>) -> String {
     match result {
@@ -25,7 +18,7 @@ fn conversion_error(result: Result<Value, Error>) -> String {
 
 #[test]
 fn cycles_are_refused() {
-    let mut c = ctx();
+    let mut c = generous_context();
     assert!(conversion_error(c.eval("const o = {}; o.self = o; o")).contains("cycle"));
     assert!(conversion_error(c.eval("const a = [1]; a.push([a]); a")).contains("cycle"));
     // Shared (acyclic) references are fine: they are copied.
@@ -37,7 +30,7 @@ fn cycles_are_refused() {
 
 #[test]
 fn depth_over_the_limit_is_refused() {
-    let mut c = ctx();
+    let mut c = generous_context();
     assert!(matches!(
         c.eval("let d = []; for (let i = 0; i < 998; i++) d = [d]; d"),
         Ok(Value::Array(_))
@@ -54,7 +47,7 @@ fn depth_over_the_limit_is_refused() {
 
 #[test]
 fn throwing_getters_are_conversion_errors() {
-    let mut c = ctx();
+    let mut c = generous_context();
     let msg = conversion_error(c.eval("({ get boom() { throw new Error('kaboom') } })"));
     assert!(msg.contains("kaboom"), "{msg}");
     let msg = conversion_error(
@@ -66,11 +59,7 @@ fn throwing_getters_are_conversion_errors() {
 
 #[test]
 fn a_proxy_looping_forever_times_out_during_conversion() {
-    let mut c = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut c = generous_context();
     let short = Duration::from_millis(100);
     assert_eq!(
         eval_until_timeout(
@@ -89,7 +78,7 @@ fn a_proxy_looping_forever_times_out_during_conversion() {
 
 #[test]
 fn huge_sparse_array_is_refused_at_once() {
-    let mut c = ctx();
+    let mut c = generous_context();
     // Refused from its length: not even the first element is read.
     let sparse = "a = []; a.length = 4294967295;
                   Object.defineProperty(a, 0, { get() { globalThis.read = true; return 1 } });
@@ -105,7 +94,7 @@ fn huge_sparse_array_is_refused_at_once() {
 
 #[test]
 fn a_256_mib_string_is_refused_not_copied() {
-    let mut c = ctx();
+    let mut c = generous_context();
     let msg = conversion_error(c.eval("'x'.repeat(256 * 1024 * 1024)"));
     assert!(msg.contains("max_result_bytes"), "{msg}");
     assert_eq!(
@@ -141,7 +130,7 @@ fn an_exponential_dag_is_bounded() {
     .unwrap();
     conversion_error(small.eval(dag));
     // With the default 64 MiB budget: the size limit or the timeout, whichever comes first.
-    let mut c = ctx();
+    let mut c = generous_context();
     c.set_timeout(Some(Duration::from_secs(2)));
     assert!(matches!(
         c.eval(dag),
@@ -151,11 +140,7 @@ fn an_exponential_dag_is_bounded() {
 
 #[test]
 fn hostile_exceptions_are_reported_safely() {
-    let mut c = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut c = generous_context();
     assert_eq!(
         c.eval("throw 1"),
         Err(Error::Exception {

@@ -68,11 +68,7 @@ fn hostile_scripts_end_in_values_or_typed_errors() {
 
 #[test]
 fn specific_outcomes() {
-    let mut ctx = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut ctx = common::generous_context();
     let short = Duration::from_millis(300);
     // Catastrophic regex backtracking is interrupted by the timeout.
     assert_eq!(

@@ -200,11 +200,7 @@ fn single_huge_allocations_end_in_out_of_memory() {
 
 #[test]
 fn soft_and_hard_memory_limits_can_be_set_later() {
-    let mut ctx = Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap();
+    let mut ctx = common::generous_context();
     assert_eq!(ctx.memory_limits_reached(), (false, false));
     ctx.set_memory_limits(Some(8 << 20), Some(32 << 20));
     // Below both: nothing happens.

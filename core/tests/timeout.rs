@@ -8,20 +8,12 @@
 //! timeouts only around evaluations that cannot end otherwise.
 
 mod common;
+use common::generous_context;
 use common::{eval_until_timeout, generous, scaled};
 
 use std::time::{Duration, Instant};
 
 use v8cage::{Context, ContextOptions, Error, Value};
-
-/// A context whose own timeout is generous.
-fn context() -> Context {
-    Context::new(ContextOptions {
-        timeout: Some(generous()),
-        ..Default::default()
-    })
-    .unwrap()
-}
 
 fn with_timeout(ms: u64) -> Context {
     Context::new(ContextOptions {
@@ -60,7 +52,7 @@ fn infinite_loop_times_out_and_context_survives() {
 
 #[test]
 fn timeout_applies_to_calls_and_promise_jobs() {
-    let mut ctx = context();
+    let mut ctx = generous_context();
     ctx.eval("function spin() { for (;;) {} }").unwrap();
     ctx.set_timeout(Some(MS_100));
     assert_eq!(ctx.call("spin", &[]), Err(Error::Timeout));
@@ -80,7 +72,7 @@ fn timeout_applies_to_calls_and_promise_jobs() {
 /// hour: only a stale deadline can fail this, however slow the machine.
 #[test]
 fn an_expired_deadline_never_stops_a_later_evaluation() {
-    let mut ctx = context();
+    let mut ctx = generous_context();
     let tries = (2000 / common::time_scale()).max(100);
     for i in 0..tries {
         ctx.set_timeout(Some(Duration::from_nanos(1)));
@@ -112,7 +104,7 @@ fn timeout_can_change_between_evals() {
 /// single hostile script left every later `1+1` timing out.
 #[test]
 fn promise_jobs_of_a_stopped_evaluation_are_discarded() {
-    let mut ctx = context();
+    let mut ctx = generous_context();
     ctx.eval("globalThis.ran = 0").unwrap();
     let leftover =
         "for (let i = 0; i < 1000; i++) Promise.resolve().then(() => { ran++; for (;;) {} });
@@ -147,7 +139,7 @@ static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// evaluation sees does not depend on a failed one's leftovers.
 #[test]
 fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
-    let mut ctx = context();
+    let mut ctx = generous_context();
     let thrown =
         ctx.eval("globalThis.n = 0; Promise.resolve().then(() => n++); throw new Error('x')");
     assert!(matches!(thrown, Err(Error::Exception { .. })), "{thrown:?}");
@@ -170,7 +162,7 @@ fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
 fn timeout_during_the_error_report_ends_the_report() {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut ctx = context();
+        let mut ctx = generous_context();
         let thrown = "throw { get name() { for (;;) {} }, get message() { for (;;) {} }, get stack() { for (;;) {} } }";
         let first = eval_until_timeout(&mut ctx, MS_100, thrown);
         ctx.eval("Error.prepareStackTrace = () => { for (;;) {} }")

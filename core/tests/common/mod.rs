@@ -32,6 +32,15 @@ pub fn generous() -> Duration {
     scaled(Duration::from_secs(60))
 }
 
+/// A context with default limits and the generous timeout.
+pub fn generous_context() -> Context {
+    Context::new(v8cage::ContextOptions {
+        timeout: Some(generous()),
+        ..Default::default()
+    })
+    .expect("a context")
+}
+
 /// Evaluates `source`, which can only end by its timeout (or a bug), under
 /// `short`, then puts the generous timeout back.
 pub fn eval_until_timeout(
