@@ -1,12 +1,29 @@
 //! `Context`: one V8 isolate with one JS global context, and its limits.
 
-use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::function::{Function, FunctionOwner};
+use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
+use crate::process::{self, IsolationReport, Remote};
 use crate::wire::{self, Reader};
-use crate::{engine, ffi, watchdog, Error, Value};
+use crate::{ffi, Error, Value};
+
+/// Where a [`Context`]'s V8 runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// In this process: the fastest, but a V8 fatal error ends the host,
+    /// a builtin that ignores termination overruns the timeout, and memory
+    /// outside V8's heap accounting is bounded only by the heap limit's
+    /// bookkeeping.
+    #[default]
+    InProcess,
+    /// In a sandboxed worker process of its own (seccomp allow-list, rlimits,
+    /// namespaces where permitted; see [`IsolationReport`]). A crash is
+    /// [`Error::Crashed`], a worker that overruns its timeout is killed, and
+    /// the host never starts V8 itself.
+    Process,
+}
 
 /// Limits for a [`Context`]. `Default` gives no timeout, V8's default heap,
 /// and conversion bounds suited to untrusted results.
@@ -24,6 +41,13 @@ pub struct ContextOptions {
     pub max_result_bytes: usize,
     /// Bound on nesting of arrays/objects, both directions.
     pub max_depth: u32,
+    /// Where V8 runs: in this process (default) or a sandboxed worker.
+    pub isolation: Isolation,
+    /// [`Isolation::Process`] only: how long past its timeout (or a
+    /// terminate request) a worker may take to answer before the host kills
+    /// it. The evaluation then gives [`Error::Timeout`] (or
+    /// [`Error::Terminated`]) and the context is lost.
+    pub kill_grace: Duration,
 }
 
 impl Default for ContextOptions {
@@ -33,6 +57,8 @@ impl Default for ContextOptions {
             heap_limit: None,
             max_result_bytes: 64 << 20,
             max_depth: 1000,
+            isolation: Isolation::InProcess,
+            kill_grace: Duration::from_millis(200),
         }
     }
 }
@@ -65,71 +91,46 @@ pub struct HeapStats {
     pub external: usize,
 }
 
-/// The isolate pointer as seen by other threads (watchdog, terminate
-/// handles). `None` once the context is dropped.
-pub(crate) struct StopTarget {
-    isolate: Mutex<Option<IsolatePtr>>,
-}
-
-struct IsolatePtr(NonNull<ffi::RawIsolate>);
-
-// SAFETY: the pointer is only used for `v8cage_request_stop`, which the shim
-// makes thread-safe (it takes the isolate's stop mutex and calls
-// `Isolate::TerminateExecution`, which V8 allows from any thread); the
-// surrounding Mutex keeps the isolate alive for the duration of that call.
-unsafe impl Send for IsolatePtr {}
-
-impl StopTarget {
-    pub(crate) fn stop(&self, reason: std::os::raw::c_int) {
-        if engine::forked_after_start() {
-            return;
-        }
-        let guard = self.isolate.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ptr) = guard.as_ref() {
-            // SAFETY: the isolate is alive: Context::drop takes it out of this
-            // mutex before freeing it, and we hold the mutex.
-            unsafe { ffi::v8cage_request_stop(ptr.0.as_ptr(), reason) };
-        }
-    }
-}
-
-/// The span in which stop requests (timeout, terminate) apply to one
-/// `eval`/`call`. Opened before the deadline is armed, so a deadline that
-/// passes before the script starts still stops it; closed when dropped, after
-/// the deadline is disarmed (the shim also closes it when the evaluation ends).
-struct StopWindow(NonNull<ffi::RawIsolate>);
-
-impl StopWindow {
-    fn open(raw: NonNull<ffi::RawIsolate>) -> StopWindow {
-        // SAFETY: `raw` is the live isolate of the `Context` being borrowed
-        // mutably by the caller; opening the window only takes its stop mutex.
-        unsafe { ffi::v8cage_open_stop_window(raw.as_ptr()) };
-        StopWindow(raw)
-    }
-}
-
-impl Drop for StopWindow {
-    fn drop(&mut self) {
-        // SAFETY: the window lives inside one `eval`/`call` of the Context
-        // that owns the isolate, so the isolate outlives it.
-        unsafe { ffi::v8cage_close_stop_window(self.0.as_ptr()) };
-    }
-}
-
 /// Stops the running evaluation of one [`Context`] from any thread.
 ///
 /// `terminate()` has no effect when nothing is running (a late call cannot
 /// kill the next evaluation) or after the context is dropped.
+///
+/// For a process-isolated context, a worker that does not stop within
+/// [`ContextOptions::kill_grace`] is killed (the context is then lost).
 #[derive(Clone)]
 pub struct TerminateHandle {
-    target: Arc<StopTarget>,
+    target: StopHandle,
+}
+
+#[derive(Clone)]
+enum StopHandle {
+    Local(Arc<StopTarget>),
+    Remote(Arc<process::Shared>),
 }
 
 impl TerminateHandle {
     /// Makes the running `eval`/`call` return [`Error::Terminated`].
     pub fn terminate(&self) {
-        self.target.stop(ffi::STOP_TERMINATE);
+        match &self.target {
+            StopHandle::Local(target) => target.stop(ffi::STOP_TERMINATE),
+            StopHandle::Remote(shared) => shared.terminate(),
+        }
     }
+}
+
+/// One evaluation request, as both backends run it.
+pub(crate) enum Job<'a> {
+    Eval(&'a str),
+    /// A global function's (dotted) name and the encoded arguments.
+    Call(&'a str, &'a [u8]),
+    /// A function handle's id and the encoded arguments.
+    CallFunction(u32, &'a [u8]),
+}
+
+enum Backend {
+    InProcess(LocalIsolate),
+    Process(Remote),
 }
 
 impl std::fmt::Debug for TerminateHandle {
@@ -138,23 +139,19 @@ impl std::fmt::Debug for TerminateHandle {
     }
 }
 
-/// A JavaScript global context in its own V8 isolate.
+/// A JavaScript global context in its own V8 isolate, in this process or
+/// in a sandboxed worker process ([`ContextOptions::isolation`]).
 ///
 /// `Context` is `Send`: it may move between threads, and many contexts run
 /// in parallel on different threads. Hostile code is bounded by the
 /// [`ContextOptions`]; every failure is a typed [`Error`] and the context
-/// stays usable afterwards.
+/// stays usable afterwards, except after [`Error::Crashed`] (and a worker
+/// killed at its hard deadline), which lose a process context.
 pub struct Context {
-    raw: NonNull<ffi::RawIsolate>,
-    target: Arc<StopTarget>,
+    backend: Backend,
     options: ContextOptions,
     functions: FunctionOwner,
 }
-
-// SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
-// limit from the calling thread, so the isolate may be used from whichever
-// thread owns the Context. `Context` is not `Sync`: `&mut self` serialises use.
-unsafe impl Send for Context {}
 
 impl Context {
     /// Creates a context with the given limits.
@@ -174,31 +171,39 @@ impl Context {
         if options.max_depth == 0 {
             return Err(Error::InvalidInput("max_depth must be at least 1".into()));
         }
-        // After the checks: bad options never start V8.
-        engine::ensure_initialised()?;
-        let limits = ffi::Limits {
-            heap_limit: options.heap_limit.unwrap_or(0),
-            max_result_bytes: options.max_result_bytes,
-            max_depth: options.max_depth,
+        // After the checks: bad options never start V8 or a worker.
+        let backend = match options.isolation {
+            Isolation::InProcess => Backend::InProcess(LocalIsolate::new(&IsolateLimits {
+                heap_limit: options.heap_limit.unwrap_or(0),
+                max_result_bytes: options.max_result_bytes,
+                max_depth: options.max_depth,
+            })?),
+            Isolation::Process => Backend::Process(Remote::new(&options)?),
         };
-        // SAFETY: `limits` is a valid pointer for the duration of the call; the
-        // shim copies it.
-        let raw = unsafe { ffi::v8cage_isolate_new(&limits) };
-        let raw = NonNull::new(raw)
-            .ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
-        let target = Arc::new(StopTarget {
-            isolate: Mutex::new(Some(IsolatePtr(raw))),
-        });
+        Ok(Context::around(backend, options))
+    }
+
+    fn around(backend: Backend, options: ContextOptions) -> Context {
         static NEXT_CONTEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        Ok(Context {
-            raw,
-            target,
+        Context {
+            backend,
             options,
             functions: FunctionOwner {
                 context_id: NEXT_CONTEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 released: Arc::default(),
             },
-        })
+        }
+    }
+
+    /// A process-isolated context on a worker started with extra environment
+    /// variables (the sandbox tests' fence, feature `sandbox-probes`).
+    #[cfg(feature = "sandbox-probes")]
+    pub(crate) fn with_worker_env(
+        options: ContextOptions,
+        env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Context, Error> {
+        let remote = Remote::with_env(&options, env)?;
+        Ok(Context::around(Backend::Process(remote), options))
     }
 
     /// `Context::new(ContextOptions::default())`.
@@ -208,6 +213,15 @@ impl Context {
 
     pub fn options(&self) -> &ContextOptions {
         &self.options
+    }
+
+    /// Which sandbox layers the worker of a process-isolated context has in
+    /// effect; `None` for an in-process context.
+    pub fn isolation_report(&self) -> Option<&IsolationReport> {
+        match &self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Process(remote) => Some(remote.report()),
+        }
     }
 
     /// Changes the timeout for later `eval`/`call`s.
@@ -221,28 +235,7 @@ impl Context {
     /// same timeout. Jobs still queued when an evaluation fails or is
     /// stopped are dropped, so they never run during a later one.
     pub fn eval(&mut self, source: &str) -> Result<Value, Error> {
-        self.evaluate(|iso, out| {
-            // SAFETY: `iso` is the live isolate `evaluate` lends exclusively;
-            // `source` is valid for `len` bytes during the call.
-            unsafe { ffi::v8cage_eval(iso, source.as_ptr().cast(), source.len(), out) }
-        })
-    }
-
-    /// Runs one shim evaluation entry point under this context's limits:
-    /// released functions go first, then the stop window opens and the
-    /// timeout is armed (in that order, so an early deadline still counts),
-    /// and the shim's output becomes the result.
-    fn evaluate(
-        &mut self,
-        entry: impl FnOnce(*mut ffi::RawIsolate, *mut ffi::Output) -> std::os::raw::c_int,
-    ) -> Result<Value, Error> {
-        engine::check_not_forked()?;
-        self.release_dropped_functions();
-        let _window = StopWindow::open(self.raw);
-        let _armed = self.options.timeout.map(|t| watchdog::arm(&self.target, t));
-        let mut out = ffi::Output::empty();
-        let status = entry(self.raw.as_ptr(), &mut out);
-        self.finish(status, &out)
+        self.run(&Job::Eval(source))
     }
 
     /// Calls the global function `name` (a dotted path such as
@@ -251,19 +244,7 @@ impl Context {
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
         let encoded =
             wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
-        self.evaluate(|iso, out| {
-            // SAFETY: as in `eval`; `name` and `encoded` are valid for their lengths.
-            unsafe {
-                ffi::v8cage_call(
-                    iso,
-                    name.as_ptr().cast(),
-                    name.len(),
-                    encoded.as_ptr(),
-                    encoded.len(),
-                    out,
-                )
-            }
-        })
+        self.run(&Job::Call(name, &encoded))
     }
 
     /// Calls a function a result of this context handed out, with `this`
@@ -286,20 +267,27 @@ impl Context {
         }
         let encoded =
             wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
-        let id = handle.id;
-        self.evaluate(|iso, out| {
-            // SAFETY: as in `call`; `encoded` is valid for its length.
-            unsafe { ffi::v8cage_call_function(iso, id, encoded.as_ptr(), encoded.len(), out) }
-        })
+        self.run(&Job::CallFunction(handle.id, &encoded))
     }
 
-    /// Lets V8 collect the functions whose last `Function` value was dropped.
-    fn release_dropped_functions(&mut self) {
-        let ids = self.functions.released.take();
-        if !ids.is_empty() {
-            // SAFETY: `raw` is live and exclusively ours (`&mut self`); `ids`
-            // is valid for its length during the call.
-            unsafe { ffi::v8cage_release_functions(self.raw.as_ptr(), ids.as_ptr(), ids.len()) };
+    /// Runs a job on the backend under this context's timeout (functions
+    /// whose last `Function` was dropped are released first) and decodes
+    /// the output.
+    fn run(&mut self, job: &Job<'_>) -> Result<Value, Error> {
+        let released = self.functions.released.take();
+        let timeout = self.options.timeout;
+        match &mut self.backend {
+            Backend::InProcess(isolate) => {
+                let (status, bytes) = isolate.run(job, &released, timeout)?;
+                decode_output(status, bytes, &self.functions, &self.options)
+            }
+            Backend::Process(remote) => {
+                let (status, bytes) = remote.run(job, &released, timeout)?;
+                match decode_output(status, &bytes, &self.functions, &self.options) {
+                    Err(e) if wire::is_malformed(&e) => Err(remote.reject_reply(&e.to_string())),
+                    decoded => decoded,
+                }
+            }
         }
     }
 
@@ -312,127 +300,115 @@ impl Context {
     /// single huge allocation can pass `hard` before the next collection
     /// notices.
     pub fn set_memory_limits(&mut self, soft: Option<usize>, hard: Option<usize>) {
-        // SAFETY: `raw` is live; the shim stores the limits in atomics.
-        unsafe {
-            ffi::v8cage_set_memory_limits(self.raw.as_ptr(), soft.unwrap_or(0), hard.unwrap_or(0))
-        };
+        let (soft, hard) = (soft.unwrap_or(0), hard.unwrap_or(0));
+        match &mut self.backend {
+            Backend::InProcess(isolate) => isolate.set_memory_limits(soft, hard),
+            Backend::Process(remote) => remote.set_memory_limits(soft, hard),
+        }
     }
 
     /// Whether the soft and the hard memory limit (in that order) were
     /// exceeded since they were set.
     pub fn memory_limits_reached(&self) -> (bool, bool) {
-        let (mut soft, mut hard) = (0, 0);
-        // SAFETY: `raw` is live; both out-pointers are valid locals.
-        unsafe { ffi::v8cage_memory_limits_reached(self.raw.as_ptr(), &mut soft, &mut hard) };
-        (soft != 0, hard != 0)
+        match &self.backend {
+            Backend::InProcess(isolate) => isolate.memory_limits_reached(),
+            Backend::Process(remote) => remote.memory_limits_reached(),
+        }
     }
 
-    /// Current heap figures (all zero in a process forked after V8 started).
+    /// Current heap figures (all zero in a process forked after V8 started,
+    /// and for a process context whose worker is gone).
     pub fn heap_stats(&self) -> HeapStats {
-        if engine::forked_after_start() {
-            return HeapStats::default();
-        }
-        let mut raw = ffi::RawHeapStats::default();
-        // SAFETY: `raw` is a live isolate; the shim locks it; `raw` stats is a valid out-pointer.
-        unsafe { ffi::v8cage_heap_stats_get(self.raw.as_ptr(), &mut raw) };
-        HeapStats {
-            used: raw.used,
-            total: raw.total,
-            limit: raw.limit,
-            external: raw.external,
+        match &self.backend {
+            Backend::InProcess(isolate) => isolate.heap_stats(),
+            Backend::Process(remote) => remote.heap_stats(),
         }
     }
 
     /// Runs a full garbage collection (nothing in a process forked after V8
     /// started).
     pub fn low_memory_notification(&mut self) {
-        if engine::forked_after_start() {
-            return;
+        match &mut self.backend {
+            Backend::InProcess(isolate) => isolate.low_memory_notification(),
+            Backend::Process(remote) => remote.low_memory_notification(),
         }
-        // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
-        unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
     }
 
-    /// The shim's isolate, for the test-only entry points of `crate::testing`.
+    /// The shim's isolate, for the test-only entry points of `crate::testing`
+    /// (in-process contexts only).
     #[cfg(feature = "bench-floor")]
-    pub(crate) fn raw_isolate(&mut self) -> *mut ffi::RawIsolate {
-        self.raw.as_ptr()
+    pub(crate) fn raw_isolate(&mut self) -> Option<*mut ffi::RawIsolate> {
+        match &mut self.backend {
+            Backend::InProcess(isolate) => Some(isolate.raw()),
+            Backend::Process(_) => None,
+        }
+    }
+
+    /// The worker of a process context, for the sandbox probes.
+    #[cfg(feature = "sandbox-probes")]
+    pub(crate) fn remote(&self) -> Option<&Remote> {
+        match &self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Process(remote) => Some(remote),
+        }
     }
 
     /// A handle that stops this context's running evaluation from any thread.
     pub fn terminate_handle(&self) -> TerminateHandle {
         TerminateHandle {
-            target: Arc::clone(&self.target),
-        }
-    }
-
-    fn finish(&self, status: std::os::raw::c_int, out: &ffi::Output) -> Result<Value, Error> {
-        let bytes: &[u8] = if out.data.is_null() {
-            &[]
-        } else {
-            // SAFETY: the shim points `out` at its own buffer, valid until the
-            // next call on this isolate, which cannot happen while `&self` lives.
-            unsafe { std::slice::from_raw_parts(out.data, out.len) }
-        };
-        let host_bytes = self
-            .options
-            .max_result_bytes
-            .saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
-        let mut r = Reader::with_owner(bytes, &self.functions, host_bytes);
-        match status {
-            ffi::STATUS_OK => r.value(),
-            ffi::STATUS_SYNTAX => {
-                let message = r.string()?;
-                let line = r.u32()?;
-                let column = r.u32()?;
-                Err(Error::Syntax {
-                    message,
-                    line,
-                    column,
-                })
-            }
-            ffi::STATUS_EXCEPTION => {
-                let name = r.string()?;
-                let message = r.string()?;
-                let stack = match r.value()? {
-                    Value::String(s) => Some(s),
-                    _ => None,
-                };
-                Err(Error::Exception {
-                    name,
-                    message,
-                    stack,
-                })
-            }
-            ffi::STATUS_TIMEOUT => Err(Error::Timeout),
-            ffi::STATUS_OUT_OF_MEMORY => Err(Error::OutOfMemory),
-            ffi::STATUS_TERMINATED => Err(Error::Terminated),
-            ffi::STATUS_CONVERSION => Err(Error::Conversion(r.string()?)),
-            ffi::STATUS_INVALID => Err(Error::InvalidInput(r.string()?)),
-            _ => Err(Error::Engine(
-                r.string()
-                    .unwrap_or_else(|_| format!("shim status {status}")),
-            )),
+            target: match &self.backend {
+                Backend::InProcess(isolate) => StopHandle::Local(isolate.stop_target()),
+                Backend::Process(remote) => StopHandle::Remote(remote.shared()),
+            },
         }
     }
 }
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        // After fork() the isolate is the parent's: freeing it would touch
-        // V8 (and locks held by threads that no longer exist). Leak it.
-        if engine::forked_after_start() {
-            return;
+/// Turns a backend's status and output bytes into the result.
+fn decode_output(
+    status: std::os::raw::c_int,
+    bytes: &[u8],
+    functions: &FunctionOwner,
+    options: &ContextOptions,
+) -> Result<Value, Error> {
+    let host_bytes = options
+        .max_result_bytes
+        .saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
+    let mut r = Reader::with_owner(bytes, functions, host_bytes);
+    match status {
+        ffi::STATUS_OK => r.value(),
+        ffi::STATUS_SYNTAX => {
+            let message = r.string()?;
+            let line = r.u32()?;
+            let column = r.u32()?;
+            Err(Error::Syntax {
+                message,
+                line,
+                column,
+            })
         }
-        // Detach first: once this returns no stop request can reach the isolate.
-        self.target
-            .isolate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        // SAFETY: `raw` is owned by `self`, detached from every other thread,
-        // and never used again.
-        unsafe { ffi::v8cage_isolate_free(self.raw.as_ptr()) };
+        ffi::STATUS_EXCEPTION => {
+            let name = r.string()?;
+            let message = r.string()?;
+            let stack = match r.value()? {
+                Value::String(s) => Some(s),
+                _ => None,
+            };
+            Err(Error::Exception {
+                name,
+                message,
+                stack,
+            })
+        }
+        ffi::STATUS_TIMEOUT => Err(Error::Timeout),
+        ffi::STATUS_OUT_OF_MEMORY => Err(Error::OutOfMemory),
+        ffi::STATUS_TERMINATED => Err(Error::Terminated),
+        ffi::STATUS_CONVERSION => Err(Error::Conversion(r.string()?)),
+        ffi::STATUS_INVALID => Err(Error::InvalidInput(r.string()?)),
+        _ => Err(Error::Engine(
+            r.string()
+                .unwrap_or_else(|_| format!("shim status {status}")),
+        )),
     }
 }
 

@@ -57,6 +57,11 @@ pub fn set_flags(flags: &str) -> Result<(), Error> {
         }
     }
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    if FLAGS_SENT_TO_WORKERS.load(Ordering::Relaxed) {
+        return Err(Error::InvalidInput(
+            "set_flags must be called before the first Context is created".into(),
+        ));
+    }
     match &mut *state {
         State::Uninitialised { flags: pending } => {
             if !pending.is_empty() {
@@ -71,6 +76,24 @@ pub fn set_flags(flags: &str) -> Result<(), Error> {
     }
 }
 
+/// Set once the flags went to a worker process: later flags would reach
+/// only some contexts.
+static FLAGS_SENT_TO_WORKERS: AtomicBool = AtomicBool::new(false);
+
+/// The flags for worker processes (each starts its own V8 with them); from
+/// now on `set_flags` refuses, as after the first in-process context.
+pub(crate) fn flags_for_workers() -> String {
+    let state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    FLAGS_SENT_TO_WORKERS.store(true, Ordering::Relaxed);
+    match &*state {
+        State::Uninitialised { flags } => flags.clone(),
+        _ => INITIAL_FLAGS.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+    }
+}
+
+/// The flags V8 was started with in this process.
+static INITIAL_FLAGS: Mutex<String> = Mutex::new(String::new());
+
 pub(crate) fn ensure_initialised() -> Result<(), Error> {
     check_not_forked()?;
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
@@ -83,6 +106,7 @@ pub(crate) fn ensure_initialised() -> Result<(), Error> {
         }
         // SAFETY: called once, under the ENGINE lock; the flag bytes outlive the call.
         let status = unsafe { ffi::v8cage_engine_init(flags.as_ptr().cast(), flags.len()) };
+        flags.clone_into(&mut INITIAL_FLAGS.lock().unwrap_or_else(|e| e.into_inner()));
         *state = if status == 0 {
             State::Ready
         } else {

@@ -1,7 +1,7 @@
 //! The typed errors every v8cage operation returns.
 
 /// Why an evaluation or call did not produce a value. The context that
-/// returned it stays usable (see each variant).
+/// returned it stays usable (see each variant), except after `Crashed`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -37,6 +37,16 @@ pub enum Error {
     /// oversized source, flags set too late...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The worker process of an [`Isolation::Process`](crate::Isolation)
+    /// context died (a V8 fatal error, a signal, the sandbox refusing a
+    /// system call) or broke the protocol. `message` is V8's last words when
+    /// it left any. The context is lost: every later call gives `Crashed`
+    /// at once; create a new one.
+    #[error("the context's worker process crashed: {message}")]
+    Crashed {
+        signal: Option<i32>,
+        message: String,
+    },
     /// V8 itself failed (could not create an isolate, internal error).
     #[error("engine error: {0}")]
     Engine(String),

@@ -44,24 +44,31 @@ mod engine;
 mod error;
 mod ffi;
 mod function;
+mod local;
+mod process;
 mod value;
 mod value_serde;
 mod watchdog;
 mod wire;
 
 /// Only for v8cage's own tests and benches, each part behind its feature.
-#[cfg(any(feature = "planted-bugs", feature = "bench-floor"))]
+#[cfg(any(
+    feature = "planted-bugs",
+    feature = "bench-floor",
+    feature = "sandbox-probes"
+))]
 #[doc(hidden)]
 pub mod testing;
 
 pub use bigint::{BigInt, MAX_BIGINT_BITS};
 pub use context::{
-    Context, ContextOptions, HeapStats, TerminateHandle, HOST_BYTES_PER_RESULT_BYTE,
+    Context, ContextOptions, HeapStats, Isolation, TerminateHandle, HOST_BYTES_PER_RESULT_BYTE,
     MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
 pub use function::Function;
+pub use process::{set_worker_command, IsolationReport, WORKER_ENV};
 pub use value::{Value, MAX_SAFE_INTEGER};
 
 /// The README's Rust example runs as a doctest.

@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::context::StopTarget;
-use crate::ffi;
+/// What a deadline does when it passes: stop an in-process evaluation, or
+/// kill a worker process that did not answer in time.
+pub(crate) trait OnDeadline: Send + Sync {
+    fn expire(&self);
+}
 
 struct Watchdog {
     deadlines: Mutex<Deadlines>,
@@ -20,7 +23,7 @@ struct Watchdog {
 
 #[derive(Default)]
 struct Deadlines {
-    by_time: BTreeMap<(Instant, u64), Arc<StopTarget>>,
+    by_time: BTreeMap<(Instant, u64), Arc<dyn OnDeadline>>,
     /// Deadlines the watchdog took out and is stopping right now (outside
     /// the lock). Disarming one of these waits until it is done: otherwise
     /// the stop could land after its evaluation ended, in the next one's
@@ -56,9 +59,9 @@ fn watchdog() -> &'static Watchdog {
     })
 }
 
-/// Stops `target`'s running evaluation with a timeout once `timeout` passes,
-/// unless the returned guard is dropped first.
-pub(crate) fn arm(target: &Arc<StopTarget>, timeout: Duration) -> Armed {
+/// Calls `target.expire()` once `timeout` passes, unless the returned guard
+/// is dropped first.
+pub(crate) fn arm(target: Arc<dyn OnDeadline>, timeout: Duration) -> Armed {
     let dog = watchdog();
     let deadline = Instant::now()
         .checked_add(timeout)
@@ -66,7 +69,7 @@ pub(crate) fn arm(target: &Arc<StopTarget>, timeout: Duration) -> Armed {
     let mut d = dog.deadlines.lock().unwrap_or_else(|e| e.into_inner());
     d.next_id += 1;
     let key = (deadline, d.next_id);
-    d.by_time.insert(key, Arc::clone(target));
+    d.by_time.insert(key, target);
     let must_wake = d.wakes_at.is_none_or(|at| deadline < at);
     if must_wake {
         d.wakes_at = Some(deadline);
@@ -110,7 +113,7 @@ impl Watchdog {
             if !due.is_empty() {
                 drop(d);
                 for target in due {
-                    target.stop(ffi::STOP_TIMEOUT);
+                    target.expire();
                 }
                 d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
                 d.firing.clear();

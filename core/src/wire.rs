@@ -155,8 +155,25 @@ pub(crate) struct Reader<'a> {
     host_left: usize,
 }
 
+const MALFORMED: &str = "malformed value encoding from the shim";
+
 fn corrupt() -> Error {
-    Error::Conversion("malformed value encoding from the shim".into())
+    Error::Conversion(MALFORMED.into())
+}
+
+/// Whether `e` says the output did not parse (as opposed to a result that
+/// parsed but broke a limit): from a worker, a sign it is broken or lying.
+pub(crate) fn is_malformed(e: &Error) -> bool {
+    matches!(e, Error::Conversion(what) if what == MALFORMED)
+}
+
+/// A string as the shim writes one (length, then UTF-8), for a worker's
+/// own error replies.
+pub(crate) fn encode_string(text: &str) -> Vec<u8> {
+    let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
+    let mut out = (text.len() as u32).to_ne_bytes().to_vec();
+    out.extend_from_slice(text);
+    out
 }
 
 impl<'a> Reader<'a> {

@@ -5,9 +5,14 @@
 //!   must report (`core/shim/testing/planted_bugs.cc`).
 //! - [`raw_eval`] (feature `bench-floor`): bare V8, the floor `cargo bench`
 //!   compares v8cage's eval with (`core/shim/testing/bench_raw_eval.cc`).
+//! - `sandbox` (feature `sandbox-probes`): a worker that tries what a
+//!   compromised one would (open a file, a socket, exec a shell), and a
+//!   worker without its seccomp filter, to show the probes can succeed.
 
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
+#[cfg(feature = "sandbox-probes")]
+pub mod sandbox;
 
 #[cfg(feature = "bench-floor")]
 mod bench_floor {
@@ -24,14 +29,18 @@ mod bench_floor {
 }
 
 /// Compiles and runs `source` `iterations` times in `ctx`'s isolate straight
-/// against V8 (no conversion, no limits). Returns the successful runs.
+/// against V8 (no conversion, no limits). Returns the successful runs
+/// (none for a process context).
 #[cfg(feature = "bench-floor")]
 pub fn raw_eval(ctx: &mut crate::Context, source: &str, iterations: u64) -> u64 {
+    let Some(iso) = ctx.raw_isolate() else {
+        return 0;
+    };
     // SAFETY: the isolate pointer is valid while `ctx` lives, and `&mut`
     // keeps any other call off it; the source is read-only for the call.
     unsafe {
         bench_floor::v8cage_bench_raw_eval(
-            ctx.raw_isolate(),
+            iso,
             source.as_ptr().cast(),
             source.len(),
             iterations,

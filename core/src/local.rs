@@ -1,0 +1,228 @@
+//! The in-process backend: one V8 isolate in this process, driven through
+//! the shim. `Context` uses it for `Isolation::InProcess`; a worker process
+//! uses it for the context it serves.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::context::{HeapStats, Job};
+use crate::watchdog::OnDeadline;
+use crate::{engine, ffi, watchdog, Error};
+
+/// The isolate pointer as seen by other threads (watchdog, terminate
+/// handles). `None` once the isolate is freed.
+pub(crate) struct StopTarget {
+    isolate: Mutex<Option<IsolatePtr>>,
+}
+
+struct IsolatePtr(NonNull<ffi::RawIsolate>);
+
+// SAFETY: the pointer is only used for `v8cage_request_stop`, which the shim
+// makes thread-safe (it takes the isolate's stop mutex and calls
+// `Isolate::TerminateExecution`, which V8 allows from any thread); the
+// surrounding Mutex keeps the isolate alive for the duration of that call.
+unsafe impl Send for IsolatePtr {}
+
+impl StopTarget {
+    pub(crate) fn stop(&self, reason: std::os::raw::c_int) {
+        if engine::forked_after_start() {
+            return;
+        }
+        let guard = self.isolate.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ptr) = guard.as_ref() {
+            // SAFETY: the isolate is alive: LocalIsolate::drop takes it out of
+            // this mutex before freeing it, and we hold the mutex.
+            unsafe { ffi::v8cage_request_stop(ptr.0.as_ptr(), reason) };
+        }
+    }
+}
+
+impl OnDeadline for StopTarget {
+    fn expire(&self) {
+        self.stop(ffi::STOP_TIMEOUT);
+    }
+}
+
+/// The span in which stop requests (timeout, terminate) apply to one
+/// `eval`/`call`. Opened before the deadline is armed, so a deadline that
+/// passes before the script starts still stops it; closed when dropped, after
+/// the deadline is disarmed (the shim also closes it when the evaluation ends).
+struct StopWindow(NonNull<ffi::RawIsolate>);
+
+impl StopWindow {
+    fn open(raw: NonNull<ffi::RawIsolate>) -> StopWindow {
+        // SAFETY: `raw` is the live isolate of the `LocalIsolate` being
+        // borrowed mutably by the caller; opening the window only takes its
+        // stop mutex.
+        unsafe { ffi::v8cage_open_stop_window(raw.as_ptr()) };
+        StopWindow(raw)
+    }
+}
+
+impl Drop for StopWindow {
+    fn drop(&mut self) {
+        // SAFETY: the window lives inside one `run` of the LocalIsolate that
+        // owns the isolate, so the isolate outlives it.
+        unsafe { ffi::v8cage_close_stop_window(self.0.as_ptr()) };
+    }
+}
+
+/// Context limits as the shim takes them.
+pub(crate) struct IsolateLimits {
+    pub heap_limit: usize,
+    pub max_result_bytes: usize,
+    pub max_depth: u32,
+}
+
+/// One isolate with one global context.
+pub(crate) struct LocalIsolate {
+    raw: NonNull<ffi::RawIsolate>,
+    target: Arc<StopTarget>,
+}
+
+// SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
+// limit from the calling thread, so the isolate may be used from whichever
+// thread owns it; `&mut self` serialises use.
+unsafe impl Send for LocalIsolate {}
+
+impl LocalIsolate {
+    pub(crate) fn new(limits: &IsolateLimits) -> Result<LocalIsolate, Error> {
+        engine::ensure_initialised()?;
+        let limits = ffi::Limits {
+            heap_limit: limits.heap_limit,
+            max_result_bytes: limits.max_result_bytes,
+            max_depth: limits.max_depth,
+        };
+        // SAFETY: `limits` is a valid pointer for the duration of the call; the
+        // shim copies it.
+        let raw = unsafe { ffi::v8cage_isolate_new(&limits) };
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
+        let target = Arc::new(StopTarget {
+            isolate: Mutex::new(Some(IsolatePtr(raw))),
+        });
+        Ok(LocalIsolate { raw, target })
+    }
+
+    pub(crate) fn stop_target(&self) -> Arc<StopTarget> {
+        Arc::clone(&self.target)
+    }
+
+    /// Runs one job under `timeout`: released functions go first, then the
+    /// stop window opens and the timeout is armed (in that order, so an early
+    /// deadline still counts). Returns the shim's status and output bytes,
+    /// valid until the next call on this isolate.
+    pub(crate) fn run(
+        &mut self,
+        job: &Job<'_>,
+        released: &[u32],
+        timeout: Option<Duration>,
+    ) -> Result<(std::os::raw::c_int, &[u8]), Error> {
+        engine::check_not_forked()?;
+        self.release_functions(released);
+        let iso = self.raw.as_ptr();
+        let mut out = ffi::Output::empty();
+        let status = {
+            let _window = StopWindow::open(self.raw);
+            let _armed = timeout.map(|t| watchdog::arm(self.target.clone(), t));
+            // SAFETY (all three): `iso` is the live isolate this `&mut self`
+            // lends exclusively; each pointer/length pair is valid during the call.
+            match *job {
+                Job::Eval(source) => unsafe {
+                    ffi::v8cage_eval(iso, source.as_ptr().cast(), source.len(), &mut out)
+                },
+                Job::Call(name, args) => unsafe {
+                    ffi::v8cage_call(
+                        iso,
+                        name.as_ptr().cast(),
+                        name.len(),
+                        args.as_ptr(),
+                        args.len(),
+                        &mut out,
+                    )
+                },
+                Job::CallFunction(id, args) => unsafe {
+                    ffi::v8cage_call_function(iso, id, args.as_ptr(), args.len(), &mut out)
+                },
+            }
+        };
+        let bytes: &[u8] = if out.data.is_null() {
+            &[]
+        } else {
+            // SAFETY: the shim points `out` at its own buffer, valid until the
+            // next call on this isolate, which cannot happen while the
+            // returned borrow of `self` lives.
+            unsafe { std::slice::from_raw_parts(out.data, out.len) }
+        };
+        Ok((status, bytes))
+    }
+
+    fn release_functions(&mut self, ids: &[u32]) {
+        if !ids.is_empty() {
+            // SAFETY: `raw` is live and exclusively ours (`&mut self`); `ids`
+            // is valid for its length during the call.
+            unsafe { ffi::v8cage_release_functions(self.raw.as_ptr(), ids.as_ptr(), ids.len()) };
+        }
+    }
+
+    pub(crate) fn set_memory_limits(&mut self, soft: usize, hard: usize) {
+        // SAFETY: `raw` is live; the shim stores the limits in atomics.
+        unsafe { ffi::v8cage_set_memory_limits(self.raw.as_ptr(), soft, hard) };
+    }
+
+    pub(crate) fn memory_limits_reached(&self) -> (bool, bool) {
+        let (mut soft, mut hard) = (0, 0);
+        // SAFETY: `raw` is live; both out-pointers are valid locals.
+        unsafe { ffi::v8cage_memory_limits_reached(self.raw.as_ptr(), &mut soft, &mut hard) };
+        (soft != 0, hard != 0)
+    }
+
+    pub(crate) fn heap_stats(&self) -> HeapStats {
+        if engine::forked_after_start() {
+            return HeapStats::default();
+        }
+        let mut raw = ffi::RawHeapStats::default();
+        // SAFETY: `raw` is a live isolate; the shim locks it; `raw` stats is a valid out-pointer.
+        unsafe { ffi::v8cage_heap_stats_get(self.raw.as_ptr(), &mut raw) };
+        HeapStats {
+            used: raw.used,
+            total: raw.total,
+            limit: raw.limit,
+            external: raw.external,
+        }
+    }
+
+    pub(crate) fn low_memory_notification(&mut self) {
+        if engine::forked_after_start() {
+            return;
+        }
+        // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
+        unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
+    }
+
+    /// The shim's isolate, for the test-only entry points of `crate::testing`.
+    #[cfg(feature = "bench-floor")]
+    pub(crate) fn raw(&mut self) -> *mut ffi::RawIsolate {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for LocalIsolate {
+    fn drop(&mut self) {
+        // After fork() the isolate is the parent's: freeing it would touch
+        // V8 (and locks held by threads that no longer exist). Leak it.
+        if engine::forked_after_start() {
+            return;
+        }
+        // Detach first: once this returns no stop request can reach the isolate.
+        self.target
+            .isolate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // SAFETY: `raw` is owned by `self`, detached from every other thread,
+        // and never used again.
+        unsafe { ffi::v8cage_isolate_free(self.raw.as_ptr()) };
+    }
+}

@@ -1,0 +1,496 @@
+//! `Isolation::Process`: the context's V8 runs in a sandboxed worker process
+//! (`worker.rs`, `sandbox.rs`), started ahead by `pool.rs`, spoken to in
+//! the frames of `protocol.rs`. This file is the host's side: it sends a
+//! request, waits for the reply, and turns a dead, late or lying worker into
+//! a typed error. It never trusts a byte the worker sends.
+
+mod pool;
+#[cfg(feature = "sandbox-probes")]
+pub(crate) mod probes;
+mod protocol;
+mod sandbox;
+mod worker;
+
+use std::cell::RefCell;
+use std::io::{BufReader, Read};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use pool::{set_worker_command, WORKER_ENV};
+use protocol::{kind, read_frame, send_all, Fields, Frame, FrameError, REPLY_OVERHEAD};
+pub use sandbox::IsolationReport;
+#[cfg(feature = "sandbox-probes")]
+pub(crate) use worker::NO_SECCOMP_ENV;
+
+use crate::context::{HeapStats, Job};
+use crate::watchdog::{self, OnDeadline};
+use crate::{ContextOptions, Error};
+
+/// Why the host killed a worker that had not answered in time.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kill {
+    Timeout,
+    Terminated,
+}
+
+/// The request in flight, shared with terminate handles and the watchdog.
+#[derive(Default)]
+struct Flight {
+    /// Sequence number of the evaluation running in the worker; 0 when idle.
+    seq: u64,
+    /// Set when the host killed the worker during `seq`.
+    killed: Option<Kill>,
+    /// The kill deadline a terminate request armed.
+    terminate_deadline: Option<watchdog::Armed>,
+}
+
+pub(crate) struct Shared {
+    flight: Mutex<Flight>,
+    /// The worker's control socket (non-blocking: a worker that stops
+    /// reading it must not block a terminating thread).
+    control: std::os::unix::net::UnixStream,
+    pid: libc::pid_t,
+    kill_grace: Duration,
+}
+
+impl Shared {
+    /// Kills the worker if evaluation `seq` is still in flight. The worker
+    /// cannot have been reaped yet: reaping happens only after the flight
+    /// ended, under this lock's protection of `seq`.
+    fn kill_during(&self, seq: u64, why: Kill) {
+        let mut flight = self.flight.lock().unwrap_or_else(|e| e.into_inner());
+        if flight.seq == seq && flight.killed.is_none() {
+            // SAFETY: `pid` is our unreaped child (see above); no pointers.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            flight.killed = Some(why);
+        }
+    }
+
+    /// Asks the worker to stop the running evaluation, and arms a kill for
+    /// when it has not answered within the grace period.
+    pub(crate) fn terminate(self: &Arc<Self>) {
+        let mut flight = self.flight.lock().unwrap_or_else(|e| e.into_inner());
+        if flight.seq == 0 || flight.killed.is_some() || flight.terminate_deadline.is_some() {
+            return;
+        }
+        let seq = flight.seq;
+        let _ = send_all(self.control.as_fd(), &seq.to_le_bytes());
+        let kill = Arc::new(KillAt {
+            shared: Arc::clone(self),
+            seq,
+            why: Kill::Terminated,
+        });
+        flight.terminate_deadline = Some(watchdog::arm(kill, self.kill_grace));
+    }
+}
+
+/// A kill the watchdog carries out at a deadline.
+struct KillAt {
+    shared: Arc<Shared>,
+    seq: u64,
+    why: Kill,
+}
+
+impl OnDeadline for KillAt {
+    fn expire(&self) {
+        self.shared.kill_during(self.seq, self.why);
+    }
+}
+
+/// The host's handle on one worker.
+pub(crate) struct Remote {
+    state: RefCell<State>,
+    shared: Arc<Shared>,
+    report: IsolationReport,
+    max_reply: usize,
+}
+
+struct State {
+    /// `None` once the worker is gone; `lost` says why.
+    worker: Option<pool::Worker>,
+    reader: Option<BufReader<std::os::unix::net::UnixStream>>,
+    lost: Option<Error>,
+    next_seq: u64,
+}
+
+/// A reply, or why there is none.
+enum Outcome {
+    Reply(Vec<u8>),
+    Failed(Error),
+}
+
+impl Remote {
+    pub(crate) fn new(options: &ContextOptions) -> Result<Remote, Error> {
+        let worker = pool::take()?;
+        Remote::start(worker, options)
+    }
+
+    /// A context on a worker started with extra environment variables (the
+    /// sandbox tests' fence); no spare is used.
+    #[cfg(feature = "sandbox-probes")]
+    pub(crate) fn with_env(
+        options: &ContextOptions,
+        env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Remote, Error> {
+        Remote::start(pool::spawn_with_env(env)?, options)
+    }
+
+    fn start(worker: pool::Worker, options: &ContextOptions) -> Result<Remote, Error> {
+        let pid = worker.child.id() as libc::pid_t;
+        let control = worker
+            .control
+            .try_clone()
+            .map_err(|e| Error::Engine(format!("worker channel: {e}")))?;
+        control
+            .set_nonblocking(true)
+            .map_err(|e| Error::Engine(format!("worker channel: {e}")))?;
+        let reader = worker
+            .requests
+            .try_clone()
+            .map_err(|e| Error::Engine(format!("worker channel: {e}")))?;
+        let remote = Remote {
+            state: RefCell::new(State {
+                worker: Some(worker),
+                reader: Some(BufReader::with_capacity(64 << 10, reader)),
+                lost: None,
+                next_seq: 1,
+            }),
+            shared: Arc::new(Shared {
+                flight: Mutex::default(),
+                control,
+                pid,
+                kill_grace: options.kill_grace,
+            }),
+            report: IsolationReport::default(),
+            max_reply: options.max_result_bytes.saturating_add(REPLY_OVERHEAD),
+        };
+        let create = Frame::new(kind::CREATE)
+            .u64(options.heap_limit.unwrap_or(0) as u64)
+            .u64(options.max_result_bytes as u64)
+            .u32(options.max_depth)
+            .finish();
+        let body = match remote.exchange(&create) {
+            Outcome::Reply(body) => body,
+            Outcome::Failed(e) => return Err(e),
+        };
+        let mut f = Fields::new(&body);
+        let parsed = (|| {
+            let status = f.i32()?;
+            if status != 0 {
+                let message = String::from_utf8_lossy(f.bytes()?).into_owned();
+                return Ok(Err(Error::Engine(message)));
+            }
+            let flags = f.u64()?;
+            let address_space = f.u64()?;
+            f.end()?;
+            Ok(Ok(IsolationReport::decode(flags, address_space, pid as u32)))
+        })();
+        match parsed {
+            Ok(Ok(report)) => Ok(Remote { report, ..remote }),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(remote.lose_to_garbage(e)),
+        }
+    }
+
+    pub(crate) fn report(&self) -> &IsolationReport {
+        &self.report
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Runs one job in the worker: `(status, shim output bytes)`.
+    pub(crate) fn run(
+        &self,
+        job: &Job<'_>,
+        released: &[u32],
+        timeout: Option<Duration>,
+    ) -> Result<(i32, Vec<u8>), Error> {
+        let seq = {
+            let mut state = self.state.borrow_mut();
+            state.next_seq += 1;
+            state.next_seq
+        };
+        let frame = match *job {
+            Job::Eval(source) => Frame::new(kind::EVAL)
+                .u64(seq)
+                .duration(timeout)
+                .u32s(released)
+                .bytes(source.as_bytes()),
+            Job::Call(name, args) => Frame::new(kind::CALL)
+                .u64(seq)
+                .duration(timeout)
+                .u32s(released)
+                .bytes(name.as_bytes())
+                .bytes(args),
+            Job::CallFunction(id, args) => Frame::new(kind::CALL_FUNCTION)
+                .u64(seq)
+                .duration(timeout)
+                .u32s(released)
+                .u32(id)
+                .bytes(args),
+        }
+        .finish();
+        let hard_deadline = timeout.map(|t| {
+            let kill = Arc::new(KillAt {
+                shared: Arc::clone(&self.shared),
+                seq,
+                why: Kill::Timeout,
+            });
+            (kill, t.saturating_add(self.shared.kill_grace))
+        });
+        let body = match self.exchange_in_flight(&frame, seq, hard_deadline) {
+            Outcome::Reply(body) => body,
+            Outcome::Failed(e) => return Err(e),
+        };
+        if body.len() < 4 {
+            return Err(self.lose_to_garbage(FrameError::Malformed("a reply without status".into())));
+        }
+        let (status, bytes) = body.split_at(4);
+        let status = i32::from_le_bytes(status.try_into().expect("4 bytes"));
+        Ok((status, bytes.to_vec()))
+    }
+
+    /// Sends a request and reads its reply, with no evaluation in flight.
+    fn exchange(&self, frame: &[u8]) -> Outcome {
+        self.exchange_in_flight(frame, 0, None)
+    }
+
+    /// Sends a request and waits for the reply; while it runs, evaluation
+    /// `seq` (if not 0) can be terminated, and the worker is killed at the
+    /// hard deadline if one is given.
+    fn exchange_in_flight(
+        &self,
+        frame: &[u8],
+        seq: u64,
+        hard_deadline: Option<(Arc<KillAt>, Duration)>,
+    ) -> Outcome {
+        let mut state = self.state.borrow_mut();
+        if let Some(e) = &state.lost {
+            return Outcome::Failed(e.clone());
+        }
+        {
+            let mut flight = self.shared.flight.lock().unwrap_or_else(|e| e.into_inner());
+            flight.seq = seq;
+            flight.killed = None;
+        }
+        let armed = hard_deadline.map(|(kill, after)| watchdog::arm(kill, after));
+        let worker = state.worker.as_ref().expect("a worker while not lost");
+        let sent = send_all(worker.requests.as_fd(), frame);
+        let received = match sent {
+            Ok(()) => {
+                let reader = state.reader.as_mut().expect("a reader while not lost");
+                read_frame(reader, self.max_reply)
+            }
+            Err(e) => Err(FrameError::Closed(e)),
+        };
+        let (killed, terminate_deadline) = {
+            let mut flight = self.shared.flight.lock().unwrap_or_else(|e| e.into_inner());
+            flight.seq = 0;
+            (flight.killed.take(), flight.terminate_deadline.take())
+        };
+        // Outside the flight lock: disarming waits for a kill being fired,
+        // which takes that lock.
+        drop(armed);
+        drop(terminate_deadline);
+        match (received, killed) {
+            (Ok(body), None) => Outcome::Reply(body),
+            (Ok(body), Some(why)) => {
+                // It answered just as it was killed: the answer stands, the worker does not.
+                self.lose(&mut state, Some(Self::killed_error(why)));
+                Outcome::Reply(body)
+            }
+            (Err(FrameError::Malformed(what)), _) => {
+                Outcome::Failed(self.lose(&mut state, Some(garbage_error(&what))))
+            }
+            (Err(FrameError::Closed(_)), Some(why)) => {
+                Outcome::Failed(self.lose(&mut state, Some(Self::killed_error(why))))
+            }
+            (Err(FrameError::Closed(_)), None) => Outcome::Failed(self.lose(&mut state, None)),
+        }
+    }
+
+    fn killed_error(why: Kill) -> Error {
+        match why {
+            Kill::Timeout => Error::Timeout,
+            Kill::Terminated => Error::Terminated,
+        }
+    }
+
+    /// Marks the worker gone: kills and reaps it, keeps why for later calls.
+    /// `error: None` means it died by itself: the error is built from how it
+    /// died and its stderr.
+    fn lose(&self, state: &mut State, error: Option<Error>) -> Error {
+        state.reader = None;
+        let mut last_words = String::new();
+        let mut status = None;
+        if let Some(mut worker) = state.worker.take() {
+            status = worker.kill_and_reap();
+            last_words = read_last_words(&mut worker.stderr);
+        }
+        let error = error.unwrap_or_else(|| death_error(status, &last_words));
+        let why = match &error {
+            Error::Crashed { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        state.lost = Some(Error::Crashed {
+            signal: match &error {
+                Error::Crashed { signal, .. } => *signal,
+                _ => None,
+            },
+            message: format!(
+                "this context's worker process is gone ({why}); its globals are lost: create a new context"
+            ),
+        });
+        error
+    }
+
+    fn lose_to_garbage(&self, e: FrameError) -> Error {
+        let what = match e {
+            FrameError::Malformed(what) => what,
+            FrameError::Closed(e) => e.to_string(),
+        };
+        let mut state = self.state.borrow_mut();
+        self.lose(&mut state, Some(garbage_error(&what)))
+    }
+
+    /// A reply the host could not decode: the worker is lying or broken.
+    pub(crate) fn reject_reply(&self, what: &str) -> Error {
+        let mut state = self.state.borrow_mut();
+        self.lose(&mut state, Some(garbage_error(what)))
+    }
+
+    /// Sends a small request that is not an evaluation; `None` if the worker
+    /// is gone (the next evaluation reports why).
+    fn request(&self, frame: Vec<u8>) -> Option<Vec<u8>> {
+        match self.exchange(&frame) {
+            Outcome::Reply(body) => Some(body),
+            Outcome::Failed(_) => None,
+        }
+    }
+
+    pub(crate) fn heap_stats(&self) -> HeapStats {
+        let Some(body) = self.request(Frame::new(kind::HEAP_STATS).finish()) else {
+            return HeapStats::default();
+        };
+        let mut f = Fields::new(&body);
+        let parsed = (|| {
+            let stats = HeapStats {
+                used: f.usize()?,
+                total: f.usize()?,
+                limit: f.usize()?,
+                external: f.usize()?,
+            };
+            f.end()?;
+            Ok(stats)
+        })();
+        parsed.unwrap_or_else(|e| {
+            self.lose_to_garbage(e);
+            HeapStats::default()
+        })
+    }
+
+    pub(crate) fn set_memory_limits(&self, soft: usize, hard: usize) {
+        let frame = Frame::new(kind::SET_MEMORY_LIMITS)
+            .u64(soft as u64)
+            .u64(hard as u64)
+            .finish();
+        self.request(frame);
+    }
+
+    pub(crate) fn memory_limits_reached(&self) -> (bool, bool) {
+        let Some(body) = self.request(Frame::new(kind::MEMORY_LIMITS_REACHED).finish()) else {
+            return (false, false);
+        };
+        let mut f = Fields::new(&body);
+        let parsed = (|| {
+            let reached = (f.u8()? != 0, f.u8()? != 0);
+            f.end()?;
+            Ok(reached)
+        })();
+        parsed.unwrap_or_else(|e| {
+            self.lose_to_garbage(e);
+            (false, false)
+        })
+    }
+
+    pub(crate) fn low_memory_notification(&self) {
+        self.request(Frame::new(kind::LOW_MEMORY).finish());
+    }
+
+    /// Runs a sandbox probe in the worker (feature `sandbox-probes`).
+    #[cfg(feature = "sandbox-probes")]
+    pub(crate) fn probe(&self, probe: u8) -> Result<i32, Error> {
+        match self.exchange(&Frame::new(kind::PROBE).u8(probe).finish()) {
+            Outcome::Reply(body) => Fields::new(&body)
+                .i32()
+                .map_err(|e| self.lose_to_garbage(e)),
+            Outcome::Failed(e) => Err(e),
+        }
+    }
+}
+
+fn garbage_error(what: &str) -> Error {
+    Error::Crashed {
+        signal: None,
+        message: format!("the worker broke the protocol ({what}); it was killed"),
+    }
+}
+
+/// Up to 64 KiB the worker wrote to stderr before it died (non-blocking:
+/// the pipe may be empty or still held open by nobody).
+fn read_last_words(stderr: &mut std::io::PipeReader) -> String {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sets a status flag on our own pipe descriptor; no pointers.
+    unsafe {
+        let fd = stderr.as_raw_fd();
+        libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK)
+    };
+    let mut text = Vec::new();
+    let _ = stderr.take(64 << 10).read_to_end(&mut text);
+    String::from_utf8_lossy(&text).trim().to_owned()
+}
+
+/// The error for a worker that died on its own: V8's fatal message, the
+/// signal, or the exit status.
+fn death_error(status: Option<std::process::ExitStatus>, last_words: &str) -> Error {
+    use std::os::unix::process::ExitStatusExt;
+    let signal = status.and_then(|s| s.signal());
+    // V8's own words about the heap (a fatal "out of memory", or an
+    // allocation refused under RLIMIT_AS).
+    let lower = last_words.to_ascii_lowercase();
+    if lower.contains("out of memory") || lower.contains("heap limit") {
+        return Error::OutOfMemory;
+    }
+    let mut message = fatal_lines(last_words);
+    if message.is_empty() {
+        message = match (signal, status.and_then(|s| s.code())) {
+            (Some(libc::SIGSYS), _) => {
+                "killed by SIGSYS: the sandbox refused a system call".to_owned()
+            }
+            (Some(sig), _) => format!("killed by signal {sig}"),
+            (None, Some(code)) => format!("exited with status {code}"),
+            (None, None) => "the worker closed its channel".to_owned(),
+        };
+    }
+    Error::Crashed { signal, message }
+}
+
+/// V8 prints fatal errors as `#`-prefixed lines around a native stack trace;
+/// the lines with text are its message. Anything else is kept as it is,
+/// bounded to its last 2,000 characters.
+fn fatal_lines(text: &str) -> String {
+    let fatal: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("FailureMessage"))
+        .collect();
+    if !fatal.is_empty() {
+        return fatal.join("; ");
+    }
+    let chars: Vec<char> = text.chars().collect();
+    chars[chars.len().saturating_sub(2000)..].iter().collect()
+}

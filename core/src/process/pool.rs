@@ -1,0 +1,224 @@
+//! Starting workers: which executable, with which channel, and one spare
+//! started ahead so creating a process context costs little.
+//!
+//! Every worker is spawned by one long-lived pool thread: a worker is killed
+//! (`PR_SET_PDEATHSIG`) when the *thread* that spawned it ends, so spawning
+//! from a caller's short-lived thread would kill its worker with it.
+
+use std::ffi::OsString;
+use std::io::{self, PipeReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::worker::{CHANNEL_ENV, FLAGS_ENV};
+use crate::{engine, Error};
+
+/// The environment variable naming the worker executable when
+/// [`set_worker_command`] was not called: any program that links v8cage.
+pub const WORKER_ENV: &str = "V8CAGE_WORKER";
+
+static WORKER_COMMAND: Mutex<Option<(PathBuf, Vec<OsString>)>> = Mutex::new(None);
+
+/// Sets the command that starts a worker process: any program linking
+/// v8cage (Rust) or loading its Python extension, which v8cage's start-up
+/// hook turns into a worker. Without it, `$V8CAGE_WORKER`, else the running
+/// executable itself. Applies to workers started afterwards.
+pub fn set_worker_command(program: impl Into<PathBuf>, args: Vec<OsString>) {
+    *WORKER_COMMAND.lock().unwrap_or_else(|e| e.into_inner()) = Some((program.into(), args));
+}
+
+fn worker_command() -> io::Result<(PathBuf, Vec<OsString>)> {
+    if let Some(command) = WORKER_COMMAND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    {
+        return Ok(command);
+    }
+    match std::env::var_os(WORKER_ENV) {
+        Some(program) => Ok((program.into(), Vec::new())),
+        None => Ok((std::env::current_exe()?, Vec::new())),
+    }
+}
+
+/// A started worker process and the host's ends of its channel.
+pub(crate) struct Worker {
+    pub(crate) child: Child,
+    pub(crate) requests: UnixStream,
+    pub(crate) control: UnixStream,
+    /// The worker's stderr: its last words when it dies.
+    pub(crate) stderr: PipeReader,
+    /// The process that started it: only that one may kill and reap it.
+    owner_pid: u32,
+}
+
+impl Worker {
+    /// Kills the worker (if still running) and reaps it.
+    pub(crate) fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
+        if std::process::id() != self.owner_pid {
+            return None;
+        }
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+type Env = Vec<(OsString, OsString)>;
+
+enum Job {
+    /// Start a spare if there is none.
+    Refill,
+    /// Start a worker for a caller waiting on the sender.
+    Spawn(Env, mpsc::Sender<io::Result<Worker>>),
+}
+
+struct Pool {
+    pid: u32,
+    spare: Mutex<Option<Worker>>,
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
+
+/// This process's pool. A child forked from a process with a pool gets a
+/// new one: the parent's spare and pool thread are the parent's.
+fn pool() -> Result<Arc<Pool>, Error> {
+    let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(pool) = slot.as_ref().filter(|p| p.pid == std::process::id()) {
+        return Ok(Arc::clone(pool));
+    }
+    let flags = engine::flags_for_workers();
+    let (jobs, inbox) = mpsc::channel::<Job>();
+    let pool = Arc::new(Pool {
+        pid: std::process::id(),
+        spare: Mutex::new(None),
+        jobs: Mutex::new(jobs),
+    });
+    let weak = Arc::downgrade(&pool);
+    std::thread::Builder::new()
+        .name("v8cage-workers".into())
+        .spawn(move || {
+            for job in inbox {
+                match job {
+                    Job::Spawn(env, reply) => {
+                        let _ = reply.send(spawn(&flags, &env));
+                    }
+                    Job::Refill => {
+                        let Some(pool) = weak.upgrade() else { return };
+                        let missing = pool
+                            .spare
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .is_none();
+                        if missing {
+                            if let Ok(worker) = spawn(&flags, &[]) {
+                                *pool.spare.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some(worker);
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::Engine(format!("cannot start the worker pool thread: {e}")))?;
+    // The old pool (a parent's, after fork) is dropped here: its spare's
+    // descriptors close, and its process is left to its owner.
+    *slot = Some(Arc::clone(&pool));
+    Ok(pool)
+}
+
+impl Pool {
+    fn send(&self, job: Job) -> Result<(), Error> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .map_err(|_| Error::Engine("the worker pool thread is gone".into()))
+    }
+
+    fn spawn(&self, env: Env) -> Result<Worker, Error> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Job::Spawn(env, reply))?;
+        answer
+            .recv()
+            .map_err(|_| Error::Engine("the worker pool thread is gone".into()))?
+            .map_err(|e| Error::Engine(format!("cannot start a worker process: {e}")))
+    }
+}
+
+/// A started worker: the spare if there is one (and a new spare is ordered),
+/// otherwise a new one.
+pub(crate) fn take() -> Result<Worker, Error> {
+    let pool = pool()?;
+    let spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let worker = match spare {
+        Some(worker) => worker,
+        None => pool.spawn(Vec::new())?,
+    };
+    pool.send(Job::Refill)?;
+    Ok(worker)
+}
+
+/// A new worker with extra environment variables (not from the spare).
+#[cfg(feature = "sandbox-probes")]
+pub(crate) fn spawn_with_env(env: Env) -> Result<Worker, Error> {
+    pool()?.spawn(env)
+}
+
+fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
+    let (host_requests, worker_requests) = UnixStream::pair()?;
+    let (host_control, worker_control) = UnixStream::pair()?;
+    let (stderr, stderr_writer) = io::pipe()?;
+    let (program, args) = worker_command()?;
+    let channel_fds = [worker_requests.as_raw_fd(), worker_control.as_raw_fd()];
+    let parent = std::process::id();
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env(CHANNEL_ENV, format!("{},{}", channel_fds[0], channel_fds[1]))
+        .env(FLAGS_ENV, flags)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr_writer);
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (fcntl, prctl, getppid, _exit); it
+    // allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            for fd in channel_fds {
+                // The channel (opened close-on-exec) is the one thing the worker inherits.
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The host died before the line above: nobody would kill us.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(0);
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn()?;
+    Ok(Worker {
+        child,
+        requests: host_requests,
+        control: host_control,
+        stderr,
+        owner_pid: parent,
+    })
+}

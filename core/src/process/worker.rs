@@ -1,0 +1,267 @@
+//! The worker process: one sandboxed V8 context served over a socket.
+//!
+//! Any executable that links v8cage can be a worker: the host starts it with
+//! [`CHANNEL_ENV`] set, and a constructor that runs before `main` (or when a
+//! shared library is loaded, as in Python) takes over, serves its one
+//! context and `_exit`s. So a test binary, a user's program or the Python
+//! interpreter loading the extension all work with no worker binary to ship.
+
+use std::io::BufReader;
+use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+
+use super::protocol::{kind, read_frame, send_all, Fields, Frame, FrameError};
+use super::sandbox::{self, IsolationReport};
+use crate::context::Job;
+use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
+use crate::{engine, ffi, wire};
+
+/// `"<request fd>,<control fd>"`: set only in a worker's environment.
+pub(crate) const CHANNEL_ENV: &str = "V8CAGE_WORKER_CHANNEL";
+/// The V8 flags the host was given with `set_flags`.
+pub(crate) const FLAGS_ENV: &str = "V8CAGE_WORKER_FLAGS";
+/// Test fence (feature `sandbox-probes`): skip the seccomp filter, so the
+/// sandbox tests can show that their probes succeed without it.
+#[cfg(feature = "sandbox-probes")]
+pub(crate) const NO_SECCOMP_ENV: &str = "V8CAGE_TEST_WORKER_WITHOUT_SECCOMP";
+
+const REQUEST_FD: RawFd = 3;
+const CONTROL_FD: RawFd = 4;
+
+/// Exit codes the host reads as the worker's last words when it has none.
+pub(crate) const EXIT_BAD_CHANNEL: i32 = 101;
+pub(crate) const EXIT_BAD_REQUEST: i32 = 102;
+
+#[ctor::ctor(unsafe)]
+fn serve_if_worker() {
+    let Some(channel) = std::env::var_os(CHANNEL_ENV) else {
+        return;
+    };
+    // Single-threaded here (before main or at load): nothing reads the
+    // environment concurrently.
+    std::env::remove_var(CHANNEL_ENV);
+    let code = serve(&channel.to_string_lossy());
+    // SAFETY: ends the process without running the host program's atexit
+    // handlers or destructors (a sanitizer's exit-time leak scan would open
+    // files the sandbox refuses); every reply has been written.
+    unsafe { libc::_exit(code) }
+}
+
+/// Moves the channel to descriptors 3 and 4 and closes everything above.
+fn take_channel(channel: &str) -> Option<()> {
+    let (request, control) = channel.split_once(',')?;
+    let fds: [RawFd; 2] = [request.parse().ok()?, control.parse().ok()?];
+    // First out of the way (the targets may be each other's sources), then
+    // into place; dup2 clears close-on-exec on the copies.
+    let mut high = [0; 2];
+    for (slot, fd) in high.iter_mut().zip(fds) {
+        // SAFETY: duplicating a descriptor the host handed over; no pointers.
+        *slot = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
+        if *slot < 0 {
+            return None;
+        }
+    }
+    for (fd, target) in high.into_iter().zip([REQUEST_FD, CONTROL_FD]) {
+        // SAFETY: as above.
+        if unsafe { libc::dup2(fd, target) } < 0 {
+            return None;
+        }
+    }
+    Some(())
+}
+
+fn serve(channel: &str) -> i32 {
+    let (user_namespace, network_namespace) = sandbox::enter_namespaces();
+    if take_channel(channel).is_none() {
+        return EXIT_BAD_CHANNEL;
+    }
+    let inherited_fds_closed = sandbox::close_fds_from(CONTROL_FD as u32 + 1);
+    // Nobody may block the worker by not draining its stderr: what does not
+    // fit the pipe is dropped.
+    // SAFETY: changes the status flags of descriptor 2 only.
+    unsafe { libc::fcntl(2, libc::F_SETFL, libc::O_NONBLOCK) };
+    // SAFETY: descriptors 3 and 4 are the worker's sockets from here on,
+    // each owned by exactly one UnixStream.
+    let (requests, control) = unsafe {
+        (
+            UnixStream::from_raw_fd(REQUEST_FD),
+            UnixStream::from_raw_fd(CONTROL_FD),
+        )
+    };
+    if let Ok(flags) = std::env::var(FLAGS_ENV) {
+        std::env::remove_var(FLAGS_ENV);
+        let _ = engine::set_flags(&flags);
+    }
+    warm_up();
+    let mut report = IsolationReport {
+        user_namespace,
+        network_namespace,
+        inherited_fds_closed,
+        ..Default::default()
+    };
+    let mut reader = BufReader::with_capacity(64 << 10, &requests);
+    let (mut isolate, limits) = match create(&mut reader) {
+        Ok(created) => created,
+        Err(message) => {
+            let reply = Frame::reply().i32(-1).bytes(message.as_bytes()).finish();
+            let _ = send_all(requests.as_fd(), &reply);
+            return 0;
+        }
+    };
+    let in_flight = Arc::new(Mutex::new(0u64));
+    spawn_terminator(control, isolate.stop_target(), Arc::clone(&in_flight));
+    let heap = match limits.heap_limit {
+        0 => isolate.heap_stats().limit as u64,
+        limit => limit as u64,
+    };
+    report.address_space_limit = sandbox::limit_address_space(heap);
+    report.file_limits = sandbox::limit_files();
+    report.no_new_privs = sandbox::set_no_new_privs();
+    #[cfg(feature = "sandbox-probes")]
+    let skip_seccomp = std::env::var_os(NO_SECCOMP_ENV).is_some();
+    #[cfg(not(feature = "sandbox-probes"))]
+    let skip_seccomp = false;
+    if !skip_seccomp {
+        if let Err(message) = sandbox::install_seccomp() {
+            eprintln!("v8cage worker: {message}");
+        } else {
+            report.seccomp = true;
+        }
+    }
+    let reply = Frame::reply().i32(0).tail(&report.encode()).finish();
+    if send_all(requests.as_fd(), &reply).is_err() {
+        return 0;
+    }
+    loop {
+        let body = match read_frame(&mut reader, usize::MAX) {
+            Ok(body) => body,
+            // The host closed the channel: the context was dropped.
+            Err(FrameError::Closed(_)) => return 0,
+            Err(FrameError::Malformed(_)) => return EXIT_BAD_REQUEST,
+        };
+        let Ok(reply) = answer(&mut isolate, &body, &in_flight) else {
+            return EXIT_BAD_REQUEST;
+        };
+        if send_all(requests.as_fd(), &reply).is_err() {
+            return 0;
+        }
+    }
+}
+
+/// Loads what V8 and ICU read lazily from files (time zone, locale data)
+/// while files may still be opened, in a throwaway isolate.
+fn warm_up() {
+    let limits = IsolateLimits {
+        heap_limit: 0,
+        max_result_bytes: 1 << 20,
+        max_depth: 10,
+    };
+    if let Ok(mut isolate) = LocalIsolate::new(&limits) {
+        let script = "new Date(0).toString() + new Date(0).toLocaleString() + \
+                      new Intl.DateTimeFormat().resolvedOptions().timeZone + \
+                      (1234.5).toLocaleString() + 'a'.localeCompare('b') + \
+                      new Intl.Collator().compare('a', 'b') + ''.normalize('NFKC')";
+        let _ = isolate.run(&Job::Eval(script), &[], None);
+    }
+}
+
+fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateLimits), String> {
+    let body = read_frame(reader, 1 << 10).map_err(|e| format!("{e:?}"))?;
+    let mut f = Fields::new(&body);
+    let parsed = (|| {
+        if f.u8()? != kind::CREATE {
+            return Err(FrameError::Malformed("expected CREATE".into()));
+        }
+        let limits = IsolateLimits {
+            heap_limit: f.usize()?,
+            max_result_bytes: f.usize()?,
+            max_depth: f.u32()?,
+        };
+        f.end()?;
+        Ok(limits)
+    })();
+    let limits = parsed.map_err(|e| format!("{e:?}"))?;
+    let isolate = LocalIsolate::new(&limits).map_err(|e| e.to_string())?;
+    Ok((isolate, limits))
+}
+
+/// Stops the evaluation the host names (by sequence number) when it asks on
+/// the control socket. A request for an evaluation that already ended is
+/// dropped: `in_flight` changes only under its lock, so a late request can
+/// never stop the next evaluation.
+fn spawn_terminator(control: UnixStream, target: Arc<StopTarget>, in_flight: Arc<Mutex<u64>>) {
+    let spawned = std::thread::Builder::new()
+        .name("v8cage-terminator".into())
+        .spawn(move || {
+            let mut control = control;
+            let mut seq = [0u8; 8];
+            while std::io::Read::read_exact(&mut control, &mut seq).is_ok() {
+                let current = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                if *current != 0 && *current == u64::from_le_bytes(seq) {
+                    target.stop(ffi::STOP_TERMINATE);
+                }
+            }
+        });
+    if spawned.is_err() {
+        eprintln!("v8cage worker: no terminator thread; terminate() falls back to the host's kill");
+    }
+}
+
+/// Serves one request; `Err` for a request that does not parse.
+fn answer(
+    isolate: &mut LocalIsolate,
+    body: &[u8],
+    in_flight: &Mutex<u64>,
+) -> Result<Vec<u8>, FrameError> {
+    let mut f = Fields::new(body);
+    let request = f.u8()?;
+    match request {
+        kind::EVAL | kind::CALL | kind::CALL_FUNCTION => {
+            let seq = f.u64()?;
+            let timeout = f.duration()?;
+            let released = f.u32s()?;
+            let job = match request {
+                kind::EVAL => Job::Eval(f.str()?),
+                kind::CALL => Job::Call(f.str()?, f.bytes()?),
+                _ => Job::CallFunction(f.u32()?, f.bytes()?),
+            };
+            f.end()?;
+            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = seq;
+            let reply = match isolate.run(&job, &released, timeout) {
+                Ok((status, bytes)) => Frame::reply().i32(status).tail(bytes).finish(),
+                Err(e) => Frame::reply()
+                    .i32(ffi::STATUS_INVALID)
+                    .tail(&wire::encode_string(&e.to_string()))
+                    .finish(),
+            };
+            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+            Ok(reply)
+        }
+        kind::HEAP_STATS => {
+            let s = isolate.heap_stats();
+            Ok(Frame::reply()
+                .u64(s.used as u64)
+                .u64(s.total as u64)
+                .u64(s.limit as u64)
+                .u64(s.external as u64)
+                .finish())
+        }
+        kind::SET_MEMORY_LIMITS => {
+            let (soft, hard) = (f.usize()?, f.usize()?);
+            isolate.set_memory_limits(soft, hard);
+            Ok(Frame::reply().finish())
+        }
+        kind::MEMORY_LIMITS_REACHED => {
+            let (soft, hard) = isolate.memory_limits_reached();
+            Ok(Frame::reply().u8(soft.into()).u8(hard.into()).finish())
+        }
+        kind::LOW_MEMORY => {
+            isolate.low_memory_notification();
+            Ok(Frame::reply().finish())
+        }
+        #[cfg(feature = "sandbox-probes")]
+        kind::PROBE => Ok(Frame::reply().i32(super::probes::run(f.u8()?)).finish()),
+        _ => Err(FrameError::Malformed(format!("unknown request {request}"))),
+    }
+}
