@@ -87,7 +87,10 @@ pub(crate) fn flags_for_workers() -> String {
     FLAGS_SENT_TO_WORKERS.store(true, Ordering::Relaxed);
     match &*state {
         State::Uninitialised { flags } => flags.clone(),
-        _ => INITIAL_FLAGS.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        _ => INITIAL_FLAGS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
     }
 }
 

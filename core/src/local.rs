@@ -119,12 +119,25 @@ impl LocalIsolate {
         released: &[u32],
         timeout: Option<Duration>,
     ) -> Result<(std::os::raw::c_int, &[u8]), Error> {
+        self.run_and_tell(job, released, timeout, || {})
+    }
+
+    /// [`LocalIsolate::run`], calling `window_open` once stop requests
+    /// apply (a worker tells its terminator thread then).
+    pub(crate) fn run_and_tell(
+        &mut self,
+        job: &Job<'_>,
+        released: &[u32],
+        timeout: Option<Duration>,
+        window_open: impl FnOnce(),
+    ) -> Result<(std::os::raw::c_int, &[u8]), Error> {
         engine::check_not_forked()?;
         self.release_functions(released);
         let iso = self.raw.as_ptr();
         let mut out = ffi::Output::empty();
         let status = {
             let _window = StopWindow::open(self.raw);
+            window_open();
             let _armed = timeout.map(|t| watchdog::arm(self.target.clone(), t));
             // SAFETY (all three): `iso` is the live isolate this `&mut self`
             // lends exclusively; each pointer/length pair is valid during the call.

@@ -3,12 +3,14 @@
 
 mod common;
 use common::generous;
+use rstest::rstest;
 use std::time::Duration;
+use v8cage::Isolation;
 
 use v8cage::{Context, Error, Function, Value};
 
-fn ctx() -> Context {
-    let mut ctx = Context::default_new().expect("context");
+fn ctx(isolation: Isolation) -> Context {
+    let mut ctx = common::context(isolation).expect("context");
     ctx.eval("function id(x) { return x }").unwrap();
     ctx
 }
@@ -26,9 +28,9 @@ fn obj(entries: &[(&str, Value)]) -> Value {
     )
 }
 
-#[test]
-fn primitives_from_js() {
-    let mut c = ctx();
+#[rstest]
+fn primitives_from_js(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut c = ctx(isolation);
     assert_eq!(eval(&mut c, "undefined"), Value::Undefined);
     assert_eq!(eval(&mut c, "null"), Value::Null);
     assert_eq!(eval(&mut c, "true"), Value::Bool(true));
@@ -51,9 +53,9 @@ fn primitives_from_js() {
     assert_eq!(eval(&mut c, "''"), Value::from(""));
 }
 
-#[test]
-fn bigint_beyond_64_bits() {
-    let mut c = ctx();
+#[rstest]
+fn bigint_beyond_64_bits(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut c = ctx(isolation);
     assert_eq!(
         eval(&mut c, "2n ** 200n"),
         Value::BigInt(
@@ -85,9 +87,11 @@ fn bigint_beyond_64_bits() {
     }
 }
 
-#[test]
-fn strings_nul_surrogates_astral() {
-    let mut c = ctx();
+#[rstest]
+fn strings_nul_surrogates_astral(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(eval(&mut c, "'a\\0b'"), Value::from("a\0b"));
     assert_eq!(
         eval(&mut c, "'x\\uD800y'"),
@@ -127,9 +131,11 @@ fn strings_nul_surrogates_astral() {
     );
 }
 
-#[test]
-fn dates_valid_and_invalid() {
-    let mut c = ctx();
+#[rstest]
+fn dates_valid_and_invalid(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(
         eval(&mut c, "new Date(Date.UTC(2020, 1, 29, 12))"),
         Value::Date(1582977600000.0)
@@ -149,9 +155,11 @@ fn dates_valid_and_invalid() {
     );
 }
 
-#[test]
-fn nested_arrays_and_objects_keep_order_and_holes() {
-    let mut c = ctx();
+#[rstest]
+fn nested_arrays_and_objects_keep_order_and_holes(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(
         eval(&mut c, "[1, [2, [3, []]], {z: 1, a: {b: [null]}}]"),
         Value::Array(vec![
@@ -203,9 +211,11 @@ fn nested_arrays_and_objects_keep_order_and_holes() {
     assert_eq!(c.call("id", std::slice::from_ref(&proto)).unwrap(), proto);
 }
 
-#[test]
-fn typed_arrays_and_buffers_are_bytes() {
-    let mut c = ctx();
+#[rstest]
+fn typed_arrays_and_buffers_are_bytes(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(
         eval(&mut c, "new Uint8Array([1, 2, 255])"),
         Value::Bytes(vec![1, 2, 255])
@@ -254,9 +264,11 @@ fn typed_arrays_and_buffers_are_bytes() {
     );
 }
 
-#[test]
-fn functions_become_their_names() {
-    let mut c = ctx();
+#[rstest]
+fn functions_become_their_names(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(
         eval(&mut c, "(function named() {})"),
         Value::Function("named".into())
@@ -283,9 +295,11 @@ fn function(value: Value) -> Function {
     }
 }
 
-#[test]
-fn returned_functions_can_be_called_later() {
-    let mut c = ctx();
+#[rstest]
+fn returned_functions_can_be_called_later(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     let add = function(eval(&mut c, "let base = 10; (a, b) => base + a + b"));
     assert!(add.is_callable());
     assert_eq!(
@@ -327,10 +341,12 @@ fn returned_functions_can_be_called_later() {
     ));
 }
 
-#[test]
-fn functions_only_work_on_their_own_context_and_with_a_handle() {
-    let mut a = ctx();
-    let mut b = ctx();
+#[rstest]
+fn functions_only_work_on_their_own_context_and_with_a_handle(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut a = ctx(isolation);
+    let mut b = ctx(isolation);
     let f = function(eval(&mut a, "() => 1"));
     assert!(matches!(
         b.call_function(&f, &[]),
@@ -343,9 +359,11 @@ fn functions_only_work_on_their_own_context_and_with_a_handle() {
     assert_eq!(a.call_function(&f, &[]), Ok(Value::Number(1.0)));
 }
 
-#[test]
-fn calling_a_function_obeys_the_timeout() {
-    let mut c = common::generous_context();
+#[rstest]
+fn calling_a_function_obeys_the_timeout(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::generous_context(isolation);
     let spin = function(c.eval("() => { for (;;) {} }").unwrap());
     c.set_timeout(Some(Duration::from_millis(50)));
     assert_eq!(c.call_function(&spin, &[]), Err(Error::Timeout));
@@ -353,9 +371,11 @@ fn calling_a_function_obeys_the_timeout() {
     assert_eq!(c.eval("1 + 1"), Ok(Value::Number(2.0)));
 }
 
-#[test]
-fn dropped_functions_are_released_and_collected() {
-    let mut c = ctx();
+#[rstest]
+fn dropped_functions_are_released_and_collected(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     let make =
         "(() => { const f = () => 1; (globalThis.refs ||= []).push(new WeakRef(f)); return f })()";
     let kept = function(eval(&mut c, make));
@@ -372,9 +392,11 @@ fn dropped_functions_are_released_and_collected() {
     assert_eq!(c.call_function(&kept, &[]), Ok(Value::Number(1.0)));
 }
 
-#[test]
-fn a_result_full_of_functions_does_not_pin_them_all() {
-    let mut c = ctx();
+#[rstest]
+fn a_result_full_of_functions_does_not_pin_them_all(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     let Value::Array(items) = eval(&mut c, "Array.from({ length: 70000 }, (_, i) => () => i)")
     else {
         panic!("array")
@@ -389,9 +411,11 @@ fn a_result_full_of_functions_does_not_pin_them_all() {
     assert!(again.is_callable());
 }
 
-#[test]
-fn numbers_round_trip_exactly() {
-    let mut c = ctx();
+#[rstest]
+fn numbers_round_trip_exactly(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     for n in [
         0.0,
         -0.0,
@@ -417,9 +441,11 @@ fn numbers_round_trip_exactly() {
     );
 }
 
-#[test]
-fn every_variant_round_trips_through_js() {
-    let mut c = ctx();
+#[rstest]
+fn every_variant_round_trips_through_js(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     let all = Value::Array(vec![
         Value::Undefined,
         Value::Null,
@@ -438,9 +464,11 @@ fn every_variant_round_trips_through_js() {
         .same_value(&all));
 }
 
-#[test]
-fn other_objects_and_wrappers() {
-    let mut c = ctx();
+#[rstest]
+fn other_objects_and_wrappers(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(eval(&mut c, "new Map([[1, 2]])"), obj(&[]));
     assert_eq!(eval(&mut c, "Promise.resolve(1)"), obj(&[]));
     assert_eq!(eval(&mut c, "/re/g"), obj(&[]));
@@ -455,12 +483,12 @@ fn other_objects_and_wrappers() {
     ));
 }
 
-#[test]
-fn serde_json_round_trip() {
+#[rstest]
+fn serde_json_round_trip(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
     let json = r#"{"a":[1,2.5,"x",null,true,{"b":-3}],"c":{}}"#;
     let v: Value = serde_json::from_str(json).unwrap();
     assert_eq!(serde_json::to_string(&v).unwrap(), json);
-    let mut c = ctx();
+    let mut c = ctx(isolation);
     c.eval("function stringify(x) { return JSON.stringify(x) }")
         .unwrap();
     assert_eq!(
@@ -470,9 +498,11 @@ fn serde_json_round_trip() {
     );
 }
 
-#[test]
-fn call_resolves_dotted_paths_and_reports_bad_names() {
-    let mut c = ctx();
+#[rstest]
+fn call_resolves_dotted_paths_and_reports_bad_names(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     assert_eq!(
         c.call("Math.max", &[1.into(), 7.into(), 3.into()]).unwrap(),
         Value::Number(7.0)
@@ -501,9 +531,11 @@ fn call_resolves_dotted_paths_and_reports_bad_names() {
     );
 }
 
-#[test]
-fn deep_arguments_are_refused_not_overflowed() {
-    let mut c = ctx();
+#[rstest]
+fn deep_arguments_are_refused_not_overflowed(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = ctx(isolation);
     let mut v = Value::Null;
     for _ in 0..2000 {
         v = Value::Array(vec![v]);
@@ -516,9 +548,11 @@ fn deep_arguments_are_refused_not_overflowed() {
 /// `2n ** 6961207n` is quick in V8, but its decimal text took 10 s to build
 /// after the evaluation, outside any timeout. BigInts are bounded at 2^20
 /// bits both ways.
-#[test]
-fn bigints_beyond_2_pow_20_bits_are_refused_quickly() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn bigints_beyond_2_pow_20_bits_are_refused_quickly(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     match c.eval("2n ** 6961207n") {
         Err(Error::Conversion(message)) => assert!(message.contains("BigInt"), "{message}"),
         other => panic!("{other:?}"),
@@ -560,9 +594,11 @@ fn bigints_beyond_2_pow_20_bits_are_refused_quickly() {
 /// A result of 510 BigInts of 2^20 bits (64 MB on the wire) once took 77 s
 /// past a 2 s timeout, building decimal text after the deadline was
 /// disarmed. BigInts now stay binary: the words are the ones V8 had.
-#[test]
-fn many_large_bigints_convert_without_decimal_text() {
-    let mut c = common::generous_context();
+#[rstest]
+fn many_large_bigints_convert_without_decimal_text(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::generous_context(isolation);
     let Ok(Value::Array(items)) = c.eval("Array(510).fill(2n ** 1048576n - 1n)") else {
         panic!("an array of BigInts")
     };

@@ -4,6 +4,8 @@
 mod common;
 use common::eval_until_timeout;
 use common::generous_context;
+use rstest::rstest;
+use v8cage::Isolation;
 
 use std::time::Duration;
 
@@ -16,9 +18,9 @@ fn conversion_error(result: Result<Value, Error>) -> String {
     }
 }
 
-#[test]
-fn cycles_are_refused() {
-    let mut c = generous_context();
+#[rstest]
+fn cycles_are_refused(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut c = generous_context(isolation);
     assert!(conversion_error(c.eval("const o = {}; o.self = o; o")).contains("cycle"));
     assert!(conversion_error(c.eval("const a = [1]; a.push([a]); a")).contains("cycle"));
     // Shared (acyclic) references are fine: they are copied.
@@ -28,9 +30,11 @@ fn cycles_are_refused() {
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
 
-#[test]
-fn depth_over_the_limit_is_refused() {
-    let mut c = generous_context();
+#[rstest]
+fn depth_over_the_limit_is_refused(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     assert!(matches!(
         c.eval("let d = []; for (let i = 0; i < 998; i++) d = [d]; d"),
         Ok(Value::Array(_))
@@ -45,9 +49,11 @@ fn depth_over_the_limit_is_refused() {
     );
 }
 
-#[test]
-fn throwing_getters_are_conversion_errors() {
-    let mut c = generous_context();
+#[rstest]
+fn throwing_getters_are_conversion_errors(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     let msg = conversion_error(c.eval("({ get boom() { throw new Error('kaboom') } })"));
     assert!(msg.contains("kaboom"), "{msg}");
     let msg = conversion_error(
@@ -57,9 +63,11 @@ fn throwing_getters_are_conversion_errors() {
     assert_eq!(c.eval("'still fine'").unwrap(), Value::from("still fine"));
 }
 
-#[test]
-fn a_proxy_looping_forever_times_out_during_conversion() {
-    let mut c = generous_context();
+#[rstest]
+fn a_proxy_looping_forever_times_out_during_conversion(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     let short = Duration::from_millis(100);
     assert_eq!(
         eval_until_timeout(
@@ -76,9 +84,11 @@ fn a_proxy_looping_forever_times_out_during_conversion() {
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
 
-#[test]
-fn huge_sparse_array_is_refused_at_once() {
-    let mut c = generous_context();
+#[rstest]
+fn huge_sparse_array_is_refused_at_once(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     // Refused from its length: not even the first element is read.
     let sparse = "a = []; a.length = 4294967295;
                   Object.defineProperty(a, 0, { get() { globalThis.read = true; return 1 } });
@@ -92,9 +102,11 @@ fn huge_sparse_array_is_refused_at_once() {
     );
 }
 
-#[test]
-fn a_256_mib_string_is_refused_not_copied() {
-    let mut c = generous_context();
+#[rstest]
+fn a_256_mib_string_is_refused_not_copied(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     let msg = conversion_error(c.eval("'x'.repeat(256 * 1024 * 1024)"));
     assert!(msg.contains("max_result_bytes"), "{msg}");
     assert_eq!(
@@ -103,11 +115,13 @@ fn a_256_mib_string_is_refused_not_copied() {
     );
 }
 
-#[test]
-fn the_result_size_limit_is_configurable() {
+#[rstest]
+fn the_result_size_limit_is_configurable(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let mut c = Context::new(ContextOptions {
         max_result_bytes: 1000,
-        ..Default::default()
+        ..common::options(isolation)
     })
     .unwrap();
     assert!(matches!(c.eval("'y'.repeat(990)"), Ok(Value::String(s)) if s.len() == 990));
@@ -119,18 +133,20 @@ fn the_result_size_limit_is_configurable() {
     );
 }
 
-#[test]
-fn an_exponential_dag_is_bounded() {
+#[rstest]
+fn an_exponential_dag_is_bounded(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     // 2^40 leaves if copied naively.
     let dag = "let n = [1]; for (let i = 0; i < 40; i++) n = [n, n]; n";
     let mut small = Context::new(ContextOptions {
         max_result_bytes: 1 << 20,
-        ..Default::default()
+        ..common::options(isolation)
     })
     .unwrap();
     conversion_error(small.eval(dag));
     // With the default 64 MiB budget: the size limit or the timeout, whichever comes first.
-    let mut c = generous_context();
+    let mut c = generous_context(isolation);
     c.set_timeout(Some(Duration::from_secs(2)));
     assert!(matches!(
         c.eval(dag),
@@ -138,9 +154,11 @@ fn an_exponential_dag_is_bounded() {
     ));
 }
 
-#[test]
-fn hostile_exceptions_are_reported_safely() {
-    let mut c = generous_context();
+#[rstest]
+fn hostile_exceptions_are_reported_safely(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
     assert_eq!(
         c.eval("throw 1"),
         Err(Error::Exception {
@@ -189,9 +207,11 @@ fn hostile_exceptions_are_reported_safely() {
 /// is refused from its length: copying any of it would flatten all of it
 /// first, 1 GiB of heap (once 3.6 s past a 1 s timeout). Without a heap
 /// limit nothing collects a flattened copy before the check below.
-#[test]
-fn a_huge_rope_is_refused_without_flattening_it() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn a_huge_rope_is_refused_without_flattening_it(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     let result = c.eval("'\\u0100'.repeat(2 ** 29 - 24)");
     assert!(matches!(result, Err(Error::Conversion(_))), "{result:?}");
     let total = c.heap_stats().total;
@@ -200,9 +220,11 @@ fn a_huge_rope_is_refused_without_flattening_it() {
 
 /// The same rope as an exception's stack: named by its length, not cut
 /// (cutting flattens it too).
-#[test]
-fn a_huge_rope_in_an_error_report_is_named_not_copied() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn a_huge_rope_in_an_error_report_is_named_not_copied(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     let result = c.eval("throw { get stack() { return '\\u0100'.repeat(2 ** 29 - 24) } }");
     let Err(Error::Exception {
         stack: Some(stack), ..
@@ -220,9 +242,11 @@ fn a_huge_rope_in_an_error_report_is_named_not_copied() {
 
 /// 60 million holes are 60 MB on the wire, within `max_result_bytes`, but
 /// were 2.3 GB as `Value`s in the host; the host's copy is bounded too.
-#[test]
-fn a_result_cheap_on_the_wire_but_huge_in_the_host_is_refused() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn a_result_cheap_on_the_wire_but_huge_in_the_host_is_refused(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     let msg = conversion_error(c.eval("const a = []; a.length = 6e7; a"));
     assert!(msg.contains("host"), "{msg}");
     // The largest array of numbers within the wire bound still converts.

@@ -1,15 +1,19 @@
 //! A gallery of hostile scripts: each ends in a value or a typed error, and
 //! the context evaluates `1+1` afterwards.
 
+use rstest::rstest;
 use std::time::Duration;
+use v8cage::Isolation;
 
 mod common;
 use common::{eval_until_timeout, generous};
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
-#[test]
-fn hostile_scripts_end_in_values_or_typed_errors() {
+#[rstest]
+fn hostile_scripts_end_in_values_or_typed_errors(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let cases = [
         "Error.prepareStackTrace = () => { for(;;){} }; throw new Error('x')",
         "Error.prepareStackTrace = () => { throw 1 }; null.x",
@@ -48,7 +52,7 @@ fn hostile_scripts_end_in_values_or_typed_errors() {
         let mut ctx = Context::new(ContextOptions {
             timeout: Some(Duration::from_millis(300)),
             heap_limit: Some(64 << 20),
-            ..Default::default()
+            ..common::options(isolation)
         })
         .unwrap();
         let result = ctx.eval(src);
@@ -66,9 +70,9 @@ fn hostile_scripts_end_in_values_or_typed_errors() {
     }
 }
 
-#[test]
-fn specific_outcomes() {
-    let mut ctx = common::generous_context();
+#[rstest]
+fn specific_outcomes(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut ctx = common::generous_context(isolation);
     let short = Duration::from_millis(300);
     // Catastrophic regex backtracking is interrupted by the timeout.
     assert_eq!(

@@ -1,10 +1,14 @@
 //! Bad or unusual input gets a clear, typed error and loses nothing.
 
+mod common;
+
+use rstest::rstest;
+use v8cage::Isolation;
 use v8cage::{Context, ContextOptions, Error, Value};
 
-#[test]
-fn source_with_nul_bytes() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn source_with_nul_bytes(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut c = common::context(isolation).unwrap();
     assert_eq!(
         c.eval("'a\0b'").unwrap(),
         Value::from("a\0b"),
@@ -20,9 +24,11 @@ fn source_with_nul_bytes() {
     );
 }
 
-#[test]
-fn ten_megabytes_of_source() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn ten_megabytes_of_source(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     let mut src = String::with_capacity(10 << 20);
     let mut n = 0u64;
     while src.len() < 10 << 20 {
@@ -34,9 +40,11 @@ fn ten_megabytes_of_source() {
     assert_eq!(c.eval(&literal).unwrap(), Value::Number((10 << 20) as f64));
 }
 
-#[test]
-fn syntax_errors_carry_line_and_column() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn syntax_errors_carry_line_and_column(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     match c.eval("let ok = 1;\nlet bad = ;\n") {
         Err(Error::Syntax {
             message,
@@ -65,9 +73,11 @@ fn syntax_errors_carry_line_and_column() {
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
 
-#[test]
-fn empty_and_blank_source() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn empty_and_blank_source(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     assert_eq!(c.eval("").unwrap(), Value::Undefined);
     assert_eq!(
         c.eval("  \n\t// only a comment\n").unwrap(),
@@ -79,8 +89,10 @@ fn empty_and_blank_source() {
 /// Each of these, given to V8, would end the test process (exit 0 after
 /// printing help, an abort, or prints on stdout); the contexts below prove
 /// that none of them reached V8.
-#[test]
-fn flags_that_would_exit_the_process_are_refused() {
+#[rstest]
+fn flags_that_would_exit_the_process_are_refused(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     for flags in [
         "--stack-trace-limit=5 --help",
         "--help=1",
@@ -96,7 +108,7 @@ fn flags_that_would_exit_the_process_are_refused() {
             "{flags} was accepted"
         );
     }
-    let mut c = Context::default_new().unwrap();
+    let mut c = common::context(isolation).unwrap();
     assert_eq!(
         c.eval("throw new Error('x')").unwrap_err().to_string(),
         "Error: x"
@@ -107,9 +119,11 @@ fn flags_that_would_exit_the_process_are_refused() {
     ));
 }
 
-#[test]
-fn flags_after_start_are_refused() {
-    let _c = Context::default_new().unwrap();
+#[rstest]
+fn flags_after_start_are_refused(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let _c = common::context(isolation).unwrap();
     assert!(matches!(
         v8cage::set_flags("--jitless"),
         Err(Error::InvalidInput(_))
@@ -117,9 +131,9 @@ fn flags_after_start_are_refused() {
     assert!(v8cage::v8_version().starts_with(char::is_numeric));
 }
 
-#[test]
-fn bad_call_arguments() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn bad_call_arguments(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
+    let mut c = common::context(isolation).unwrap();
     c.eval("function id(x) { return x }").unwrap();
     for not_decimal in ["1.5", "", "-", "0x10"] {
         assert!(matches!(
@@ -135,12 +149,12 @@ fn bad_call_arguments() {
     );
 }
 
-#[test]
-fn options_are_validated() {
+#[rstest]
+fn options_are_validated(#[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation) {
     use v8cage::ContextOptions;
     let bad_depth = ContextOptions {
         max_depth: 0,
-        ..Default::default()
+        ..common::options(isolation)
     };
     assert!(matches!(
         Context::new(bad_depth),
@@ -148,7 +162,7 @@ fn options_are_validated() {
     ));
     let bad_size = ContextOptions {
         max_result_bytes: usize::MAX,
-        ..Default::default()
+        ..common::options(isolation)
     };
     assert!(matches!(
         Context::new(bad_size),
@@ -156,9 +170,11 @@ fn options_are_validated() {
     ));
 }
 
-#[test]
-fn promise_jobs_run_before_eval_returns() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn promise_jobs_run_before_eval_returns(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     c.eval("var seen = []; Promise.resolve(5).then(v => seen.push(v)); (async () => { await null; seen.push(6) })()").unwrap();
     assert_eq!(
         c.eval("seen").unwrap(),
@@ -171,9 +187,11 @@ fn promise_jobs_run_before_eval_returns() {
     ));
 }
 
-#[test]
-fn atomics_wait_cannot_block_the_host() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn atomics_wait_cannot_block_the_host(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     let r = c.eval("Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)");
     assert!(
         matches!(r, Err(Error::Exception { ref name, .. }) if name == "TypeError"),
@@ -183,9 +201,11 @@ fn atomics_wait_cannot_block_the_host() {
 
 /// Found by AFL (corpus/regressions/eval/template-backslash-at-end.js): V8
 /// places this end-of-input error past the end of the source, with no line.
-#[test]
-fn syntax_errors_at_the_very_end_still_have_a_position() {
-    let mut c = Context::default_new().unwrap();
+#[rstest]
+fn syntax_errors_at_the_very_end_still_have_a_position(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = common::context(isolation).unwrap();
     for (source, want) in [
         ("`a\\", (1, 4)),
         ("1 +\n`\\", (2, 3)),
@@ -203,11 +223,13 @@ fn syntax_errors_at_the_very_end_still_have_a_position() {
 /// `max_result_bytes` bounds arguments too, checked before anything is
 /// copied: a 100 MiB string or byte array once went whole into a context
 /// with a 64 MiB heap.
-#[test]
-fn arguments_are_bounded_by_max_result_bytes() {
+#[rstest]
+fn arguments_are_bounded_by_max_result_bytes(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let mut c = Context::new(ContextOptions {
         max_result_bytes: 1 << 20,
-        ..Default::default()
+        ..common::options(isolation)
     })
     .unwrap();
     c.eval("function size(x) { return x.length }").unwrap();
@@ -226,7 +248,7 @@ fn arguments_are_bounded_by_max_result_bytes() {
             matches!(c.call("size", &[too_big]), Err(Error::InvalidInput(m)) if m.contains("max_result_bytes")),
         );
     }
-    let mut default = Context::default_new().unwrap();
+    let mut default = common::context(isolation).unwrap();
     default
         .eval("function size(x) { return x.length }")
         .unwrap();

@@ -5,6 +5,8 @@
 
 mod common;
 use common::generous;
+use rstest::rstest;
+use v8cage::Isolation;
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
@@ -16,19 +18,21 @@ fn assert_usable(ctx: &mut Context) {
     );
 }
 
-fn small_heap() -> Context {
+fn small_heap(isolation: Isolation) -> Context {
     Context::new(ContextOptions {
         heap_limit: Some(64 << 20),
         // A hang guard: filling 64 MiB takes well under a second natively,
         // over 30 s under valgrind.
         timeout: Some(generous()),
-        ..Default::default()
+        ..common::options(isolation)
     })
     .unwrap()
 }
 
-#[test]
-fn unbounded_allocation_is_out_of_memory_not_an_abort() {
+#[rstest]
+fn unbounded_allocation_is_out_of_memory_not_an_abort(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let loops = [
         "const a = []; while (true) a.push(new Array(1000).fill(1.5));",
         "let s = 'x'; const keep = []; while (true) { s += s.length; keep.push(s + 'y'); }",
@@ -36,7 +40,7 @@ fn unbounded_allocation_is_out_of_memory_not_an_abort() {
         "var big = []; for (;;) big.push({a: 1, b: [1, 2, 3], c: 'str' + big.length});",
     ];
     for src in loops {
-        let mut ctx = small_heap();
+        let mut ctx = small_heap(isolation);
         assert_eq!(ctx.eval(src), Err(Error::OutOfMemory), "{src}");
         // The same context either works again or keeps reporting a clear error.
         for _ in 0..3 {
@@ -45,14 +49,16 @@ fn unbounded_allocation_is_out_of_memory_not_an_abort() {
                 Err(e) => assert_eq!(e, Error::OutOfMemory),
             }
         }
-        let mut fresh = small_heap();
+        let mut fresh = small_heap(isolation);
         assert_usable(&mut fresh);
     }
 }
 
-#[test]
-fn out_of_memory_repeats_without_growing_the_limit() {
-    let mut ctx = small_heap();
+#[rstest]
+fn out_of_memory_repeats_without_growing_the_limit(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = small_heap(isolation);
     let limit_before = ctx.heap_stats().limit;
     for _ in 0..4 {
         assert_eq!(
@@ -68,9 +74,11 @@ fn out_of_memory_repeats_without_growing_the_limit() {
     );
 }
 
-#[test]
-fn array_buffers_count_against_the_heap_limit() {
-    let mut ctx = small_heap();
+#[rstest]
+fn array_buffers_count_against_the_heap_limit(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = small_heap(isolation);
     let err = ctx
         .eval("const keep = []; for (;;) keep.push(new ArrayBuffer(8 << 20));")
         .unwrap_err();
@@ -83,9 +91,11 @@ fn array_buffers_count_against_the_heap_limit() {
     assert_usable(&mut ctx);
 }
 
-#[test]
-fn heap_stats_report_the_limit() {
-    let ctx = small_heap();
+#[rstest]
+fn heap_stats_report_the_limit(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let ctx = small_heap(isolation);
     let stats = ctx.heap_stats();
     assert!(stats.used > 0 && stats.used <= stats.total, "{stats:?}");
     assert!(
@@ -104,16 +114,20 @@ fn assert_range_error(result: Result<Value, Error>) {
     }
 }
 
-#[test]
-fn runaway_recursion_is_a_range_error() {
-    let mut ctx = Context::default_new().unwrap();
+#[rstest]
+fn runaway_recursion_is_a_range_error(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::context(isolation).unwrap();
     assert_range_error(ctx.eval("function f() { return f() } f()"));
     assert_usable(&mut ctx);
 }
 
-#[test]
-fn runaway_recursion_on_a_256k_thread_is_a_range_error() {
-    let mut ctx = Context::default_new().unwrap();
+#[rstest]
+fn runaway_recursion_on_a_256k_thread_is_a_range_error(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::context(isolation).unwrap();
     ctx.eval("function id(x) { return x }").unwrap();
     let mut ctx = std::thread::Builder::new()
         .stack_size(256 << 10)
@@ -147,9 +161,11 @@ fn runaway_recursion_on_a_256k_thread_is_a_range_error() {
     assert_usable(&mut ctx);
 }
 
-#[test]
-fn deep_source_nesting_is_an_error() {
-    let mut ctx = Context::default_new().unwrap();
+#[rstest]
+fn deep_source_nesting_is_an_error(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::context(isolation).unwrap();
     let src = format!("{}1{}", "(".repeat(200_000), ")".repeat(200_000));
     let err = ctx.eval(&src).unwrap_err();
     assert!(
@@ -160,10 +176,12 @@ fn deep_source_nesting_is_an_error() {
     assert_usable(&mut ctx);
 }
 
-#[test]
-fn memory_kept_past_the_limit_gives_clear_errors_and_no_ratchet() {
-    let mut ctx = small_heap();
-    let mut other = small_heap();
+#[rstest]
+fn memory_kept_past_the_limit_gives_clear_errors_and_no_ratchet(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = small_heap(isolation);
+    let mut other = small_heap(isolation);
     for _ in 0..4 {
         // Each round keeps its allocation reachable from a global.
         assert_eq!(
@@ -183,8 +201,10 @@ fn memory_kept_past_the_limit_gives_clear_errors_and_no_ratchet() {
     assert_usable(&mut other);
 }
 
-#[test]
-fn single_huge_allocations_end_in_out_of_memory() {
+#[rstest]
+fn single_huge_allocations_end_in_out_of_memory(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     // Each of these asks V8 for one object far larger than the limit.
     for src in [
         "JSON.stringify(new Array(2e7).fill(1)).length",
@@ -192,15 +212,17 @@ fn single_huge_allocations_end_in_out_of_memory() {
         "'ab'.repeat(2 ** 26).toUpperCase().length",
         "{ let a = [1]; for (;;) a = a.concat(a) }",
     ] {
-        let mut ctx = small_heap();
+        let mut ctx = small_heap(isolation);
         assert_eq!(ctx.eval(src), Err(Error::OutOfMemory), "{src}");
         assert_usable(&mut ctx);
     }
 }
 
-#[test]
-fn soft_and_hard_memory_limits_can_be_set_later() {
-    let mut ctx = common::generous_context();
+#[rstest]
+fn soft_and_hard_memory_limits_can_be_set_later(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::generous_context(isolation);
     assert_eq!(ctx.memory_limits_reached(), (false, false));
     ctx.set_memory_limits(Some(8 << 20), Some(32 << 20));
     // Below both: nothing happens.
@@ -230,8 +252,10 @@ fn soft_and_hard_memory_limits_can_be_set_later() {
 /// A heap limit V8 cannot honour is refused: 0 (which once meant "no
 /// limit"), and huge values, whose sizing arithmetic wrapped to a ~50 MB heap
 /// and then aborted the process.
-#[test]
-fn impossible_heap_limits_are_invalid_input() {
+#[rstest]
+fn impossible_heap_limits_are_invalid_input(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     for limit in [
         0,
         1,
@@ -242,7 +266,7 @@ fn impossible_heap_limits_are_invalid_input() {
     ] {
         let made = Context::new(ContextOptions {
             heap_limit: Some(limit),
-            ..Default::default()
+            ..common::options(isolation)
         });
         assert!(
             matches!(made, Err(Error::InvalidInput(_))),
@@ -252,7 +276,7 @@ fn impossible_heap_limits_are_invalid_input() {
     for limit in [v8cage::MIN_HEAP_LIMIT, v8cage::MAX_HEAP_LIMIT] {
         let mut ctx = Context::new(ContextOptions {
             heap_limit: Some(limit),
-            ..Default::default()
+            ..common::options(isolation)
         })
         .unwrap();
         assert_eq!(ctx.eval("[1, 2].length"), Ok(Value::Number(2.0)));
@@ -263,9 +287,11 @@ fn impossible_heap_limits_are_invalid_input() {
 /// so the heap limit once missed them: under 64 MiB, three filled 1 GiB
 /// memories succeeded at 3.1 GB RSS. V8 counts them as external memory,
 /// which the heap limit now bounds too; small memories still work.
-#[test]
-fn webassembly_memory_counts_against_the_heap_limit() {
-    let mut c = small_heap();
+#[rstest]
+fn webassembly_memory_counts_against_the_heap_limit(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = small_heap(isolation);
     let made = c.eval(
         "globalThis.kept = [];
          for (let i = 0; i < 3; i++) {
@@ -285,7 +311,7 @@ fn webassembly_memory_counts_against_the_heap_limit() {
                  new Uint8Array(s.buffer).fill(3).length";
     assert_eq!(c.eval(small), Ok(Value::Number(6_553_600.0)));
 
-    let mut grown = small_heap();
+    let mut grown = small_heap(isolation);
     let grow = grown.eval(
         "const g = new WebAssembly.Memory({initial: 1});
          g.grow(16383);
@@ -295,12 +321,14 @@ fn webassembly_memory_counts_against_the_heap_limit() {
     // `g` keeps its 1 GiB: like a JS heap kept over its limit, the context
     // refuses further work (documented), and other contexts are unaffected.
     assert_eq!(grown.eval("1"), Err(Error::OutOfMemory));
-    assert_eq!(small_heap().eval("1 + 1"), Ok(Value::Number(2.0)));
+    assert_eq!(small_heap(isolation).eval("1 + 1"), Ok(Value::Number(2.0)));
 }
 
-#[test]
-fn heap_stats_count_webassembly_memory_as_external() {
-    let mut c = small_heap();
+#[rstest]
+fn heap_stats_count_webassembly_memory_as_external(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = small_heap(isolation);
     c.eval("globalThis.w = new WebAssembly.Memory({initial: 160})")
         .unwrap();
     assert!(c.heap_stats().external >= 160 << 16);

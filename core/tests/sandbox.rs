@@ -57,7 +57,10 @@ fn without_seccomp_the_probes_succeed() {
     // exec replaces the worker with `sh -c 'exit 7'`, which then cannot
     // even open its libc under the worker's RLIMIT_NOFILE.
     match probe(&ctx, Probe::ExecShell) {
-        Err(Error::Crashed { signal: None, message }) => {
+        Err(Error::Crashed {
+            signal: None,
+            message,
+        }) => {
             assert!(message.starts_with("sh: "), "{message}");
         }
         other => panic!("exec was expected to succeed: {other:?}"),

@@ -3,18 +3,22 @@
 
 mod common;
 
+use rstest::rstest;
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
+use v8cage::Isolation;
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
-#[test]
-fn eight_threads_each_with_a_context_all_correct() {
+#[rstest]
+fn eight_threads_each_with_a_context_all_correct(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let threads: Vec<_> = (0..8)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut ctx = Context::default_new().unwrap();
+                let mut ctx = common::context(isolation).unwrap();
                 ctx.eval(&format!(
                     "const base = {t} * 1e6; function f(i) {{ return base + i * 2 }}"
                 ))
@@ -39,9 +43,11 @@ fn eight_threads_each_with_a_context_all_correct() {
     assert_eq!(done, (0..8).collect::<Vec<_>>());
 }
 
-#[test]
-fn a_context_moves_between_threads() {
-    let mut ctx = Context::default_new().unwrap();
+#[rstest]
+fn a_context_moves_between_threads(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::context(isolation).unwrap();
     ctx.eval("var counter = 0").unwrap();
     for _ in 0..4 {
         ctx = std::thread::spawn(move || {
@@ -54,9 +60,11 @@ fn a_context_moves_between_threads() {
     assert_eq!(ctx.eval("counter").unwrap(), Value::Number(4.0));
 }
 
-#[test]
-fn terminate_from_another_thread_stops_the_eval() {
-    let mut ctx = Context::default_new().unwrap();
+#[rstest]
+fn terminate_from_another_thread_stops_the_eval(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = common::context(isolation).unwrap();
     let handle = ctx.terminate_handle();
     ctx.eval("function tick() {}").unwrap();
     // `terminate` has no effect until the eval runs, so the main thread keeps
@@ -81,14 +89,16 @@ fn terminate_from_another_thread_stops_the_eval() {
     assert_eq!(ctx.eval("2 + 2").unwrap(), Value::Number(4.0));
 }
 
-#[test]
-fn terminate_only_affects_its_own_context() {
-    let mut victim = Context::default_new().unwrap();
+#[rstest]
+fn terminate_only_affects_its_own_context(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut victim = common::context(isolation).unwrap();
     let handle = victim.terminate_handle();
     let barrier = Arc::new(Barrier::new(2));
     let b = Arc::clone(&barrier);
     let bystander = std::thread::spawn(move || {
-        let mut ctx = Context::default_new().unwrap();
+        let mut ctx = common::context(isolation).unwrap();
         b.wait();
         (0..2000)
             .map(|i| ctx.eval(&format!("{i} + 1")).unwrap())
@@ -108,12 +118,14 @@ fn terminate_only_affects_its_own_context() {
     assert_eq!(bystander.join().unwrap(), 2000);
 }
 
-#[test]
-fn dropping_a_context_while_another_thread_holds_its_handle() {
+#[rstest]
+fn dropping_a_context_while_another_thread_holds_its_handle(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     for _ in 0..20 {
         let ctx = Context::new(ContextOptions {
             timeout: Some(Duration::from_millis(50)),
-            ..Default::default()
+            ..common::options(isolation)
         })
         .unwrap();
         let handle = ctx.terminate_handle();
@@ -129,8 +141,10 @@ fn dropping_a_context_while_another_thread_holds_its_handle() {
     }
 }
 
-#[test]
-fn timeouts_in_parallel_contexts_are_independent() {
+#[rstest]
+fn timeouts_in_parallel_contexts_are_independent(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     // Only the endless loops run under the short timeouts: under valgrind
     // the four threads take turns on one core, and even `'ok'` outlasted
     // 50 ms (seen in CI).
@@ -139,7 +153,7 @@ fn timeouts_in_parallel_contexts_are_independent() {
             std::thread::spawn(move || {
                 let mut ctx = Context::new(ContextOptions {
                     timeout: Some(Duration::from_millis(50 + 20 * i)),
-                    ..Default::default()
+                    ..common::options(isolation)
                 })
                 .unwrap();
                 let spin = ctx.eval("while (true) {}");

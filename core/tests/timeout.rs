@@ -10,15 +10,17 @@
 mod common;
 use common::generous_context;
 use common::{eval_until_timeout, generous, scaled};
+use rstest::rstest;
+use v8cage::Isolation;
 
 use std::time::{Duration, Instant};
 
 use v8cage::{Context, ContextOptions, Error, Value};
 
-fn with_timeout(ms: u64) -> Context {
+fn with_timeout(isolation: Isolation, ms: u64) -> Context {
     Context::new(ContextOptions {
         timeout: Some(Duration::from_millis(ms)),
-        ..Default::default()
+        ..common::options(isolation)
     })
     .unwrap()
 }
@@ -37,9 +39,11 @@ fn assert_usable(ctx: &mut Context) {
 
 const MS_100: Duration = Duration::from_millis(100);
 
-#[test]
-fn infinite_loop_times_out_and_context_survives() {
-    let mut ctx = with_timeout(100);
+#[rstest]
+fn infinite_loop_times_out_and_context_survives(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_timeout(isolation, 100);
     let started = Instant::now();
     assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
     let took = started.elapsed();
@@ -50,9 +54,11 @@ fn infinite_loop_times_out_and_context_survives() {
     assert_usable(&mut ctx);
 }
 
-#[test]
-fn timeout_applies_to_calls_and_promise_jobs() {
-    let mut ctx = generous_context();
+#[rstest]
+fn timeout_applies_to_calls_and_promise_jobs(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = generous_context(isolation);
     ctx.eval("function spin() { for (;;) {} }").unwrap();
     ctx.set_timeout(Some(MS_100));
     assert_eq!(ctx.call("spin", &[]), Err(Error::Timeout));
@@ -70,9 +76,11 @@ fn timeout_applies_to_calls_and_promise_jobs() {
 /// A deadline that is already past when it is armed, for an evaluation that
 /// may finish first, must never stop the next evaluation, which has an
 /// hour: only a stale deadline can fail this, however slow the machine.
-#[test]
-fn an_expired_deadline_never_stops_a_later_evaluation() {
-    let mut ctx = generous_context();
+#[rstest]
+fn an_expired_deadline_never_stops_a_later_evaluation(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = generous_context(isolation);
     let tries = (2000 / common::time_scale()).max(100);
     for i in 0..tries {
         ctx.set_timeout(Some(Duration::from_nanos(1)));
@@ -86,9 +94,11 @@ fn an_expired_deadline_never_stops_a_later_evaluation() {
     }
 }
 
-#[test]
-fn timeout_can_change_between_evals() {
-    let mut ctx = with_timeout(50);
+#[rstest]
+fn timeout_can_change_between_evals(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_timeout(isolation, 50);
     ctx.set_timeout(None);
     assert_eq!(
         ctx.eval("let n = 0; for (let i = 0; i < 1e6; i++) n += i; n")
@@ -102,9 +112,11 @@ fn timeout_can_change_between_evals() {
 /// Found by `eval_gen` (corpus/regressions/eval_gen/leftover-promise-jobs):
 /// jobs queued by a timed-out evaluation ran during the next one, so a
 /// single hostile script left every later `1+1` timing out.
-#[test]
-fn promise_jobs_of_a_stopped_evaluation_are_discarded() {
-    let mut ctx = generous_context();
+#[rstest]
+fn promise_jobs_of_a_stopped_evaluation_are_discarded(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = generous_context(isolation);
     ctx.eval("globalThis.ran = 0").unwrap();
     let leftover =
         "for (let i = 0; i < 1000; i++) Promise.resolve().then(() => { ran++; for (;;) {} });
@@ -119,27 +131,29 @@ fn promise_jobs_of_a_stopped_evaluation_are_discarded() {
     // Same for a terminated evaluation.
     let stop = ctx.terminate_handle();
     ctx.set_timeout(None);
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper_sees = std::sync::Arc::clone(&stopped);
     let stopper = std::thread::spawn(move || {
         // Keep asking until the evaluation below is running and stops.
-        while !STOPPED.load(std::sync::atomic::Ordering::Acquire) {
+        while !stopper_sees.load(std::sync::atomic::Ordering::Acquire) {
             stop.terminate();
             std::thread::yield_now();
         }
     });
     assert_eq!(ctx.eval(leftover), Err(Error::Terminated));
-    STOPPED.store(true, std::sync::atomic::Ordering::Release);
+    stopped.store(true, std::sync::atomic::Ordering::Release);
     stopper.join().unwrap();
     ctx.set_timeout(Some(generous()));
     assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
 }
 
-static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// An evaluation that throws drops its queued jobs too, so what the next
 /// evaluation sees does not depend on a failed one's leftovers.
-#[test]
-fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
-    let mut ctx = generous_context();
+#[rstest]
+fn promise_jobs_of_a_throwing_evaluation_do_not_run_later(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = generous_context(isolation);
     let thrown =
         ctx.eval("globalThis.n = 0; Promise.resolve().then(() => n++); throw new Error('x')");
     assert!(matches!(thrown, Err(Error::Exception { .. })), "{thrown:?}");
@@ -158,11 +172,13 @@ fn promise_jobs_of_a_throwing_evaluation_do_not_run_later() {
 /// thrown value, the next property read ran JS with no deadline left and
 /// looped forever. The evaluation runs on its own thread so that this test
 /// fails (rather than hangs) if it comes back.
-#[test]
-fn timeout_during_the_error_report_ends_the_report() {
+#[rstest]
+fn timeout_during_the_error_report_ends_the_report(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut ctx = generous_context();
+        let mut ctx = generous_context(isolation);
         let thrown = "throw { get name() { for (;;) {} }, get message() { for (;;) {} }, get stack() { for (;;) {} } }";
         let first = eval_until_timeout(&mut ctx, MS_100, thrown);
         ctx.eval("Error.prepareStackTrace = () => { for (;;) {} }")
@@ -178,8 +194,10 @@ fn timeout_during_the_error_report_ends_the_report() {
     assert_eq!(after, Ok(Value::Number(2.0)));
 }
 
-#[test]
-fn a_deadline_that_passes_before_the_script_starts_still_stops_it() {
+#[rstest]
+fn a_deadline_that_passes_before_the_script_starts_still_stops_it(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
     // Regression: the deadline used to be armed before the evaluation's stop
     // window opened, so one that fired in between was dropped and the script
     // ran forever (found by the ASan job: 1 ms timeouts, slow start-up).
@@ -187,7 +205,7 @@ fn a_deadline_that_passes_before_the_script_starts_still_stops_it() {
     std::thread::spawn(move || {
         let mut ctx = Context::new(ContextOptions {
             timeout: Some(Duration::from_nanos(1)),
-            ..Default::default()
+            ..common::options(isolation)
         })
         .unwrap();
         // Enough tries to hit the window often; fewer where everything is slow.

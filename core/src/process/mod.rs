@@ -184,7 +184,11 @@ impl Remote {
             let flags = f.u64()?;
             let address_space = f.u64()?;
             f.end()?;
-            Ok(Ok(IsolationReport::decode(flags, address_space, pid as u32)))
+            Ok(Ok(IsolationReport::decode(
+                flags,
+                address_space,
+                pid as u32,
+            )))
         })();
         match parsed {
             Ok(Ok(report)) => Ok(Remote { report, ..remote }),
@@ -246,7 +250,9 @@ impl Remote {
             Outcome::Failed(e) => return Err(e),
         };
         if body.len() < 4 {
-            return Err(self.lose_to_garbage(FrameError::Malformed("a reply without status".into())));
+            return Err(
+                self.lose_to_garbage(FrameError::Malformed("a reply without status".into()))
+            );
         }
         let (status, bytes) = body.split_at(4);
         let status = i32::from_le_bytes(status.try_into().expect("4 bytes"));
@@ -446,7 +452,11 @@ fn read_last_words(stderr: &mut std::io::PipeReader) -> String {
     // SAFETY: sets a status flag on our own pipe descriptor; no pointers.
     unsafe {
         let fd = stderr.as_raw_fd();
-        libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK)
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        )
     };
     let mut text = Vec::new();
     let _ = stderr.take(64 << 10).read_to_end(&mut text);
@@ -461,7 +471,10 @@ fn death_error(status: Option<std::process::ExitStatus>, last_words: &str) -> Er
     // V8's own words about the heap (a fatal "out of memory", or an
     // allocation refused under RLIMIT_AS).
     let lower = last_words.to_ascii_lowercase();
-    if lower.contains("out of memory") || lower.contains("heap limit") {
+    if lower.contains("out of memory")
+        || lower.contains("javascript oom")
+        || lower.contains("heap limit")
+    {
         return Error::OutOfMemory;
     }
     let mut message = fatal_lines(last_words);

@@ -186,7 +186,10 @@ fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
     let mut command = Command::new(program);
     command
         .args(args)
-        .env(CHANNEL_ENV, format!("{},{}", channel_fds[0], channel_fds[1]))
+        .env(
+            CHANNEL_ENV,
+            format!("{},{}", channel_fds[0], channel_fds[1]),
+        )
         .env(FLAGS_ENV, flags)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

@@ -29,7 +29,12 @@ pub(crate) fn run(probe: u8) -> i32 {
         EXEC_SHELL => {
             let program = CString::new("/bin/sh").expect("no NUL");
             let args = ["sh", "-c", "exit 7"].map(|a| CString::new(a).expect("no NUL"));
-            let argv = [args[0].as_ptr(), args[1].as_ptr(), args[2].as_ptr(), std::ptr::null()];
+            let argv = [
+                args[0].as_ptr(),
+                args[1].as_ptr(),
+                args[2].as_ptr(),
+                std::ptr::null(),
+            ];
             let envp = [std::ptr::null()];
             // SAFETY: NUL-terminated strings and NULL-terminated arrays that
             // outlive the call; on success the process image is replaced.

@@ -70,7 +70,9 @@ impl Frame {
     }
     pub(crate) fn duration(self, v: Option<Duration>) -> Frame {
         // 0: none; a zero timeout is sent as 1 ns (it stops at once either way).
-        let nanos = v.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1));
+        let nanos = v.map_or(0, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
         self.u64(nanos)
     }
     pub(crate) fn u32s(self, v: &[u32]) -> Frame {
@@ -162,16 +164,21 @@ impl<'a> Fields<'a> {
         Ok(self.take(1)?[0])
     }
     pub(crate) fn u32(&mut self) -> Result<u32, FrameError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| short())?))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| short())?,
+        ))
     }
     pub(crate) fn u64(&mut self) -> Result<u64, FrameError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| short())?))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| short())?,
+        ))
     }
     pub(crate) fn i32(&mut self) -> Result<i32, FrameError> {
         Ok(self.u32()? as i32)
     }
     pub(crate) fn usize(&mut self) -> Result<usize, FrameError> {
-        usize::try_from(self.u64()?).map_err(|_| FrameError::Malformed("a size beyond usize".into()))
+        usize::try_from(self.u64()?)
+            .map_err(|_| FrameError::Malformed("a size beyond usize".into()))
     }
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], FrameError> {
         let n = self.usize()?;

@@ -100,6 +100,17 @@ pub(crate) fn enter_namespaces() -> (bool, bool) {
     (user, false)
 }
 
+/// One malloc arena for all threads: glibc reads
+/// `/proc/sys/vm/overcommit_memory` the first time it shrinks a thread's
+/// own arena, which the sandbox would punish with SIGSYS.
+pub(crate) fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: a malloc tuning call made before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Closes every descriptor from `first` on (the channel was moved below it).
 pub(crate) fn close_fds_from(first: u32) -> bool {
     // SAFETY: closes only descriptors this process owns and no Rust object
@@ -118,9 +129,14 @@ pub(crate) fn current_address_space() -> Option<u64> {
 /// A sanitizer runtime reserves terabytes of shadow memory up front.
 const SANITIZER_SHADOW: u64 = 1 << 40;
 
+/// The extra heap the shim grants V8 once at its limit so that it stops
+/// the script instead of aborting (`kHeapLimitGrace` in `shim/internal.h`).
+const HEAP_LIMIT_GRACE: u64 = 1280 << 20;
+
 /// Limits the address space to what the process uses now plus room for a
-/// heap of `heap_limit` bytes twice over (V8 copies while it collects) and
-/// 256 MiB of code, stacks and small wasm memories.
+/// heap of `heap_limit` bytes twice over (V8 copies while it collects), the
+/// shim's heap-limit grace, and 256 MiB of code, stacks and small wasm
+/// memories.
 pub(crate) fn limit_address_space(heap_limit: u64) -> Option<u64> {
     let now = current_address_space()?;
     if now >= SANITIZER_SHADOW {
@@ -128,6 +144,7 @@ pub(crate) fn limit_address_space(heap_limit: u64) -> Option<u64> {
     }
     let limit = now
         .saturating_add(heap_limit.saturating_mul(2))
+        .saturating_add(HEAP_LIMIT_GRACE)
         .saturating_add(256 << 20);
     set_rlimit(libc::RLIMIT_AS, limit).then_some(limit)
 }

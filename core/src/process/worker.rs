@@ -9,7 +9,7 @@
 use std::io::BufReader;
 use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::protocol::{kind, read_frame, send_all, Fields, Frame, FrameError};
 use super::sandbox::{self, IsolationReport};
@@ -73,6 +73,7 @@ fn take_channel(channel: &str) -> Option<()> {
 
 fn serve(channel: &str) -> i32 {
     let (user_namespace, network_namespace) = sandbox::enter_namespaces();
+    sandbox::one_malloc_arena();
     if take_channel(channel).is_none() {
         return EXIT_BAD_CHANNEL;
     }
@@ -109,8 +110,8 @@ fn serve(channel: &str) -> i32 {
             return 0;
         }
     };
-    let in_flight = Arc::new(Mutex::new(0u64));
-    spawn_terminator(control, isolate.stop_target(), Arc::clone(&in_flight));
+    let progress: Arc<Shared> = Arc::default();
+    spawn_terminator(control, isolate.stop_target(), Arc::clone(&progress));
     let heap = match limits.heap_limit {
         0 => isolate.heap_stats().limit as u64,
         limit => limit as u64,
@@ -140,7 +141,7 @@ fn serve(channel: &str) -> i32 {
             Err(FrameError::Closed(_)) => return 0,
             Err(FrameError::Malformed(_)) => return EXIT_BAD_REQUEST,
         };
-        let Ok(reply) = answer(&mut isolate, &body, &in_flight) else {
+        let Ok(reply) = answer(&mut isolate, &body, &progress) else {
             return EXIT_BAD_REQUEST;
         };
         if send_all(requests.as_fd(), &reply).is_err() {
@@ -186,19 +187,37 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
     Ok((isolate, limits))
 }
 
+/// Which evaluation may be stopped now, shared by the request loop and the
+/// terminator thread.
+#[derive(Default)]
+struct Progress {
+    /// The evaluation whose stop window is open; 0 when none is.
+    running: u64,
+    /// The latest evaluation that started.
+    latest: u64,
+}
+
+type Shared = (Mutex<Progress>, Condvar);
+
 /// Stops the evaluation the host names (by sequence number) when it asks on
-/// the control socket. A request for an evaluation that already ended is
-/// dropped: `in_flight` changes only under its lock, so a late request can
-/// never stop the next evaluation.
-fn spawn_terminator(control: UnixStream, target: Arc<StopTarget>, in_flight: Arc<Mutex<u64>>) {
+/// the control socket. A request may arrive before its evaluation starts
+/// (the control socket overtakes the request socket): it waits for it. A
+/// request for an evaluation that already ended is dropped: `running`
+/// changes only under the lock, so a late request never stops a later one.
+fn spawn_terminator(control: UnixStream, target: Arc<StopTarget>, progress: Arc<Shared>) {
     let spawned = std::thread::Builder::new()
         .name("v8cage-terminator".into())
         .spawn(move || {
             let mut control = control;
             let mut seq = [0u8; 8];
             while std::io::Read::read_exact(&mut control, &mut seq).is_ok() {
-                let current = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                if *current != 0 && *current == u64::from_le_bytes(seq) {
+                let seq = u64::from_le_bytes(seq);
+                let (lock, started) = &*progress;
+                let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while p.latest < seq {
+                    p = started.wait(p).unwrap_or_else(|e| e.into_inner());
+                }
+                if p.running == seq {
                     target.stop(ffi::STOP_TERMINATE);
                 }
             }
@@ -212,7 +231,7 @@ fn spawn_terminator(control: UnixStream, target: Arc<StopTarget>, in_flight: Arc
 fn answer(
     isolate: &mut LocalIsolate,
     body: &[u8],
-    in_flight: &Mutex<u64>,
+    progress: &Shared,
 ) -> Result<Vec<u8>, FrameError> {
     let mut f = Fields::new(body);
     let request = f.u8()?;
@@ -227,15 +246,21 @@ fn answer(
                 _ => Job::CallFunction(f.u32()?, f.bytes()?),
             };
             f.end()?;
-            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = seq;
-            let reply = match isolate.run(&job, &released, timeout) {
+            let (lock, started) = progress;
+            let window_open = || {
+                let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+                p.running = seq;
+                p.latest = p.latest.max(seq);
+                started.notify_all();
+            };
+            let reply = match isolate.run_and_tell(&job, &released, timeout, window_open) {
                 Ok((status, bytes)) => Frame::reply().i32(status).tail(bytes).finish(),
                 Err(e) => Frame::reply()
                     .i32(ffi::STATUS_INVALID)
                     .tail(&wire::encode_string(&e.to_string()))
                     .finish(),
             };
-            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).running = 0;
             Ok(reply)
         }
         kind::HEAP_STATS => {

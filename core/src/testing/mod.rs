@@ -39,11 +39,6 @@ pub fn raw_eval(ctx: &mut crate::Context, source: &str, iterations: u64) -> u64 
     // SAFETY: the isolate pointer is valid while `ctx` lives, and `&mut`
     // keeps any other call off it; the source is read-only for the call.
     unsafe {
-        bench_floor::v8cage_bench_raw_eval(
-            iso,
-            source.as_ptr().cast(),
-            source.len(),
-            iterations,
-        )
+        bench_floor::v8cage_bench_raw_eval(iso, source.as_ptr().cast(), source.len(), iterations)
     }
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use v8cage::{Context, Error, Value};
+use v8cage::{Context, ContextOptions, Error, Isolation, Value};
 
 /// A generous time bound, multiplied by `V8CAGE_TEST_TIME_SCALE` (default 1).
 /// The sanitizer and valgrind jobs set it: everything runs 2-50x slower
@@ -32,11 +32,27 @@ pub fn generous() -> Duration {
     scaled(Duration::from_secs(60))
 }
 
-/// A context with default limits and the generous timeout.
-pub fn generous_context() -> Context {
-    Context::new(v8cage::ContextOptions {
-        timeout: Some(generous()),
+/// Default options for `isolation`. A process context's worker gets the
+/// generous grace before the host kills it, so a slow machine cannot turn a
+/// timeout into a lost context (the tests of the hard deadline set their own).
+pub fn options(isolation: Isolation) -> ContextOptions {
+    ContextOptions {
+        isolation,
+        kill_grace: generous(),
         ..Default::default()
+    }
+}
+
+/// A context with default limits.
+pub fn context(isolation: Isolation) -> Result<Context, Error> {
+    Context::new(options(isolation))
+}
+
+/// A context with default limits and the generous timeout.
+pub fn generous_context(isolation: Isolation) -> Context {
+    Context::new(ContextOptions {
+        timeout: Some(generous()),
+        ..options(isolation)
     })
     .expect("a context")
 }
