@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use v8cage::{Context, ContextOptions};
+use v8cage::{Context, ContextOptions, Isolation};
 
 #[derive(Parser)]
 #[command(about = "Evaluate JavaScript with v8cage and print the result as JSON")]
@@ -23,6 +23,16 @@ struct Args {
     /// Print the Rust `Value` (keeps undefined, BigInt, Date... distinct).
     #[arg(long)]
     debug: bool,
+    /// Where V8 runs: in this process, or in a sandboxed worker process
+    /// (whose sandbox layers are printed to stderr).
+    #[arg(long, value_enum, default_value_t = IsolationArg::InProcess)]
+    isolation: IsolationArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum IsolationArg {
+    InProcess,
+    Process,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -58,9 +68,18 @@ fn main() -> ExitCode {
     let options = ContextOptions {
         timeout: args.timeout,
         heap_limit: args.heap_limit,
+        isolation: match args.isolation {
+            IsolationArg::InProcess => Isolation::InProcess,
+            IsolationArg::Process => Isolation::Process,
+        },
         ..Default::default()
     };
-    let result = Context::new(options).and_then(|mut ctx| ctx.eval(&source));
+    let result = Context::new(options).and_then(|mut ctx| {
+        if let Some(report) = ctx.isolation_report() {
+            eprintln!("{report}");
+        }
+        ctx.eval(&source)
+    });
     match result {
         Ok(value) if args.debug => println!("{value:?}"),
         Ok(value) => println!(

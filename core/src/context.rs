@@ -282,9 +282,9 @@ impl Context {
                 decode_output(status, bytes, &self.functions, &self.options)
             }
             Backend::Process(remote) => {
-                let (status, bytes) = remote.run(job, &released, timeout)?;
-                match decode_output(status, &bytes, &self.functions, &self.options) {
-                    Err(e) if wire::is_malformed(&e) => Err(remote.reject_reply(&e.to_string())),
+                let body = remote.run(job, &released, timeout)?;
+                match process::decode_reply(&body, &self.functions, &self.options) {
+                    Err(e @ Error::Crashed { .. }) => Err(remote.reject_reply(e)),
                     decoded => decoded,
                 }
             }
@@ -344,6 +344,19 @@ impl Context {
         }
     }
 
+    /// An in-process evaluation's reply frame as a worker would send it
+    /// (seeds for the `worker_reply` fuzz target).
+    #[cfg(feature = "reply-decoder")]
+    pub(crate) fn reply_frame(&mut self, source: &str) -> Option<Vec<u8>> {
+        let Backend::InProcess(isolate) = &mut self.backend else {
+            return None;
+        };
+        let (status, bytes) = isolate
+            .run(&Job::Eval(source), &[], self.options.timeout)
+            .ok()?;
+        Some(process::reply_frame(status, bytes))
+    }
+
     /// The worker of a process context, for the sandbox probes.
     #[cfg(feature = "sandbox-probes")]
     pub(crate) fn remote(&self) -> Option<&Remote> {
@@ -365,7 +378,7 @@ impl Context {
 }
 
 /// Turns a backend's status and output bytes into the result.
-fn decode_output(
+pub(crate) fn decode_output(
     status: std::os::raw::c_int,
     bytes: &[u8],
     functions: &FunctionOwner,
@@ -374,7 +387,7 @@ fn decode_output(
     let host_bytes = options
         .max_result_bytes
         .saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
-    let mut r = Reader::with_owner(bytes, functions, host_bytes);
+    let mut r = Reader::with_owner(bytes, functions, host_bytes, options.max_depth);
     match status {
         ffi::STATUS_OK => r.value(),
         ffi::STATUS_SYNTAX => {

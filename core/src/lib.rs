@@ -55,7 +55,8 @@ mod wire;
 #[cfg(any(
     feature = "planted-bugs",
     feature = "bench-floor",
-    feature = "sandbox-probes"
+    feature = "sandbox-probes",
+    feature = "reply-decoder"
 ))]
 #[doc(hidden)]
 pub mod testing;

@@ -153,6 +153,11 @@ pub(crate) struct Reader<'a> {
     /// Bytes the decoded `Value` tree may still take in the host: the wire
     /// bound alone let `a.length = 6e7` (60 MB of holes) become 2.3 GB.
     host_left: usize,
+    /// Deepest nesting accepted. The shim never writes deeper than the
+    /// context's `max_depth`, but a worker's reply is not trusted: a chain
+    /// of a million one-element arrays is cheap on the wire and would
+    /// overflow the host's stack when the `Value` is dropped.
+    max_depth: usize,
 }
 
 const MALFORMED: &str = "malformed value encoding from the shim";
@@ -183,16 +188,24 @@ impl<'a> Reader<'a> {
             buf,
             owner: None,
             host_left: usize::MAX,
+            max_depth: usize::MAX,
         }
     }
 
-    /// A reader whose functions get handles owned by a context, and whose
-    /// values may take at most `host_bytes` in memory.
-    pub(crate) fn with_owner(buf: &'a [u8], owner: &'a FunctionOwner, host_bytes: usize) -> Self {
+    /// A reader whose functions get handles owned by a context, whose
+    /// values may take at most `host_bytes` in memory and nest at most
+    /// `max_depth` deep.
+    pub(crate) fn with_owner(
+        buf: &'a [u8],
+        owner: &'a FunctionOwner,
+        host_bytes: usize,
+        max_depth: u32,
+    ) -> Self {
         Reader {
             buf,
             owner: Some(owner),
             host_left: host_bytes,
+            max_depth: max_depth as usize,
         }
     }
 
@@ -253,6 +266,15 @@ impl<'a> Reader<'a> {
         (count as usize).min(self.buf.len())
     }
 
+    /// Fails unless one more level fits under `open` ones (the shim's own
+    /// bound, so a real result never fails here).
+    fn check_depth(&self, open: usize) -> Result<(), Error> {
+        if open >= self.max_depth {
+            return Err(corrupt());
+        }
+        Ok(())
+    }
+
     pub(crate) fn value(&mut self) -> Result<Value, Error> {
         enum Open {
             Array(Vec<Value>, u32),
@@ -287,6 +309,7 @@ impl<'a> Reader<'a> {
                     let n = self.u32()?;
                     self.reserve(n as usize, size_of::<Value>())?;
                     if n > 0 {
+                        self.check_depth(stack.len())?;
                         stack.push(Open::Array(Vec::with_capacity(self.capacity(n)), n));
                         continue;
                     }
@@ -296,6 +319,7 @@ impl<'a> Reader<'a> {
                     let n = self.u32()?;
                     self.reserve(n as usize, size_of::<(String, Value)>())?;
                     if n > 0 {
+                        self.check_depth(stack.len())?;
                         let key = self.string()?;
                         stack.push(Open::Object(Vec::with_capacity(self.capacity(n)), n, key));
                         continue;

@@ -30,6 +30,31 @@ fn cycles_are_refused(#[values(Isolation::InProcess, Isolation::Process)] isolat
     assert_eq!(c.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
 
+/// The host's reader bounds nesting too (a worker's reply is not trusted);
+/// whatever the shim lets through at the limit must still decode.
+#[rstest]
+fn results_at_the_depth_limit_decode(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    for max_depth in 1..=4u32 {
+        let mut c = Context::new(ContextOptions {
+            max_depth,
+            ..common::options(isolation)
+        })
+        .unwrap();
+        for levels in 1..=6 {
+            for inner in ["1", "[]", "{}", "{a: 1}"] {
+                let src = format!("{}{inner}{}", "[".repeat(levels), "]".repeat(levels));
+                match c.eval(&src) {
+                    Ok(_) => {}
+                    Err(Error::Conversion(m)) => assert!(m.contains("deeper"), "{src}: {m}"),
+                    other => panic!("{src} under max_depth {max_depth}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
 #[rstest]
 fn depth_over_the_limit_is_refused(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,

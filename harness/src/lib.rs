@@ -24,7 +24,8 @@ pub mod oracles;
 mod targets;
 
 pub use targets::{
-    api_ops, describe, eval, eval_gen, fuzz_options, json, roundtrip, run, Target, TARGETS,
+    api_ops, describe, eval, eval_gen, fuzz_options, json, roundtrip, run, worker_reply,
+    worker_reply_options, Target, TARGETS,
 };
 
 /// LeakSanitizer's built-in suppressions (its runtime calls this weak hook at

@@ -52,6 +52,11 @@ pub const TARGETS: &[Target] = &[
         describe: as_text,
     },
     Target {
+        name: "worker_reply",
+        run: worker_reply,
+        describe: |data| format!("{data:02x?}"),
+    },
+    Target {
         name: "api_ops",
         run: api_ops,
         describe: |data| {
@@ -89,6 +94,7 @@ pub fn fuzz_options() -> ContextOptions {
         heap_limit: Some(32 << 20),
         max_result_bytes: 1 << 20,
         max_depth: 200,
+        ..Default::default()
     }
 }
 
@@ -196,6 +202,68 @@ pub fn json(data: &[u8]) -> Outcome {
     let parsed = with_reused_context(&JSON_CONTEXT, "", |ctx| ctx.call("JSON.parse", &arg));
     json_oracle::assert_parse_agrees(&text, &parsed);
     Outcome::single("JSON.parse", parsed)
+}
+
+/// Limits under which `worker_reply` decodes: small, so that a reply that
+/// breaks them is cheap to find.
+pub fn worker_reply_options() -> ContextOptions {
+    ContextOptions {
+        max_result_bytes: 64 << 10,
+        max_depth: 64,
+        ..Default::default()
+    }
+}
+
+/// `worker_reply`: bytes as the reply frame of a compromised worker
+/// process, read and decoded by the host exactly as a process context does.
+/// The host must not panic, must not allocate past its limits (the `Value`
+/// tree stays within `HOST_BYTES_PER_RESULT_BYTE` x `max_result_bytes`,
+/// nesting within `max_depth`), and bytes that do not parse must be
+/// `Error::Crashed`, never a value or an untyped error.
+pub fn worker_reply(data: &[u8]) -> Outcome {
+    let options = worker_reply_options();
+    let result = v8cage::testing::worker_reply::decode(data, &options);
+    match &result {
+        Ok(value) => {
+            let (bytes, depth) = host_footprint(value);
+            let budget = options.max_result_bytes * v8cage::HOST_BYTES_PER_RESULT_BYTE;
+            assert!(
+                bytes <= budget,
+                "a reply became {bytes} host bytes (budget {budget})"
+            );
+            assert!(
+                depth <= options.max_depth as usize + 1,
+                "a reply nested {depth} deep"
+            );
+        }
+        Err(Error::Engine(m)) if m.is_empty() => panic!("an engine error without a message"),
+        Err(_) => {}
+    }
+    Outcome::single("decode", result)
+}
+
+/// Approximate bytes a `Value` tree takes in memory, and its depth
+/// (iterative: the tree under test may be deep).
+fn host_footprint(value: &Value) -> (usize, usize) {
+    let (mut bytes, mut deepest) = (0, 0);
+    let mut todo = vec![(value, 1)];
+    while let Some((v, depth)) = todo.pop() {
+        deepest = deepest.max(depth);
+        bytes += size_of::<Value>();
+        match v {
+            Value::String(s) => bytes += s.len(),
+            Value::Bytes(b) => bytes += b.len(),
+            Value::Array(items) => todo.extend(items.iter().map(|i| (i, depth + 1))),
+            Value::Object(entries) => {
+                for (key, item) in entries {
+                    bytes += key.len() + size_of::<String>();
+                    todo.push((item, depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    (bytes, deepest)
 }
 
 /// `api_ops`: an arbitrary sequence of API operations on up to three

@@ -66,8 +66,64 @@ fn json_corpus() {
 }
 
 #[test]
+fn worker_reply_corpus() {
+    assert!(replay("worker_reply") > 0);
+}
+
+#[test]
 fn api_ops_corpus() {
     assert!(replay("api_ops") > 0);
+}
+
+/// The red-team scripts V8 10.2 cannot survive or bound in-process (fatal
+/// errors, builtins without interrupt checks, memory outside the heap):
+/// in a process context each ends in a typed error within its timeout plus
+/// the kill grace, and the host lives on.
+#[test]
+fn contained_corpus() {
+    use std::time::{Duration, Instant};
+    use v8cage::{Context, ContextOptions, Error, Isolation, Value};
+    let options = ContextOptions {
+        isolation: Isolation::Process,
+        timeout: Some(Duration::from_millis(100)),
+        heap_limit: Some(64 << 20),
+        ..Default::default()
+    };
+    let scale: u32 = std::env::var("V8CAGE_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let scripts = entries(&corpus_root().join("contained"));
+    assert!(
+        scripts.len() >= 10,
+        "corpus/contained/ has the red-team scripts"
+    );
+    for file in scripts {
+        let source = std::fs::read_to_string(&file).expect("a script");
+        let mut ctx = Context::new(options.clone()).expect("a process context");
+        let started = Instant::now();
+        let result = ctx.eval(&source);
+        let took = started.elapsed();
+        match &result {
+            Err(Error::Crashed { .. } | Error::OutOfMemory | Error::Timeout) => {}
+            Err(Error::Exception { name, .. }) if name == "RangeError" => {}
+            other => panic!("{}: {other:?}", file.display()),
+        }
+        assert!(
+            took < Duration::from_secs(1) * scale,
+            "{}: took {took:?}",
+            file.display()
+        );
+        // The context either survived or says at once that it is gone.
+        match ctx.eval("1 + 1") {
+            Ok(Value::Number(n)) if n == 2.0 => {}
+            Err(Error::Crashed { .. }) => {}
+            other => panic!("{}: afterwards {other:?}", file.display()),
+        }
+        println!("{}: {result:?} in {took:?}", file.display());
+    }
+    let mut fresh = Context::new(options).expect("a new context");
+    assert_eq!(fresh.eval("6 * 7"), Ok(Value::Number(42.0)));
 }
 
 fn target_names() -> Vec<&'static str> {

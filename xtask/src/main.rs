@@ -104,6 +104,9 @@ enum Cmd {
         /// Print the Rust Value instead of JSON.
         #[arg(long)]
         debug: bool,
+        /// `in-process` (default) or `process` (a sandboxed worker).
+        #[arg(long)]
+        isolation: Option<String>,
     },
     /// Fuzz a target with libFuzzer + ASan (cargo-fuzz, nightly), seeded
     /// from corpus/<target>/; new inputs go to fuzz/corpus/<target>/,
@@ -262,7 +265,8 @@ fn main() -> Result<()> {
             timeout,
             heap_limit,
             debug,
-        } => run_script(&user_dir, file, timeout, heap_limit, debug),
+            isolation,
+        } => run_script(&user_dir, file, timeout, heap_limit, debug, isolation),
     }
 }
 
@@ -287,6 +291,7 @@ fn run_script(
     timeout: Option<String>,
     heap_limit: Option<String>,
     debug: bool,
+    isolation: Option<String>,
 ) -> Result<()> {
     let file = if file == "-" {
         file.into()
@@ -305,6 +310,9 @@ fn run_script(
     }
     if debug {
         args.push("--debug".into());
+    }
+    if let Some(i) = isolation {
+        args.extend(["--isolation".into(), i.into()]);
     }
     let status = cargo_command().args(&args).status()?;
     std::process::exit(status.code().unwrap_or(1));

@@ -23,9 +23,10 @@ pub use sandbox::IsolationReport;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) use worker::NO_SECCOMP_ENV;
 
-use crate::context::{HeapStats, Job};
+use crate::context::{decode_output, HeapStats, Job};
+use crate::function::FunctionOwner;
 use crate::watchdog::{self, OnDeadline};
-use crate::{ContextOptions, Error};
+use crate::{wire, ContextOptions, Error, Value};
 
 /// Why the host killed a worker that had not answered in time.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -104,6 +105,9 @@ pub(crate) struct Remote {
     shared: Arc<Shared>,
     report: IsolationReport,
     max_reply: usize,
+    /// The process that created the context: a forked child must not talk
+    /// over the parent's channel.
+    owner_pid: u32,
 }
 
 struct State {
@@ -164,6 +168,7 @@ impl Remote {
             }),
             report: IsolationReport::default(),
             max_reply: options.max_result_bytes.saturating_add(REPLY_OVERHEAD),
+            owner_pid: std::process::id(),
         };
         let create = Frame::new(kind::CREATE)
             .u64(options.heap_limit.unwrap_or(0) as u64)
@@ -205,13 +210,13 @@ impl Remote {
         Arc::clone(&self.shared)
     }
 
-    /// Runs one job in the worker: `(status, shim output bytes)`.
+    /// Runs one job in the worker: its reply body (see [`decode_reply`]).
     pub(crate) fn run(
         &self,
         job: &Job<'_>,
         released: &[u32],
         timeout: Option<Duration>,
-    ) -> Result<(i32, Vec<u8>), Error> {
+    ) -> Result<Vec<u8>, Error> {
         let seq = {
             let mut state = self.state.borrow_mut();
             state.next_seq += 1;
@@ -245,18 +250,10 @@ impl Remote {
             });
             (kill, t.saturating_add(self.shared.kill_grace))
         });
-        let body = match self.exchange_in_flight(&frame, seq, hard_deadline) {
-            Outcome::Reply(body) => body,
-            Outcome::Failed(e) => return Err(e),
-        };
-        if body.len() < 4 {
-            return Err(
-                self.lose_to_garbage(FrameError::Malformed("a reply without status".into()))
-            );
+        match self.exchange_in_flight(&frame, seq, hard_deadline) {
+            Outcome::Reply(body) => Ok(body),
+            Outcome::Failed(e) => Err(e),
         }
-        let (status, bytes) = body.split_at(4);
-        let status = i32::from_le_bytes(status.try_into().expect("4 bytes"));
-        Ok((status, bytes.to_vec()))
     }
 
     /// Sends a request and reads its reply, with no evaluation in flight.
@@ -276,6 +273,13 @@ impl Remote {
         let mut state = self.state.borrow_mut();
         if let Some(e) = &state.lost {
             return Outcome::Failed(e.clone());
+        }
+        if std::process::id() != self.owner_pid {
+            return Outcome::Failed(Error::InvalidInput(
+                "this context's worker belongs to the parent process (the context was \
+                 created before fork()); create a new context in the child"
+                    .into(),
+            ));
         }
         {
             let mut flight = self.shared.flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -362,10 +366,11 @@ impl Remote {
         self.lose(&mut state, Some(garbage_error(&what)))
     }
 
-    /// A reply the host could not decode: the worker is lying or broken.
-    pub(crate) fn reject_reply(&self, what: &str) -> Error {
+    /// A reply the host could not decode: the worker is lying or broken,
+    /// so it is killed and the context lost; `error` is the caller's.
+    pub(crate) fn reject_reply(&self, error: Error) -> Error {
         let mut state = self.state.borrow_mut();
-        self.lose(&mut state, Some(garbage_error(what)))
+        self.lose(&mut state, Some(error))
     }
 
     /// Sends a small request that is not an evaluation; `None` if the worker
@@ -436,6 +441,49 @@ impl Remote {
             Outcome::Failed(e) => Err(e),
         }
     }
+}
+
+/// Decodes an evaluation's reply body (status, then the shim's output as
+/// the worker claims it). Anything that does not parse is
+/// [`Error::Crashed`]; a well-formed result that breaks a limit is the
+/// same [`Error::Conversion`] as in process.
+pub(crate) fn decode_reply(
+    body: &[u8],
+    functions: &FunctionOwner,
+    options: &ContextOptions,
+) -> Result<Value, Error> {
+    let Some((status, output)) = body.split_first_chunk::<4>() else {
+        return Err(garbage_error("a reply without status"));
+    };
+    match decode_output(i32::from_le_bytes(*status), output, functions, options) {
+        Err(e) if wire::is_malformed(&e) => Err(garbage_error("a result that does not parse")),
+        decoded => decoded,
+    }
+}
+
+/// A whole reply frame as it arrives on the socket (length, then body), for
+/// the `worker_reply` fuzz target: the host's reading and decoding,
+/// without a worker.
+#[cfg(feature = "reply-decoder")]
+pub(crate) fn read_and_decode_reply(
+    frame: &[u8],
+    options: &ContextOptions,
+) -> Result<Value, Error> {
+    let max_reply = options.max_result_bytes.saturating_add(REPLY_OVERHEAD);
+    let body = read_frame(&mut &frame[..], max_reply).map_err(|e| match e {
+        FrameError::Malformed(what) => garbage_error(&what),
+        FrameError::Closed(_) => garbage_error("a frame cut short"),
+    })?;
+    let functions = FunctionOwner {
+        context_id: 0,
+        released: Default::default(),
+    };
+    decode_reply(&body, &functions, options)
+}
+
+/// The frame a worker sends for an evaluation's outcome.
+pub(crate) fn reply_frame(status: i32, output: &[u8]) -> Vec<u8> {
+    Frame::reply().i32(status).tail(output).finish()
 }
 
 fn garbage_error(what: &str) -> Error {

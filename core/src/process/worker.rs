@@ -254,7 +254,7 @@ fn answer(
                 started.notify_all();
             };
             let reply = match isolate.run_and_tell(&job, &released, timeout, window_open) {
-                Ok((status, bytes)) => Frame::reply().i32(status).tail(bytes).finish(),
+                Ok((status, bytes)) => super::reply_frame(status, bytes),
                 Err(e) => Frame::reply()
                     .i32(ffi::STATUS_INVALID)
                     .tail(&wire::encode_string(&e.to_string()))

@@ -8,11 +8,15 @@
 //! - `sandbox` (feature `sandbox-probes`): a worker that tries what a
 //!   compromised one would (open a file, a socket, exec a shell), and a
 //!   worker without its seccomp filter, to show the probes can succeed.
+//! - [`worker_reply`] (feature `reply-decoder`): the host's decoding of a
+//!   worker's reply, for the fuzz target that plays a hostile worker.
 
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
 #[cfg(feature = "sandbox-probes")]
 pub mod sandbox;
+#[cfg(feature = "reply-decoder")]
+pub mod worker_reply;
 
 #[cfg(feature = "bench-floor")]
 mod bench_floor {

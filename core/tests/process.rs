@@ -1,0 +1,192 @@
+//! What only a process context can promise: V8's fatal errors, builtins
+//! that ignore termination and a lying worker end in a typed error, the
+//! context is then lost at once and for good, and the host lives on. The
+//! behavioural suites run in both modes; this file is process-only, so the
+//! host here never starts V8 itself (see the fork test).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use v8cage::{Context, ContextOptions, Error, Isolation, Value};
+
+fn caged(options: ContextOptions) -> Context {
+    Context::new(ContextOptions {
+        isolation: Isolation::Process,
+        ..options
+    })
+    .expect("a process context")
+}
+
+fn assert_lost(ctx: &mut Context) {
+    let started = Instant::now();
+    match ctx.eval("1 + 1") {
+        Err(Error::Crashed { message, .. }) => assert!(message.contains("gone"), "{message}"),
+        other => panic!("a lost context answered {other:?}"),
+    }
+    assert!(started.elapsed() < common::generous(), "answered at once");
+    assert_eq!(ctx.heap_stats(), v8cage::HeapStats::default());
+}
+
+fn assert_new_contexts_work() {
+    let mut fresh = caged(ContextOptions::default());
+    assert_eq!(fresh.eval("6 * 7"), Ok(Value::Number(42.0)));
+}
+
+/// In-process these abort the host (V8 10.2 fatal errors, no limits set).
+#[test]
+fn v8_fatal_errors_are_crashed_with_v8s_last_words() {
+    for source in [
+        "Array.prototype.sort.call({length: 2**27})",
+        "'x'.repeat(2**29 - 24).split('')",
+    ] {
+        let mut ctx = caged(ContextOptions::default());
+        match ctx.eval(source) {
+            Err(Error::Crashed { signal, message }) => {
+                assert_eq!(signal, Some(libc::SIGTRAP), "{source}: {message}");
+                assert!(message.contains("Fatal"), "{source}: {message}");
+            }
+            Err(Error::OutOfMemory) => {}
+            other => panic!("{source}: {other:?}"),
+        }
+        assert_lost(&mut ctx);
+    }
+    assert_new_contexts_work();
+}
+
+/// `indexOf` over 2^53 elements never checks for termination: in-process
+/// it runs for hours past a 100 ms timeout. The host kills the worker at
+/// the timeout plus the kill grace, however busy the worker is.
+#[test]
+fn the_hard_deadline_kills_a_builtin_that_ignores_its_timeout() {
+    let mut ctx = caged(ContextOptions {
+        timeout: Some(Duration::from_millis(100)),
+        kill_grace: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let started = Instant::now();
+    assert_eq!(
+        ctx.eval("Array.prototype.indexOf.call({length: 2**53 - 1}, 1)"),
+        Err(Error::Timeout)
+    );
+    assert!(started.elapsed() < common::scaled(Duration::from_secs(1)));
+    assert_lost(&mut ctx);
+    assert_new_contexts_work();
+}
+
+/// The same builtin without a timeout: `terminate()` from another thread
+/// ends it (the worker cannot, so the host kills it after the grace).
+#[test]
+fn terminate_kills_a_builtin_that_ignores_it() {
+    let mut ctx = caged(ContextOptions {
+        kill_grace: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let stop = ctx.terminate_handle();
+    let worker = ctx.isolation_report().expect("process").worker_pid;
+    let idle = cpu_ticks(worker);
+    let stopper = std::thread::spawn(move || {
+        // Only once the worker has spent CPU time in the builtin: a
+        // terminate that lands before it starts stops the script cleanly.
+        while cpu_ticks(worker) < idle + 3 {
+            std::thread::yield_now();
+        }
+        stop.terminate();
+    });
+    let result = ctx.eval("Array.prototype.indexOf.call({length: 2**53 - 1}, 1)");
+    stopper.join().unwrap();
+    assert_eq!(result, Err(Error::Terminated));
+    assert_lost(&mut ctx);
+}
+
+/// User plus system CPU time of a process, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th of the whole line.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// A terminate that stops ordinary JavaScript leaves the context usable: no
+/// kill was needed.
+#[test]
+fn terminate_of_ordinary_javascript_keeps_the_context() {
+    let mut ctx = caged(ContextOptions {
+        kill_grace: common::generous(),
+        ..Default::default()
+    });
+    ctx.eval("globalThis.kept = 'still here'").unwrap();
+    let stop = ctx.terminate_handle();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper_sees = std::sync::Arc::clone(&done);
+    let stopper = std::thread::spawn(move || {
+        while !stopper_sees.load(std::sync::atomic::Ordering::Acquire) {
+            stop.terminate();
+            std::thread::yield_now();
+        }
+    });
+    let result = ctx.eval("for (;;) {}");
+    done.store(true, std::sync::atomic::Ordering::Release);
+    stopper.join().unwrap();
+    assert_eq!(result, Err(Error::Terminated));
+    assert_eq!(ctx.eval("kept"), Ok(Value::from("still here")));
+}
+
+/// V8 runs only in workers: no V8 platform thread ever starts in this
+/// process, so it may fork, and the child can create process contexts (as
+/// Python's `multiprocessing` does). A context made before the fork belongs
+/// to the parent: the child gets a typed error from it.
+#[test]
+fn the_host_never_starts_v8_and_a_forked_child_can_use_process_contexts() {
+    let mut parent = caged(ContextOptions::default());
+    assert_eq!(parent.eval("21 * 2"), Ok(Value::Number(42.0)));
+    let v8_threads = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("V8 "))
+        .count();
+    assert_eq!(v8_threads, 0, "V8 started in the host");
+
+    // SAFETY: the child runs only the closure below (process contexts, no
+    // locks this test holds) and leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = (|| {
+            if !matches!(parent.eval("1"), Err(Error::InvalidInput(_))) {
+                return 1;
+            }
+            let Ok(mut ctx) = Context::new(ContextOptions {
+                isolation: Isolation::Process,
+                ..Default::default()
+            }) else {
+                return 2;
+            };
+            if ctx.eval("[1, 2].map(x => x * 3)")
+                != Ok(Value::Array(vec![Value::Number(3.0), Value::Number(6.0)]))
+            {
+                return 3;
+            }
+            0
+        })();
+        // SAFETY: ends the child at once, as a forked child must.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child ended with wait status {status:#x}"
+    );
+    // The parent's context is untouched by the child's use of its copy.
+    assert_eq!(parent.eval("21 * 2"), Ok(Value::Number(42.0)));
+}

@@ -1,0 +1,2 @@
+// No interrupt check.
+'x'.repeat(2**27).replace(/x/g, 'yy')

@@ -1,0 +1,2 @@
+// No interrupt check.
+Array.prototype.reverse.call({length: 2**53 - 1})

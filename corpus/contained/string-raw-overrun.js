@@ -1,0 +1,2 @@
+// No interrupt check.
+String.raw({raw: {length: 2**31}}, 0)
