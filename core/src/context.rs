@@ -130,7 +130,8 @@ pub(crate) enum Job<'a> {
 
 enum Backend {
     InProcess(LocalIsolate),
-    Process(Remote),
+    // Boxed: the in-process variant is a pointer or two.
+    Process(Box<Remote>),
 }
 
 impl std::fmt::Debug for TerminateHandle {
@@ -178,7 +179,7 @@ impl Context {
                 max_result_bytes: options.max_result_bytes,
                 max_depth: options.max_depth,
             })?),
-            Isolation::Process => Backend::Process(Remote::new(&options)?),
+            Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
         };
         Ok(Context::around(backend, options))
     }
@@ -203,7 +204,7 @@ impl Context {
         env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     ) -> Result<Context, Error> {
         let remote = Remote::with_env(&options, env)?;
-        Ok(Context::around(Backend::Process(remote), options))
+        Ok(Context::around(Backend::Process(Box::new(remote)), options))
     }
 
     /// `Context::new(ContextOptions::default())`.

@@ -69,7 +69,7 @@ pub use context::{
 pub use engine::{set_flags, v8_version};
 pub use error::Error;
 pub use function::Function;
-pub use process::{set_worker_command, IsolationReport, WORKER_ENV};
+pub use process::{prestart_worker, set_worker_command, IsolationReport, WORKER_ENV};
 pub use value::{Value, MAX_SAFE_INTEGER};
 
 /// The README's Rust example runs as a doctest.

@@ -139,12 +139,14 @@ impl LocalIsolate {
             let _window = StopWindow::open(self.raw);
             window_open();
             let _armed = timeout.map(|t| watchdog::arm(self.target.clone(), t));
-            // SAFETY (all three): `iso` is the live isolate this `&mut self`
-            // lends exclusively; each pointer/length pair is valid during the call.
+            // In each arm: `iso` is the live isolate this `&mut self` lends
+            // exclusively, and each pointer/length pair is valid during the call.
             match *job {
+                // SAFETY: see above.
                 Job::Eval(source) => unsafe {
                     ffi::v8cage_eval(iso, source.as_ptr().cast(), source.len(), &mut out)
                 },
+                // SAFETY: see above.
                 Job::Call(name, args) => unsafe {
                     ffi::v8cage_call(
                         iso,
@@ -155,6 +157,7 @@ impl LocalIsolate {
                         &mut out,
                     )
                 },
+                // SAFETY: see above.
                 Job::CallFunction(id, args) => unsafe {
                     ffi::v8cage_call_function(iso, id, args.as_ptr(), args.len(), &mut out)
                 },

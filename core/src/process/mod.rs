@@ -17,8 +17,11 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use pool::{set_worker_command, WORKER_ENV};
-use protocol::{kind, read_frame, send_all, Fields, Frame, FrameError, REPLY_OVERHEAD};
+pub use pool::{prestart_worker, set_worker_command, WORKER_ENV};
+use protocol::{
+    kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,
+    REPLY_OVERHEAD,
+};
 pub use sandbox::IsolationReport;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) use worker::NO_SECCOMP_ENV;
@@ -140,7 +143,8 @@ impl Remote {
         Remote::start(pool::spawn_with_env(env)?, options)
     }
 
-    fn start(worker: pool::Worker, options: &ContextOptions) -> Result<Remote, Error> {
+    fn start(mut worker: pool::Worker, options: &ContextOptions) -> Result<Remote, Error> {
+        let ready = worker.wait_ready();
         let pid = worker.child.id() as libc::pid_t;
         let control = worker
             .control
@@ -170,6 +174,13 @@ impl Remote {
             max_reply: options.max_result_bytes.saturating_add(REPLY_OVERHEAD),
             owner_pid: std::process::id(),
         };
+        if let Err(e) = ready {
+            let mut state = remote.state.borrow_mut();
+            return Err(match e {
+                FrameError::Malformed(what) => remote.lose(&mut state, Some(garbage_error(&what))),
+                FrameError::Closed(_) => remote.lose(&mut state, None),
+            });
+        }
         let create = Frame::new(kind::CREATE)
             .u64(options.heap_limit.unwrap_or(0) as u64)
             .u64(options.max_result_bytes as u64)
@@ -292,6 +303,9 @@ impl Remote {
         let received = match sent {
             Ok(()) => {
                 let reader = state.reader.as_mut().expect("a reader while not lost");
+                if reader.buffer().is_empty() {
+                    poll_readable(reader.get_ref().as_fd(), POLL_BEFORE_BLOCKING);
+                }
                 read_frame(reader, self.max_reply)
             }
             Err(e) => Err(FrameError::Closed(e)),

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+use super::protocol::{read_frame, FrameError};
 use super::worker::{CHANNEL_ENV, FLAGS_ENV};
 use crate::{engine, Error};
 
@@ -55,9 +56,21 @@ pub(crate) struct Worker {
     pub(crate) stderr: PipeReader,
     /// The process that started it: only that one may kill and reap it.
     owner_pid: u32,
+    /// Whether its "ready" frame (V8 started) was read already.
+    pub(crate) ready: bool,
 }
 
 impl Worker {
+    /// Waits for the worker's "ready" frame (V8 started in it).
+    pub(crate) fn wait_ready(&mut self) -> Result<(), FrameError> {
+        if !self.ready {
+            let body = read_frame(&mut &self.requests, 0)?;
+            debug_assert!(body.is_empty());
+            self.ready = true;
+        }
+        Ok(())
+    }
+
     /// Kills the worker (if still running) and reaps it.
     pub(crate) fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
         if std::process::id() != self.owner_pid {
@@ -79,6 +92,8 @@ type Env = Vec<(OsString, OsString)>;
 enum Job {
     /// Start a spare if there is none.
     Refill,
+    /// Start a spare if there is none, and tell when it is ready.
+    Prestart(mpsc::Sender<()>),
     /// Start a worker for a caller waiting on the sender.
     Spawn(Env, mpsc::Sender<io::Result<Worker>>),
 }
@@ -116,17 +131,12 @@ fn pool() -> Result<Arc<Pool>, Error> {
                     }
                     Job::Refill => {
                         let Some(pool) = weak.upgrade() else { return };
-                        let missing = pool
-                            .spare
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .is_none();
-                        if missing {
-                            if let Ok(worker) = spawn(&flags, &[]) {
-                                *pool.spare.lock().unwrap_or_else(|e| e.into_inner()) =
-                                    Some(worker);
-                            }
-                        }
+                        pool.refill(&flags);
+                    }
+                    Job::Prestart(done) => {
+                        let Some(pool) = weak.upgrade() else { return };
+                        pool.refill(&flags);
+                        let _ = done.send(());
                     }
                 }
             }
@@ -139,6 +149,23 @@ fn pool() -> Result<Arc<Pool>, Error> {
 }
 
 impl Pool {
+    /// Starts a spare if there is none, and waits until V8 runs in it, so
+    /// that a context created from it costs only its isolate.
+    fn refill(&self, flags: &str) {
+        let missing = self
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none();
+        if missing {
+            if let Ok(mut worker) = spawn(flags, &[]) {
+                if worker.wait_ready().is_ok() {
+                    *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+                }
+            }
+        }
+    }
+
     fn send(&self, job: Job) -> Result<(), Error> {
         self.jobs
             .lock()
@@ -168,6 +195,17 @@ pub(crate) fn take() -> Result<Worker, Error> {
     };
     pool.send(Job::Refill)?;
     Ok(worker)
+}
+
+/// Starts a spare worker process now, if there is none, and returns once
+/// V8 runs in it: the next process-isolated [`Context`](crate::Context)
+/// then costs about what an in-process one does. Optional: the first
+/// process context starts the pool, which keeps one spare from then on.
+pub fn prestart_worker() -> Result<(), Error> {
+    let (done, wait) = mpsc::channel();
+    pool()?.send(Job::Prestart(done))?;
+    wait.recv()
+        .map_err(|_| Error::Engine("the worker pool thread is gone".into()))
 }
 
 /// A new worker with extra environment variables (not from the spare).
@@ -223,5 +261,6 @@ fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
         control: host_control,
         stderr,
         owner_pid: parent,
+        ready: false,
     })
 }

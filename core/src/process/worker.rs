@@ -11,7 +11,9 @@ use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::protocol::{kind, read_frame, send_all, Fields, Frame, FrameError};
+use super::protocol::{
+    kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,
+};
 use super::sandbox::{self, IsolationReport};
 use crate::context::Job;
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
@@ -101,6 +103,10 @@ fn serve(channel: &str) -> i32 {
         inherited_fds_closed,
         ..Default::default()
     };
+    // Ready: V8 is up, a context costs only its isolate from here on.
+    if send_all(requests.as_fd(), &Frame::reply().finish()).is_err() {
+        return 0;
+    }
     let mut reader = BufReader::with_capacity(64 << 10, &requests);
     let (mut isolate, limits) = match create(&mut reader) {
         Ok(created) => created,
@@ -135,6 +141,9 @@ fn serve(channel: &str) -> i32 {
         return 0;
     }
     loop {
+        if reader.buffer().is_empty() {
+            poll_readable(requests.as_fd(), POLL_BEFORE_BLOCKING);
+        }
         let body = match read_frame(&mut reader, usize::MAX) {
             Ok(body) => body,
             // The host closed the channel: the context was dropped.
