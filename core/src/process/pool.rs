@@ -135,7 +135,7 @@ fn pool() -> Result<Arc<Pool>, Error> {
                     }
                     Job::Prestart(done) => {
                         let Some(pool) = weak.upgrade() else { return };
-                        pool.refill(&flags);
+                        pool.prestart(&flags);
                         let _ = done.send(());
                     }
                 }
@@ -149,18 +149,25 @@ fn pool() -> Result<Arc<Pool>, Error> {
 }
 
 impl Pool {
-    /// Starts a spare if there is none, and waits until V8 runs in it, so
-    /// that a context created from it costs only its isolate.
+    /// Starts a spare if there is none. It is handed out at once, while V8
+    /// may still be starting in it: whoever takes it waits for its ready
+    /// frame, with the head start it had.
     fn refill(&self, flags: &str) {
-        let missing = self
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none();
-        if missing {
-            if let Ok(mut worker) = spawn(flags, &[]) {
-                if worker.wait_ready().is_ok() {
-                    *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.is_none() {
+            *spare = spawn(flags, &[]).ok();
+        }
+    }
+
+    /// [`Pool::refill`], then waits until V8 runs in the spare.
+    fn prestart(&self, flags: &str) {
+        self.refill(flags);
+        let taken = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut worker) = taken {
+            if worker.wait_ready().is_ok() {
+                let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+                if spare.is_none() {
+                    *spare = Some(worker);
                 }
             }
         }
