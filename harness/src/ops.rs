@@ -1,4 +1,5 @@
-//! `api_ops`: arbitrary sequences of API operations on up to three contexts.
+//! `api_ops`: arbitrary sequences of API operations on up to three contexts,
+//! each in-process or process-isolated.
 //!
 //! Oracle: no panic, only typed errors, each snippet's result is one its
 //! entry allows, a terminated or timed-out context keeps working, and every
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use v8cage::{Context, ContextOptions, Error, Value};
+use v8cage::{Context, ContextOptions, Error, Isolation, Value};
 
 use crate::oracles::still_usable;
 use crate::Outcome;
@@ -128,6 +129,14 @@ pub enum HeapLimit {
     Mib64,
 }
 
+/// Where a created context's V8 runs.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+pub enum Where {
+    InProcess,
+    /// A sandboxed worker process: the same oracle holds.
+    Process,
+}
+
 /// One operation. Indices into the snippet and callee tables wrap around.
 #[derive(Debug, Arbitrary)]
 pub enum Op {
@@ -135,6 +144,7 @@ pub enum Op {
         slot: Slot,
         timeout_ms: u8,
         heap: HeapLimit,
+        isolation: Where,
     },
     Eval {
         slot: Slot,
@@ -288,6 +298,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
             slot,
             timeout_ms,
             heap,
+            isolation,
         } => {
             let live = &mut slots[live(slot)];
             live.stop_hammer();
@@ -299,6 +310,13 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
             let ctx = Context::new(ContextOptions {
                 timeout: timeout(*timeout_ms),
                 heap_limit: Some(heap_limit),
+                isolation: match isolation {
+                    Where::InProcess => Isolation::InProcess,
+                    Where::Process => Isolation::Process,
+                },
+                // A worker is killed (and its context lost) only if it
+                // ignores its timeout this long: none of the snippets may.
+                kill_grace: Duration::from_secs(10),
                 ..ContextOptions::default()
             })
             .expect("creating a context");
