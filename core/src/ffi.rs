@@ -47,6 +47,7 @@ pub const STATUS_OUT_OF_MEMORY: c_int = 4;
 pub const STATUS_TERMINATED: c_int = 5;
 pub const STATUS_CONVERSION: c_int = 6;
 pub const STATUS_INVALID: c_int = 7;
+pub const STATUS_INTERNAL: c_int = 8;
 
 pub const STOP_TIMEOUT: c_int = 1;
 pub const STOP_TERMINATE: c_int = 2;

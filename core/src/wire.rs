@@ -254,6 +254,10 @@ impl<'a> Reader<'a> {
     }
     fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.u32()? as usize;
+        // A length past the end is malformed, whatever the budget says.
+        if n > self.buf.len() {
+            return Err(corrupt());
+        }
         self.reserve(n, 1)?;
         self.take(n)
     }

@@ -218,8 +218,8 @@ pub fn worker_reply_options() -> ContextOptions {
 /// process, read and decoded by the host exactly as a process context does.
 /// The host must not panic, must not allocate past its limits (the `Value`
 /// tree stays within `HOST_BYTES_PER_RESULT_BYTE` x `max_result_bytes`,
-/// nesting within `max_depth`), and bytes that do not parse must be
-/// `Error::Crashed`, never a value or an untyped error.
+/// nesting within `max_depth`); bytes that do not parse are
+/// `Error::Crashed` (the decoder's own tests check which).
 pub fn worker_reply(data: &[u8]) -> Outcome {
     let options = worker_reply_options();
     let result = v8cage::testing::worker_reply::decode(data, &options);
@@ -236,7 +236,7 @@ pub fn worker_reply(data: &[u8]) -> Outcome {
                 "a reply nested {depth} deep"
             );
         }
-        Err(Error::Engine(m)) if m.is_empty() => panic!("an engine error without a message"),
+        // Any typed error: a lying worker may claim any outcome it likes.
         Err(_) => {}
     }
     Outcome::single("decode", result)

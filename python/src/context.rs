@@ -8,7 +8,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use v8cage::{Context, ContextOptions, Error, Function, TerminateHandle};
+use v8cage::{Context, ContextOptions, Error, Function, Isolation, TerminateHandle};
 
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
 use crate::errors::to_py_err;
@@ -146,17 +146,31 @@ impl PyContext {
 #[pymethods]
 impl PyContext {
     #[new]
-    #[pyo3(signature = (timeout=None, max_memory=None))]
+    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process"))]
     fn new(
         py: Python<'_>,
         timeout: Option<f64>,
         max_memory: Option<&Bound<'_, PyAny>>,
+        isolation: &str,
     ) -> PyResult<Self> {
+        let isolation = match isolation {
+            "in-process" | "in_process" => Isolation::InProcess,
+            "process" => {
+                crate::worker::use_this_interpreter(py)?;
+                Isolation::Process
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "isolation must be \"in-process\" or \"process\", not {other:?}"
+                )))
+            }
+        };
         let options = ContextOptions {
             timeout: seconds(timeout, "timeout")?,
             heap_limit: max_memory
                 .map(|m| byte_count(m, "max_memory"))
                 .transpose()?,
+            isolation,
             ..ContextOptions::default()
         };
         let argument_limits = ArgumentLimits {
@@ -173,6 +187,30 @@ impl PyContext {
             timeout,
             argument_limits,
         })
+    }
+
+    /// The sandbox layers of a process-isolated context's worker, as a
+    /// dict; `None` for an in-process context.
+    fn isolation_report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let report = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|ctx| ctx.isolation_report().copied());
+        let Some(report) = report else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        dict.set_item("worker_pid", report.worker_pid)?;
+        dict.set_item("user_namespace", report.user_namespace)?;
+        dict.set_item("network_namespace", report.network_namespace)?;
+        dict.set_item("inherited_fds_closed", report.inherited_fds_closed)?;
+        dict.set_item("no_new_privs", report.no_new_privs)?;
+        dict.set_item("seccomp", report.seccomp)?;
+        dict.set_item("address_space_limit", report.address_space_limit)?;
+        dict.set_item("file_limits", report.file_limits)?;
+        Ok(Some(dict))
     }
 
     /// Evaluates `code` and returns its completion value as Python data.

@@ -31,6 +31,9 @@ pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         Error::InvalidInput(_) => {
             error_class(py, "JSInvalidInputError").and_then(|c| c.call1((message,)))
         }
+        Error::Crashed { signal, .. } => {
+            error_class(py, "JSCrashedError").and_then(|c| c.call1((message, signal)))
+        }
         _ => error_class(py, "JSError").and_then(|c| c.call1((message,))),
     };
     match made {

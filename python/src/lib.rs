@@ -1,7 +1,8 @@
 //! `v8cage._v8cage`: the native half of the `v8cage` Python package. All
 //! behaviour comes from the `v8cage` crate; this crate only maps values
 //! (`convert`) and errors (`errors`) between it and Python, releases the GIL
-//! while V8 works (`context`) and lets Ctrl-C stop JavaScript (`interrupt`).
+//! while V8 works (`context`), lets Ctrl-C stop JavaScript (`interrupt`) and
+//! starts process-isolated contexts' workers from this interpreter (`worker`).
 
 use pyo3::prelude::*;
 
@@ -9,10 +10,20 @@ mod context;
 mod convert;
 mod errors;
 mod interrupt;
+mod worker;
 
 use context::{JsFunction, PyContext};
 use convert::{undefined, JsUndefined};
 use interrupt::_watch_interrupts;
+
+/// Starts a spare worker process for process-isolated contexts now, so the
+/// next one is created in about the time an in-process one takes.
+#[pyfunction]
+fn prestart_worker(py: Python<'_>) -> PyResult<()> {
+    worker::use_this_interpreter(py)?;
+    py.detach(v8cage::prestart_worker)
+        .map_err(|err| errors::to_py_err(py, err))
+}
 
 /// The linked V8's version.
 #[pyfunction]
@@ -27,6 +38,7 @@ fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<JsUndefined>()?;
     m.add("Undefined", undefined(m.py())?)?;
     m.add_function(wrap_pyfunction!(v8_version, m)?)?;
+    m.add_function(wrap_pyfunction!(prestart_worker, m)?)?;
     m.add_function(wrap_pyfunction!(_watch_interrupts, m)?)?;
     Ok(())
 }

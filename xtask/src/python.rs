@@ -164,6 +164,17 @@ with v8cage.Context(timeout=1) as ctx:
         pass
     with v8cage.MiniRacer() as mr:
         assert mr.call("Math.max", 1, 5) == 5
+# A sandboxed worker started from this venv's interpreter and the wheel's module.
+with v8cage.Context(isolation="process", timeout=1) as caged:
+    assert caged.eval("6 * 7") == 42
+    assert caged.isolation_report()["seccomp"]
+    try:
+        caged.eval("'x'.repeat(2**29 - 24).split('')")
+        raise SystemExit("no crash")
+    except v8cage.JSCrashedError:
+        pass
+with v8cage.MiniRacer(isolation="process") as mr:
+    assert mr.eval("[1, 2].length") == 2
 libnode = [line.split()[-1] for line in open("/proc/self/maps") if "libnode" in line]
 assert libnode, "libnode is not loaded"
 assert all(path.startswith(sys.prefix) for path in libnode), f"V8 loaded from outside the venv: {libnode[0]}"

@@ -29,7 +29,7 @@ pub(crate) use worker::NO_SECCOMP_ENV;
 use crate::context::{decode_output, HeapStats, Job};
 use crate::function::FunctionOwner;
 use crate::watchdog::{self, OnDeadline};
-use crate::{wire, ContextOptions, Error, Value};
+use crate::{ffi, wire, ContextOptions, Error, Value};
 
 /// Why the host killed a worker that had not answered in time.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -469,7 +469,11 @@ pub(crate) fn decode_reply(
     let Some((status, output)) = body.split_first_chunk::<4>() else {
         return Err(garbage_error("a reply without status"));
     };
-    match decode_output(i32::from_le_bytes(*status), output, functions, options) {
+    let status = i32::from_le_bytes(*status);
+    if !(ffi::STATUS_OK..=ffi::STATUS_INTERNAL).contains(&status) {
+        return Err(garbage_error(&format!("status {status}")));
+    }
+    match decode_output(status, output, functions, options) {
         Err(e) if wire::is_malformed(&e) => Err(garbage_error("a result that does not parse")),
         decoded => decoded,
     }
@@ -568,4 +572,50 @@ fn fatal_lines(text: &str) -> String {
     }
     let chars: Vec<char> = text.chars().collect();
     chars[chars.len().saturating_sub(2000)..].iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(body: &[u8]) -> Result<Value, Error> {
+        let functions = FunctionOwner {
+            context_id: 0,
+            released: Default::default(),
+        };
+        decode_reply(body, &functions, &ContextOptions::default())
+    }
+
+    fn crashed(result: Result<Value, Error>) -> bool {
+        matches!(result, Err(Error::Crashed { signal: None, .. }))
+    }
+
+    #[test]
+    fn an_honest_reply_decodes() {
+        let mut body = ffi::STATUS_OK.to_le_bytes().to_vec();
+        body.push(wire::tag::NULL);
+        assert_eq!(decode(&body), Ok(Value::Null));
+        assert_eq!(decode(&ffi::STATUS_TIMEOUT.to_le_bytes()), Err(Error::Timeout));
+    }
+
+    #[test]
+    fn what_no_honest_worker_sends_is_crashed() {
+        assert!(crashed(decode(&[])));
+        assert!(crashed(decode(&[0, 0])));
+        assert!(crashed(decode(&17i32.to_le_bytes())));
+        assert!(crashed(decode(&(-1i32).to_le_bytes())));
+        // OK without a value, and a string longer than the reply.
+        assert!(crashed(decode(&ffi::STATUS_OK.to_le_bytes())));
+        let mut lying = ffi::STATUS_CONVERSION.to_le_bytes().to_vec();
+        lying.extend_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(crashed(decode(&lying)));
+        // Nested deeper than max_depth (1,000 by default).
+        let mut deep = ffi::STATUS_OK.to_le_bytes().to_vec();
+        for _ in 0..1001 {
+            deep.push(wire::tag::ARRAY);
+            deep.extend_from_slice(&1u32.to_ne_bytes());
+        }
+        deep.push(wire::tag::NULL);
+        assert!(crashed(decode(&deep)));
+    }
 }

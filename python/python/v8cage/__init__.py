@@ -7,6 +7,7 @@
 
 from ._errors import (
     JSConversionError,
+    JSCrashedError,
     JSError,
     JSEvalError,
     JSInvalidInputError,
@@ -28,12 +29,13 @@ from ._mini_racer import (
     MiniRacer,
     MiniRacerBaseException,
 )
-from ._v8cage import Context, JSFunction, JSUndefinedType, Undefined, v8_version
+from ._v8cage import Context, JSFunction, JSUndefinedType, Undefined, prestart_worker, v8_version
 
 __all__ = [
     # v8cage's own API
     "Context",
     "JSConversionError",
+    "JSCrashedError",
     "JSError",
     "JSEvalError",
     "JSFunction",
@@ -44,6 +46,7 @@ __all__ = [
     "JSTimeoutError",
     "JSUndefinedType",
     "Undefined",
+    "prestart_worker",
     "v8_version",
     # mini-racer (py_mini_racer) compatibility
     "JSConversionException",

@@ -48,3 +48,14 @@ class JSConversionError(JSError):
 class JSInvalidInputError(JSError, ValueError):
     """The input cannot be given to V8: the context is closed, no such
     function, source too long..."""
+
+
+class JSCrashedError(JSError):
+    """The worker process of a ``Context(isolation="process")`` died (a V8
+    fatal error, a signal, the sandbox refusing a system call) or broke the
+    protocol. ``signal`` is the signal that ended it, if any. The context is
+    lost: every later call raises this at once; create a new one."""
+
+    def __init__(self, message: str, signal: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.signal = signal

@@ -102,14 +102,17 @@ class MiniRacer:
     Use it as a context manager, or call :meth:`close`; otherwise the isolate
     is freed when the object is collected.
 
+    ``isolation="process"`` runs V8 in a sandboxed worker process (see
+    :class:`v8cage.Context`).
+
     Attributes:
         json_impl: the JSON module ``execute`` and ``call`` use (default: json).
     """
 
     json_impl: ClassVar[Any] = json
 
-    def __init__(self) -> None:
-        self._ctx: Optional[Context] = Context()
+    def __init__(self, isolation: str = "in-process") -> None:
+        self._ctx: Optional[Context] = Context(isolation=isolation)
         self._soft_limit = 0
         self._hard_limit = 0
 
