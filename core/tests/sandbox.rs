@@ -45,6 +45,11 @@ fn executing_a_shell_kills_the_worker() {
     assert_killed_by_the_sandbox(Probe::ExecShell);
 }
 
+#[test]
+fn signalling_the_host_kills_the_worker() {
+    assert_killed_by_the_sandbox(Probe::SignalHost);
+}
+
 /// Without seccomp the probes go through: the tests above can fail.
 #[test]
 fn without_seccomp_the_probes_succeed() {
@@ -54,6 +59,8 @@ fn without_seccomp_the_probes_succeed() {
     // RLIMIT_NOFILE (5) still refuses a new descriptor: EMFILE, not a kill.
     assert_eq!(probe(&ctx, Probe::OpenFile), Ok(-libc::EMFILE));
     assert_eq!(probe(&ctx, Probe::OpenSocket), Ok(-libc::EMFILE));
+    // Same user id as the host: the kernel would deliver a signal.
+    assert_eq!(probe(&ctx, Probe::SignalHost), Ok(0));
     // exec replaces the worker with `sh -c 'exit 7'`, which then cannot
     // even open its libc under the worker's RLIMIT_NOFILE.
     match probe(&ctx, Probe::ExecShell) {

@@ -29,7 +29,13 @@ pub(crate) fn use_this_interpreter(py: Python<'_>) -> PyResult<()> {
         let extension = this_shared_object()?;
         v8cage::set_worker_command(
             executable,
-            vec!["-I".into(), "-S".into(), "-c".into(), LOAD_EXTENSION.into(), extension],
+            vec![
+                "-I".into(),
+                "-S".into(),
+                "-c".into(),
+                LOAD_EXTENSION.into(),
+                extension,
+            ],
         );
         Ok(())
     });

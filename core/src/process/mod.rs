@@ -448,7 +448,12 @@ impl Remote {
     /// Runs a sandbox probe in the worker (feature `sandbox-probes`).
     #[cfg(feature = "sandbox-probes")]
     pub(crate) fn probe(&self, probe: u8) -> Result<i32, Error> {
-        match self.exchange(&Frame::new(kind::PROBE).u8(probe).finish()) {
+        match self.exchange(
+            &Frame::new(kind::PROBE)
+                .u8(probe)
+                .u32(std::process::id())
+                .finish(),
+        ) {
             Outcome::Reply(body) => Fields::new(&body)
                 .i32()
                 .map_err(|e| self.lose_to_garbage(e)),
@@ -595,7 +600,10 @@ mod tests {
         let mut body = ffi::STATUS_OK.to_le_bytes().to_vec();
         body.push(wire::tag::NULL);
         assert_eq!(decode(&body), Ok(Value::Null));
-        assert_eq!(decode(&ffi::STATUS_TIMEOUT.to_le_bytes()), Err(Error::Timeout));
+        assert_eq!(
+            decode(&ffi::STATUS_TIMEOUT.to_le_bytes()),
+            Err(Error::Timeout)
+        );
     }
 
     #[test]

@@ -180,7 +180,8 @@ const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What V8, glibc and the worker loop call once V8 runs: memory, threads,
 /// time, signals for abort, I/O on descriptors already open. Absent on
 /// purpose: every `open*`, `socket`, `connect`, `bind`, `execve*`, `fork`,
-/// `ptrace`, `kill` of others, `unshare`, `mount`, `setrlimit`.
+/// `ptrace`, `kill`, `unshare`, `mount`, `setrlimit`. `clone` (threads
+/// only) and `tgkill` (itself only) are added with conditions.
 fn allowed_syscalls() -> Vec<libc::c_long> {
     let mut calls = vec![
         libc::SYS_read,
@@ -208,7 +209,6 @@ fn allowed_syscalls() -> Vec<libc::c_long> {
         libc::SYS_exit_group,
         libc::SYS_gettid,
         libc::SYS_getpid,
-        libc::SYS_tgkill,
         libc::SYS_sched_yield,
         libc::SYS_sched_getaffinity,
         libc::SYS_clock_gettime,
@@ -240,7 +240,8 @@ fn filter_error(e: seccompiler::BackendError) -> String {
 
 /// Installs the allow-list on every thread of the process (TSYNC): a
 /// system call outside it kills the whole worker with `SIGSYS`. `clone` is
-/// allowed only for threads (`CLONE_THREAD`), never for a new process.
+/// allowed only for threads (`CLONE_THREAD`), never for a new process, and
+/// `tgkill` only towards the worker itself.
 pub(crate) fn install_seccomp() -> Result<(), String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = allowed_syscalls()
         .into_iter()
@@ -256,6 +257,17 @@ pub(crate) fn install_seccomp() -> Result<(), String> {
     rules.insert(
         libc::SYS_clone,
         vec![SeccompRule::new(vec![thread_only]).map_err(filter_error)?],
+    );
+    // Signals only to itself (abort() raises SIGABRT with tgkill): the
+    // worker's user id is the host's, so it could otherwise signal the
+    // host's other processes.
+    // SAFETY: getpid has no preconditions.
+    let own_pid = unsafe { libc::getpid() } as u64;
+    let to_itself = SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, own_pid)
+        .map_err(filter_error)?;
+    rules.insert(
+        libc::SYS_tgkill,
+        vec![SeccompRule::new(vec![to_itself]).map_err(filter_error)?],
     );
     let allow_list = SeccompFilter::new(
         rules,

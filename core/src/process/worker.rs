@@ -295,7 +295,12 @@ fn answer(
             Ok(Frame::reply().finish())
         }
         #[cfg(feature = "sandbox-probes")]
-        kind::PROBE => Ok(Frame::reply().i32(super::probes::run(f.u8()?)).finish()),
+        kind::PROBE => {
+            let (probe, host_pid) = (f.u8()?, f.u32()?);
+            Ok(Frame::reply()
+                .i32(super::probes::run(probe, host_pid))
+                .finish())
+        }
         _ => Err(FrameError::Malformed(format!("unknown request {request}"))),
     }
 }

@@ -15,6 +15,8 @@ pub enum Probe {
     OpenSocket,
     /// `execve("/bin/sh", ["sh", "-c", "exit 7"])`
     ExecShell,
+    /// `tgkill(host, host, 0)`: may it signal the host (same user id)?
+    SignalHost,
 }
 
 /// Runs `probe` in `ctx`'s worker: `Ok(result or -errno)` if the system
@@ -27,6 +29,7 @@ pub fn probe(ctx: &Context, probe: Probe) -> Result<i32, Error> {
         Probe::OpenFile => probes::OPEN_FILE,
         Probe::OpenSocket => probes::OPEN_SOCKET,
         Probe::ExecShell => probes::EXEC_SHELL,
+        Probe::SignalHost => probes::SIGNAL_HOST,
     })
 }
 
