@@ -46,6 +46,7 @@ mod ffi;
 mod function;
 mod local;
 mod process;
+mod stack;
 mod value;
 mod value_serde;
 mod watchdog;

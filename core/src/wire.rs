@@ -158,9 +158,16 @@ pub(crate) struct Reader<'a> {
     /// of a million one-element arrays is cheap on the wire and would
     /// overflow the host's stack when the `Value` is dropped.
     max_depth: usize,
+    /// Levels the calling thread's stack has room for (see `check_depth`).
+    stack_levels: usize,
 }
 
 const MALFORMED: &str = "malformed value encoding from the shim";
+
+/// Stack a level of a `Value` may take where it is dropped or walked
+/// (debug and sanitizer builds included: under ASan, dropping 999 levels
+/// overflowed a 256 KiB thread stack, more than 0.25 KiB a level).
+const STACK_BYTES_PER_LEVEL: usize = 1024;
 
 fn corrupt() -> Error {
     Error::Conversion(MALFORMED.into())
@@ -189,6 +196,7 @@ impl<'a> Reader<'a> {
             owner: None,
             host_left: usize::MAX,
             max_depth: usize::MAX,
+            stack_levels: usize::MAX,
         }
     }
 
@@ -206,6 +214,7 @@ impl<'a> Reader<'a> {
             owner: Some(owner),
             host_left: host_bytes,
             max_depth: max_depth as usize,
+            stack_levels: crate::stack::levels_left(STACK_BYTES_PER_LEVEL),
         }
     }
 
@@ -270,11 +279,22 @@ impl<'a> Reader<'a> {
         (count as usize).min(self.buf.len())
     }
 
-    /// Fails unless one more level fits under `open` ones (the shim's own
-    /// bound, so a real result never fails here).
+    /// Fails unless one more level fits under `open` ones: past
+    /// `max_depth` (the shim's own bound, so a real result never fails
+    /// there) the output is malformed; past what the calling thread's stack
+    /// can take, the result is refused like any too-deep result. Dropping a
+    /// `Value` recurses once per level on the thread that drops it; the
+    /// shim bounds depth by the stack of the thread V8 ran on, which is not
+    /// this one when a worker process produced it.
     fn check_depth(&self, open: usize) -> Result<(), Error> {
         if open >= self.max_depth {
             return Err(corrupt());
+        }
+        if open >= self.stack_levels {
+            return Err(Error::Conversion(format!(
+                "value nests deeper than this thread's stack can hold ({} levels)",
+                self.stack_levels
+            )));
         }
         Ok(())
     }
