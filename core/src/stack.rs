@@ -7,22 +7,22 @@ use std::cell::Cell;
 const RESERVE: usize = 64 << 10;
 
 thread_local! {
-    /// The lowest address of this thread's stack; 0 if unknown.
-    static STACK_LOW: Cell<Option<usize>> = const { Cell::new(None) };
+    /// This thread's stack as (lowest, highest) address; (0, 0) if unknown.
+    static STACK: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
 }
 
-fn stack_low() -> usize {
-    STACK_LOW.with(|low| {
-        if let Some(known) = low.get() {
+fn stack_extent() -> (usize, usize) {
+    STACK.with(|extent| {
+        if let Some(known) = extent.get() {
             return known;
         }
-        let found = query_stack_low().unwrap_or(0);
-        low.set(Some(found));
+        let found = query_stack().unwrap_or((0, 0));
+        extent.set(Some(found));
         found
     })
 }
 
-fn query_stack_low() -> Option<usize> {
+fn query_stack() -> Option<(usize, usize)> {
     // SAFETY: `attr` is initialised by pthread_getattr_np before it is read
     // and destroyed once; the out-pointers are valid locals.
     unsafe {
@@ -34,18 +34,40 @@ fn query_stack_low() -> Option<usize> {
         let mut size: libc::size_t = 0;
         let got = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
         libc::pthread_attr_destroy(&mut attr);
-        (got == 0).then_some(addr as usize)
+        (got == 0).then_some((addr as usize, addr as usize + size))
     }
+}
+
+/// The stack pointer. Not the address of a local: under AddressSanitizer
+/// locals may live on a "fake stack" on the heap.
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let sp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let marker = 0u8;
+        sp = std::hint::black_box(&marker) as *const u8 as usize;
+    }
+    sp
 }
 
 /// How many units of `bytes_per_level` fit in the stack left below the
 /// caller (unbounded when the stack's extent is unknown).
 pub(crate) fn levels_left(bytes_per_level: usize) -> usize {
-    let low = stack_low();
-    if low == 0 {
+    let (low, high) = stack_extent();
+    let here = stack_pointer();
+    if !(low < here && here <= high) {
         return usize::MAX;
     }
-    let marker = 0u8;
-    let here = std::hint::black_box(&marker) as *const u8 as usize;
-    here.saturating_sub(low).saturating_sub(RESERVE) / bytes_per_level
+    (here - low).saturating_sub(RESERVE) / bytes_per_level
 }
