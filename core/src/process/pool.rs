@@ -221,6 +221,27 @@ pub(crate) fn spawn_with_env(env: Env) -> Result<Worker, Error> {
     pool()?.spawn(env)
 }
 
+/// A sanitizer's options as the host has them, plus `symbolize=0`: a
+/// sanitizer report inside a sandboxed worker cannot start its external
+/// symbolizer (exec is refused, and the attempt is a SIGSYS in place of the
+/// report), while module-based suppressions (`race:libnode.so`) and
+/// unsymbolized reports still work. Only set where the host runs under a
+/// sanitizer job.
+fn unsymbolized_sanitizer_options() -> Vec<(&'static str, String)> {
+    [
+        "ASAN_OPTIONS",
+        "TSAN_OPTIONS",
+        "MSAN_OPTIONS",
+        "UBSAN_OPTIONS",
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let options = std::env::var(name).ok()?;
+        Some((name, format!("{options}:symbolize=0")))
+    })
+    .collect()
+}
+
 fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
     let (host_requests, worker_requests) = UnixStream::pair()?;
     let (host_control, worker_control) = UnixStream::pair()?;
@@ -237,6 +258,7 @@ fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
         )
         .env(FLAGS_ENV, flags)
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(unsymbolized_sanitizer_options())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr_writer);
