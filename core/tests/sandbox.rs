@@ -74,6 +74,25 @@ fn without_seccomp_the_probes_succeed() {
     }
 }
 
+/// Whether this machine lets an unprivileged process make new user and
+/// network namespaces: tried in a forked (single-threaded) child.
+fn namespaces_allowed() -> bool {
+    // SAFETY: the child only calls unshare and _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: no memory effects; the child ends at once.
+        unsafe {
+            let ok = libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0;
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
 #[test]
 fn the_report_names_every_layer_this_machine_allows() {
     let ctx = caged();
@@ -82,5 +101,8 @@ fn the_report_names_every_layer_this_machine_allows() {
     assert!(report.seccomp && report.no_new_privs && report.file_limits);
     assert!(report.inherited_fds_closed);
     assert!(report.worker_pid != std::process::id());
+    let allowed = namespaces_allowed();
+    assert_eq!(report.user_namespace, allowed);
+    assert_eq!(report.network_namespace, allowed);
     assert!(Context::default_new().unwrap().isolation_report().is_none());
 }
