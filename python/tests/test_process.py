@@ -7,7 +7,6 @@ import os
 import time
 
 import pytest
-
 import v8cage
 
 
