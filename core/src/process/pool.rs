@@ -243,6 +243,10 @@ fn unsymbolized_sanitizer_options() -> Vec<(&'static str, String)> {
 }
 
 fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
+    // Keeps the worker's start-up hook in every binary that can start a
+    // worker: the linker drops archive members nothing refers to, and the
+    // hook's module is otherwise referred to by nobody.
+    std::hint::black_box(super::worker::START_UP_HOOK);
     let (host_requests, worker_requests) = UnixStream::pair()?;
     let (host_control, worker_control) = UnixStream::pair()?;
     let (stderr, stderr_writer) = io::pipe()?;

@@ -35,6 +35,9 @@ const CONTROL_FD: RawFd = 4;
 pub(crate) const EXIT_BAD_CHANNEL: i32 = 101;
 pub(crate) const EXIT_BAD_REQUEST: i32 = 102;
 
+/// Referred to by the spawning code, so that the hook below is linked.
+pub(crate) const START_UP_HOOK: fn() = serve_if_worker;
+
 #[ctor::ctor(unsafe)]
 fn serve_if_worker() {
     let Some(channel) = std::env::var_os(CHANNEL_ENV) else {
