@@ -4,7 +4,7 @@
 use std::cell::Cell;
 
 /// Stack kept free below any bound computed here, for the caller's own frames.
-const RESERVE: usize = 64 << 10;
+const RESERVE: usize = 32 << 10;
 
 thread_local! {
     /// This thread's stack as (lowest, highest) address; (0, 0) if unknown.
