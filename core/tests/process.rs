@@ -124,18 +124,9 @@ fn terminate_of_ordinary_javascript_keeps_the_context() {
         ..Default::default()
     });
     ctx.eval("globalThis.kept = 'still here'").unwrap();
-    let stop = ctx.terminate_handle();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopper_sees = std::sync::Arc::clone(&done);
-    let stopper = std::thread::spawn(move || {
-        while !stopper_sees.load(std::sync::atomic::Ordering::Acquire) {
-            stop.terminate();
-            std::thread::yield_now();
-        }
-    });
+    let terminator = common::keep_terminating(ctx.terminate_handle());
     let result = ctx.eval("for (;;) {}");
-    done.store(true, std::sync::atomic::Ordering::Release);
-    stopper.join().unwrap();
+    terminator.stop();
     assert_eq!(result, Err(Error::Terminated));
     assert_eq!(ctx.eval("kept"), Ok(Value::from("still here")));
 }

@@ -129,20 +129,10 @@ fn promise_jobs_of_a_stopped_evaluation_are_discarded(
     assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
 
     // Same for a terminated evaluation.
-    let stop = ctx.terminate_handle();
     ctx.set_timeout(None);
-    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopper_sees = std::sync::Arc::clone(&stopped);
-    let stopper = std::thread::spawn(move || {
-        // Keep asking until the evaluation below is running and stops.
-        while !stopper_sees.load(std::sync::atomic::Ordering::Acquire) {
-            stop.terminate();
-            std::thread::yield_now();
-        }
-    });
+    let terminator = common::keep_terminating(ctx.terminate_handle());
     assert_eq!(ctx.eval(leftover), Err(Error::Terminated));
-    stopped.store(true, std::sync::atomic::Ordering::Release);
-    stopper.join().unwrap();
+    terminator.stop();
     ctx.set_timeout(Some(generous()));
     assert_eq!(ctx.eval("ran"), Ok(Value::Number(0.0)));
 }

@@ -80,3 +80,30 @@ pub fn proc_status_bytes(field: &str) -> usize {
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"));
     kib << 10
 }
+
+/// Asks `handle` to terminate, over and over from another thread, until
+/// [`Terminator::stop`]: an evaluation started in between is terminated
+/// however late it gets going, with no sleep to guess when.
+pub struct Terminator {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+pub fn keep_terminating(handle: v8cage::TerminateHandle) -> Terminator {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::clone(&done);
+    let thread = std::thread::spawn(move || {
+        while !seen.load(std::sync::atomic::Ordering::Acquire) {
+            handle.terminate();
+            std::thread::yield_now();
+        }
+    });
+    Terminator { done, thread }
+}
+
+impl Terminator {
+    pub fn stop(self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.join().expect("the terminating thread");
+    }
+}
