@@ -98,6 +98,18 @@ class Decoder {
         *out = obj;
         return true;
       }
+      case kFunction:
+      case kHandle: {
+        // A handle the context handed out: the value it keeps.
+        uint8_t kind = 0;
+        v8::Local<v8::Value> label;
+        uint32_t id = 0;
+        if ((tag == kHandle && !ReadByte(&kind)) || !ReadString(&label) || !ReadU32(&id)) return false;
+        auto found = s_.self()->handles.find(id);
+        if (found == s_.self()->handles.end()) return Fail("an argument's handle was released");
+        *out = found->second.Get(isolate);
+        return true;
+      }
       default: return Fail("unknown value tag");
     }
   }

@@ -20,9 +20,9 @@ class Encoder {
   Encoder(Session& session, Writer& w) : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
 
   // After a failed Encode: the partial result never reaches the embedder,
-  // so nobody could release the functions it retained.
+  // so nobody could release the handles it retained.
   void ReleaseRetained() {
-    for (uint32_t id : retained_) s_.self()->functions.erase(id);
+    for (uint32_t id : retained_) s_.self()->handles.erase(id);
     retained_.clear();
   }
 
@@ -64,10 +64,18 @@ class Encoder {
       w_.Raw(buf.data(), 8 * static_cast<size_t>(words));
       return true;
     }
-    if (v->IsSymbol()) return Fail("a Symbol has no v8cage value");
+    if (v->IsSymbol()) {
+      v8::Local<v8::Value> description = v.As<v8::Symbol>()->Description(isolate);
+      if (!description->IsString()) description = v8::String::Empty(isolate);
+      return Handle(kHandleSymbol, v, description.As<v8::String>());
+    }
     if (!v->IsObject()) return Fail("unsupported JavaScript value");
 
     v8::Local<v8::Object> obj = v.As<v8::Object>();
+    if (!v->IsFunction()) {
+      int kind = HandleKind(v);
+      if (kind >= 0) return Handle(static_cast<uint8_t>(kind), v, obj->GetConstructorName());
+    }
     if (v->IsDate()) {
       if (!Spend(8)) return false;
       w_.Byte(kDate);
@@ -100,7 +108,7 @@ class Encoder {
           v->IsProxy() ? v8::String::Empty(isolate).As<v8::Value>() : v.As<v8::Function>()->GetDebugName();
       if (!name->IsString()) name = v8::String::Empty(isolate);
       if (!Spend(4) || !String(kFunction, name.As<v8::String>())) return false;
-      w_.U32(RetainFunction(obj));
+      w_.U32(Keep(obj));
       return true;
     }
 
@@ -113,6 +121,12 @@ class Encoder {
     return ok;
   }
 
+  // An array the shim made: its elements encoded as values.
+  bool Listing(v8::Local<v8::Array> array) {
+    if (!Spend(1)) return false;
+    return Array(array, 0);
+  }
+
   const std::string& error() const { return error_; }
 
  private:
@@ -121,17 +135,45 @@ class Encoder {
     return true;
   }
 
-  // A handle id for `fn`, or 0 once the context holds kMaxRetainedFunctions
+  // A handle id for `v`, or 0 once the context holds kMaxRetainedHandles
   // (a result like `Array(1e6).fill(f)` must not pin a million handles).
-  uint32_t RetainFunction(v8::Local<v8::Object> fn) {
-    v8cage_isolate* self = s_.self();
-    if (self->functions.size() >= kMaxRetainedFunctions) return 0;
-    do {
-      ++self->last_function_id;
-    } while (self->last_function_id == 0 || self->functions.count(self->last_function_id) != 0);
-    self->functions.emplace(self->last_function_id, v8::Global<v8::Object>(self->isolate, fn));
-    retained_.push_back(self->last_function_id);
-    return self->last_function_id;
+  uint32_t Keep(v8::Local<v8::Value> v) {
+    uint32_t id = Retain(s_.self(), v);
+    if (id != 0) retained_.push_back(id);
+    return id;
+  }
+
+  // The HANDLE kind `v` is passed as, or -1 when it is copied: with
+  // V8CAGE_OPTION_OBJECT_HANDLES every object, else only those a copy
+  // would misrepresent as a plain object.
+  int HandleKind(v8::Local<v8::Value> v) {
+    bool all = (s_.self()->limits.options & V8CAGE_OPTION_OBJECT_HANDLES) != 0;
+    if (v->IsPromise()) return kHandlePromise;
+    if (v->IsNativeError()) return kHandleError;
+    if (v->IsMap()) return kHandleMap;
+    if (v->IsSet()) return kHandleSet;
+    if (v->IsRegExp()) return kHandleRegExp;
+    if (v->IsWeakMap() || v->IsWeakSet() || v->IsMapIterator() || v->IsSetIterator() || v->IsGeneratorObject() ||
+        v->IsModuleNamespaceObject()) {
+      return kHandleObject;
+    }
+    if (!all) return -1;
+    if (v->IsArray()) return kHandleArray;
+    if (v->IsArrayBuffer() || v->IsSharedArrayBuffer()) return kHandleArrayBuffer;
+    if (v->IsDate() || v->IsArrayBufferView()) return -1;
+    return kHandleObject;
+  }
+
+  // A HANDLE; fails rather than hand out one that cannot be used.
+  bool Handle(uint8_t kind, v8::Local<v8::Value> v, v8::Local<v8::String> label) {
+    if (!Spend(1 + 4)) return false;
+    w_.Byte(kHandle);
+    w_.Byte(kind);
+    if (!StringBody(label)) return false;
+    uint32_t id = Keep(v);
+    if (id == 0) return Fail("the context holds too many handles; release some first");
+    w_.U32(id);
+    return true;
   }
   bool Fail(const std::string& why) {
     if (error_.empty()) error_ = why;
@@ -212,9 +254,9 @@ class Encoder {
 
 }  // namespace
 
-EncodeResult Encode(Session& session, Writer& writer, v8::Local<v8::Value> value) {
+EncodeResult Encode(Session& session, Writer& writer, v8::Local<v8::Value> value, bool listing) {
   Encoder encoder(session, writer);
-  if (encoder.Encode(value, 0)) return {true, {}};
+  if (listing ? encoder.Listing(value.As<v8::Array>()) : encoder.Encode(value, 0)) return {true, {}};
   encoder.ReleaseRetained();
   return {false, encoder.error()};
 }

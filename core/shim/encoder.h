@@ -18,7 +18,9 @@ struct EncodeResult {
 
 // Encodes `value` after what `writer` holds. On failure the function handles
 // it retained are released again (nobody could ever release them).
-EncodeResult Encode(Session& session, Writer& writer, v8::Local<v8::Value> value);
+// `listing`: `value` is an array the shim made (call arguments, keys, a
+// promise's state), copied at its top level whatever the options say.
+EncodeResult Encode(Session& session, Writer& writer, v8::Local<v8::Value> value, bool listing = false);
 
 }  // namespace v8cage_shim
 

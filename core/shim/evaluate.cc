@@ -1,10 +1,11 @@
-// The evaluation entry points: eval, call by name, call a function handle,
-// and releasing handles. Each holds a Session for its whole run.
+// The evaluation entry points: eval, call by name, call a function handle.
+// Each holds a Session for its whole run.
 
 #include <string>
 #include <vector>
 
 #include "decoder.h"
+#include "entry.h"
 #include "internal.h"
 #include "report.h"
 
@@ -30,21 +31,6 @@ int CallWithArguments(Session& s, v8::TryCatch& tc, v8::Local<v8::Object> target
   return CompleteWithValue(s, tc, result, out);
 }
 
-// One evaluation: refuses work once the heap stayed exhausted, holds a
-// Session and a TryCatch for `body`, and turns a C++ exception into
-// V8CAGE_INTERNAL.
-template <typename F>
-int Evaluate(v8cage_isolate* iso, v8cage_output* out, F&& body) noexcept {
-  return Guarded(
-      [&]() -> int {
-        if (iso->heap_exhausted) return FailWith(V8CAGE_OUT_OF_MEMORY, "", iso, out);
-        Session s(iso);
-        v8::TryCatch tc(s.isolate());
-        return body(s, tc);
-      },
-      [&] { return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out); });
-}
-
 }  // namespace
 
 extern "C" {
@@ -60,7 +46,7 @@ int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len, v8cage_output*
       if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), iso, out);
       return FailWith(V8CAGE_INVALID, "source cannot be made into a V8 string", iso, out);
     }
-    v8::ScriptOrigin origin(s.isolate(), v8::String::NewFromUtf8Literal(s.isolate(), "<eval>"));
+    v8::ScriptOrigin origin(s.isolate(), v8::String::NewFromUtf8Literal(s.isolate(), "<anonymous>"));
     v8::Local<v8::Script> script;
     if (!v8::Script::Compile(s.context(), source, &origin).ToLocal(&script)) {
       return ReportFailure(s, tc, /*compiling=*/true, out, source);
@@ -106,20 +92,15 @@ int v8cage_call(v8cage_isolate* iso, const char* name, size_t name_len, const ui
 int v8cage_call_function(v8cage_isolate* iso, uint32_t function_id, const uint8_t* args, size_t args_len,
                          v8cage_output* out) {
   return Evaluate(iso, out, [&](Session& s, v8::TryCatch& tc) -> int {
-    auto found = iso->functions.find(function_id);
-    if (found == iso->functions.end()) {
+    auto found = iso->handles.find(function_id);
+    if (found == iso->handles.end()) {
       return FailWith(V8CAGE_INVALID, "the function was released", iso, out);
     }
-    v8::Local<v8::Object> target = found->second.Get(s.isolate());
-    return CallWithArguments(s, tc, target, v8::Undefined(s.isolate()), args, args_len, out);
-  });
-}
-
-void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t count) {
-  GuardedVoid([&] {
-    v8::Locker locker(iso->isolate);
-    v8::Isolate::Scope isolate_scope(iso->isolate);
-    for (size_t i = 0; i < count; ++i) iso->functions.erase(ids[i]);
+    v8::Local<v8::Value> target = found->second.Get(s.isolate());
+    if (!target->IsObject() || !target.As<v8::Object>()->IsCallable()) {
+      return FailWith(V8CAGE_INVALID, "the handle is not a function", iso, out);
+    }
+    return CallWithArguments(s, tc, target.As<v8::Object>(), v8::Undefined(s.isolate()), args, args_len, out);
   });
 }
 

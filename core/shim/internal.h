@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,8 +20,12 @@
 
 namespace v8cage_shim {
 
-// Function handles one context keeps for the embedder at most.
-constexpr size_t kMaxRetainedFunctions = 1 << 16;
+class Session;
+
+// Handles (functions, objects...) one context keeps for the embedder at most.
+constexpr size_t kMaxRetainedHandles = 1 << 16;
+// Timers one context may have pending at most.
+constexpr size_t kMaxTimers = 1 << 16;
 
 // Longest error text (name, message, stack) copied out of V8.
 constexpr size_t kMaxErrorText = 64 * 1024;
@@ -90,10 +95,28 @@ class CountingAllocator final : public v8::ArrayBuffer::Allocator {
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
   v8::Global<v8::Context> context;
-  // Functions in results, kept alive so the embedder can call them
-  // (v8cage_call_function) until it releases them (v8cage_release_functions).
-  std::unordered_map<uint32_t, v8::Global<v8::Object>> functions;
-  uint32_t last_function_id = 0;
+  // Functions and other objects in results, kept alive so the embedder can
+  // use them (v8cage_call_function, v8cage_handle_op) until it releases
+  // them (v8cage_release_functions).
+  std::unordered_map<uint32_t, v8::Global<v8::Value>> handles;
+  uint32_t last_handle_id = 0;
+  // setTimeout's pending callbacks (timers.cc), in the order they fire:
+  // by due time (steady-clock milliseconds), then by creation.
+  struct Timer {
+    uint32_t id = 0;
+    v8::Global<v8::Function> callback;
+    std::vector<v8::Global<v8::Value>> args;
+  };
+  using TimerKey = std::pair<double, uint64_t>;
+  std::map<TimerKey, Timer> timers;
+  std::unordered_map<uint32_t, TimerKey> timer_keys;
+  uint32_t last_timer_id = 0;
+  uint64_t timers_created = 0;
+  // The embedder's callback for host functions (host.cc).
+  v8cage_host_call host_call = nullptr;
+  void* host_data = nullptr;
+  // The innermost running entry point's Session, for host callbacks.
+  v8cage_shim::Session* session = nullptr;
   std::unique_ptr<v8cage_shim::CountingAllocator> allocator;
   v8cage_limits limits{};
   size_t initial_heap_limit = 0;  // as V8 reports it to the near-limit callback
@@ -154,6 +177,15 @@ void RequestStop(v8cage_isolate* self, int reason);
 void OpenStopWindowLocked(v8cage_isolate* self);
 void CloseStopWindowLocked(v8cage_isolate* self);
 
+// Keeps `value` for the embedder; its handle id, or 0 once the context holds
+// kMaxRetainedHandles (handles.cc).
+uint32_t Retain(v8cage_isolate* self, v8::Local<v8::Value> value);
+
+// Installs setTimeout/clearTimeout on the context's global (timers.cc).
+bool InstallTimers(v8cage_isolate* self, v8::Local<v8::Context> context);
+// Milliseconds until the next timer is due (0 if one is), or -1.
+double NextTimerDelay(v8cage_isolate* self);
+
 // V8's callback when the heap nears its limit (isolate.cc).
 size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_limit);
 
@@ -200,7 +232,13 @@ class Session {
   v8::Isolate::Scope isolate_scope_;
   std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
+  Session* outer_ = nullptr;
 };
+
+// Runs V8's pending foreground tasks, microtasks and the due timers. False
+// if a stop request ended it. A timer callback that throws is ignored, as
+// an uncaught error in a browser's timer is.
+bool RunDueWork(Session& s);
 
 }  // namespace v8cage_shim
 

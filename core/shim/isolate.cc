@@ -127,8 +127,14 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
           isolate->SetAllowAtomicsWait(false);
           isolate->AddNearHeapLimitCallback(NearHeapLimit, self.get());
           isolate->AddGCEpilogueCallback(CheckMemoryLimits, self.get());
+          isolate->SetData(0, self.get());
           v8::Local<v8::Context> context = v8::Context::New(isolate);
-          if (!context.IsEmpty()) {
+          bool ready = !context.IsEmpty();
+          if (ready && (limits->options & V8CAGE_OPTION_EVENT_LOOP) != 0) {
+            v8::Context::Scope context_scope(context);
+            ready = InstallTimers(self.get(), context);
+          }
+          if (ready) {
             self->context.Reset(isolate, context);
             created = true;
           }
@@ -149,7 +155,9 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
     {
       v8::Locker locker(iso->isolate);
       v8::Isolate::Scope isolate_scope(iso->isolate);
-      iso->functions.clear();
+      iso->handles.clear();
+      iso->timers.clear();
+      iso->timer_keys.clear();
       iso->context.Reset();
     }
     // The platform keeps a task runner (and its queued tasks) per isolate

@@ -82,34 +82,10 @@ std::pair<int, int> LineAndColumnAt(v8::Isolate* isolate, v8::Local<v8::String> 
 
 }  // namespace
 
-// Reports whatever stopped compile/run/convert: a stop request, a syntax
-// error or an exception. `source` is the script being compiled, if any.
-int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out, v8::Local<v8::String> source) {
+int ReportException(Session& s, v8::Local<v8::Value> exception, v8::Local<v8::Message> message, v8cage_output* out) {
   v8cage_isolate* self = s.self();
-  if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
-  if (!tc.HasCaught()) return FailWith(V8CAGE_INTERNAL, "V8 reported failure without an exception", self, out);
   self->out.clear();
   Writer w(self->out);
-  v8::Local<v8::Value> exception = tc.Exception();
-  v8::Local<v8::Message> message = tc.Message();
-  if (compiling && exception->IsNativeError() &&
-      ReadForReport(s, exception.As<v8::Object>(), "name")
-          ->StrictEquals(v8::String::NewFromUtf8Literal(s.isolate(), "SyntaxError"))) {
-    v8::Local<v8::Value> text = ReadForReport(s, exception.As<v8::Object>(), "message");
-    WriteDetail(s, w, text);
-    int line = message.IsEmpty() ? 0 : message->GetLineNumber(s.context()).FromMaybe(0);
-    int column = message.IsEmpty() ? 0 : message->GetStartColumn(s.context()).FromMaybe(-1) + 1;
-    if (line <= 0 && !source.IsEmpty()) {
-      // V8 places some end-of-input errors (an unterminated template
-      // literal ending in a backslash) past the end, with no line. Found by AFL.
-      int position = message.IsEmpty() ? source->Length() : message->GetStartPosition();
-      std::tie(line, column) = LineAndColumnAt(s.isolate(), source, position);
-    }
-    w.U32(static_cast<uint32_t>(std::max(line, 0)));
-    w.U32(static_cast<uint32_t>(std::max(column, 0)));
-    if (s.stop_requested()) return Finish(s.StatusForStop(), self, out);
-    return Finish(V8CAGE_SYNTAX, self, out);
-  }
   v8::Local<v8::Value> name = v8::String::Empty(s.isolate());
   v8::Local<v8::Value> text = exception;
   v8::Local<v8::Value> stack = v8::Undefined(s.isolate());
@@ -130,16 +106,76 @@ int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* o
   } else {
     w.Byte(kUndefined);
   }
+  // Where it was thrown: line, start column (0-based), that source line
+  // and the script's name, as V8's message has them (unknown: 0, "").
+  int line = 0;
+  int column = 0;
+  v8::Local<v8::Value> source_line = v8::String::Empty(s.isolate());
+  v8::Local<v8::Value> resource = v8::String::Empty(s.isolate());
+  if (!message.IsEmpty()) {
+    line = message->GetLineNumber(s.context()).FromMaybe(0);
+    column = message->GetStartColumn(s.context()).FromMaybe(0);
+    v8::Local<v8::String> found;
+    if (message->GetSourceLine(s.context()).ToLocal(&found)) source_line = found;
+    v8::Local<v8::Value> name_of_script = message->GetScriptResourceName();
+    if (name_of_script->IsString()) resource = name_of_script;
+  }
+  w.U32(static_cast<uint32_t>(std::max(line, 0)));
+  w.U32(static_cast<uint32_t>(std::max(column, 0)));
+  WriteDetail(s, w, source_line);
+  WriteDetail(s, w, resource);
   return Finish(V8CAGE_EXCEPTION, self, out);
 }
 
+// Reports whatever stopped compile/run/convert: a stop request, a syntax
+// error or an exception. `source` is the script being compiled, if any.
+int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out, v8::Local<v8::String> source) {
+  v8cage_isolate* self = s.self();
+  if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
+  if (!tc.HasCaught()) return FailWith(V8CAGE_INTERNAL, "V8 reported failure without an exception", self, out);
+  v8::Local<v8::Value> exception = tc.Exception();
+  v8::Local<v8::Message> message = tc.Message();
+  if (compiling && exception->IsNativeError() &&
+      ReadForReport(s, exception.As<v8::Object>(), "name")
+          ->StrictEquals(v8::String::NewFromUtf8Literal(s.isolate(), "SyntaxError"))) {
+    self->out.clear();
+    Writer w(self->out);
+    v8::Local<v8::Value> text = ReadForReport(s, exception.As<v8::Object>(), "message");
+    WriteDetail(s, w, text);
+    int line = message.IsEmpty() ? 0 : message->GetLineNumber(s.context()).FromMaybe(0);
+    int column = message.IsEmpty() ? 0 : message->GetStartColumn(s.context()).FromMaybe(-1) + 1;
+    if (line <= 0 && !source.IsEmpty()) {
+      // V8 places some end-of-input errors (an unterminated template
+      // literal ending in a backslash) past the end, with no line. Found by AFL.
+      int position = message.IsEmpty() ? source->Length() : message->GetStartPosition();
+      std::tie(line, column) = LineAndColumnAt(s.isolate(), source, position);
+    }
+    w.U32(static_cast<uint32_t>(std::max(line, 0)));
+    w.U32(static_cast<uint32_t>(std::max(column, 0)));
+    if (s.stop_requested()) return Finish(s.StatusForStop(), self, out);
+    return Finish(V8CAGE_SYNTAX, self, out);
+  }
+  return ReportException(s, exception, message, out);
+}
+
 // Runs pending promise jobs, then encodes `result`.
-int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out) {
+int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out, bool listing) {
   v8cage_isolate* self = s.self();
   s.isolate()->PerformMicrotaskCheckpoint();
   if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
+  // Copied results stand for a settled promise by its outcome: its value,
+  // or its reason reported as thrown. A pending one stays a handle.
+  if ((self->limits.options & V8CAGE_OPTION_OBJECT_HANDLES) == 0 && result->IsPromise()) {
+    v8::Local<v8::Promise> promise = result.As<v8::Promise>();
+    if (promise->State() == v8::Promise::kRejected) {
+      promise->MarkAsHandled();
+      v8::Local<v8::Value> reason = promise->Result();
+      return ReportException(s, reason, v8::Exception::CreateMessage(s.isolate(), reason), out);
+    }
+    if (promise->State() == v8::Promise::kFulfilled) result = promise->Result();
+  }
   Writer w(self->out);
-  EncodeResult encoded = Encode(s, w, result);
+  EncodeResult encoded = Encode(s, w, result, listing);
   if (encoded.ok) return Finish(V8CAGE_OK, self, out);
   if (s.stop_requested() || tc.HasCaught()) {
     // A getter or proxy trap threw, or the watchdog fired, mid-conversion.

@@ -15,8 +15,13 @@ int FailWith(int status, const std::string& message, v8cage_isolate* self, v8cag
 // Reports whatever stopped compile/run/convert: a stop request, a syntax
 // error or an exception. `source` is the script being compiled, if any.
 int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* out, v8::Local<v8::String> source = {});
+// Reports `exception` as thrown (V8CAGE_EXCEPTION), located by `message`
+// (may be empty).
+int ReportException(Session& s, v8::Local<v8::Value> exception, v8::Local<v8::Message> message, v8cage_output* out);
 // Runs pending promise jobs, then encodes `result`.
-int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out);
+// `listing`: see Encode.
+int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out,
+                      bool listing = false);
 
 }  // namespace v8cage_shim
 

@@ -49,6 +49,8 @@ void CloseStopWindowLocked(v8cage_isolate* self) {
 
 Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
   scopes_.emplace(self->isolate, self->context);
+  outer_ = self->session;
+  self->session = this;
   uintptr_t here = CurrentStackPosition();
   uintptr_t limit = std::max(ThreadStackLow() + kStackHeadroom, here - std::min(here, kMaxJsStack));
   self->isolate->SetStackLimit(limit);
@@ -70,6 +72,7 @@ Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), is
 }
 
 Session::~Session() {
+  self_->session = outer_;
   DiscardPendingJobs();
   // Release this evaluation's handles first, so the clean-up GC below can
   // free what they held (e.g. a huge exception message).

@@ -14,7 +14,9 @@ extern "C" {
 // Outcome of an eval/call. The output buffer (v8cage_output) holds, per status:
 //   OK          one encoded value (wire.def)
 //   SYNTAX      string message, number line, number column
-//   EXCEPTION   string name, string message, string-or-undefined stack
+//   EXCEPTION   string name, string message, string-or-undefined stack,
+//               u32 line, u32 start column (0-based), string source line,
+//               string script name (where it was thrown; 0 and "" unknown)
 //   CONVERSION  string message
 //   INVALID     string message
 //   others      nothing
@@ -40,10 +42,23 @@ enum v8cage_stop_reason {
 
 typedef struct v8cage_isolate v8cage_isolate;
 
+// Bits of v8cage_limits.options.
+enum v8cage_option {
+  // Every object in a result (arrays too) is a handle (wire.def: HANDLE),
+  // not a copy. Without it only exotic objects (promises, maps, sets,
+  // errors, regexps, weak collections, proxies) and symbols are handles.
+  V8CAGE_OPTION_OBJECT_HANDLES = 1,
+  // setTimeout/clearTimeout exist; due timers and V8's own foreground tasks
+  // (e.g. finished WebAssembly compilations) run whenever an entry point
+  // enters the context, inside that entry point's timeout.
+  V8CAGE_OPTION_EVENT_LOOP = 2,
+};
+
 typedef struct v8cage_limits {
   size_t heap_limit;        // bytes; 0 = V8 default
   size_t max_result_bytes;  // encoded size bound for a converted result
   uint32_t max_depth;       // nesting bound for conversions both ways
+  uint32_t options;         // v8cage_option bits
 } v8cage_limits;
 
 typedef struct v8cage_output {
@@ -91,6 +106,37 @@ int v8cage_call_function(v8cage_isolate* iso, uint32_t function_id, const uint8_
                          v8cage_output* out);
 // Lets V8 collect functions the embedder no longer holds. Unknown ids are ignored.
 void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t count);
+
+// Operations on a handle a result handed out (v8cage_handle_op). `args` is
+// an encoded array, as for v8cage_call; handle id 0 names the global object.
+enum v8cage_handle_op {
+  V8CAGE_OP_CALL = 0,           // [receiver, ...arguments] -> the call's result
+  V8CAGE_OP_GET = 1,            // [key] -> value
+  V8CAGE_OP_SET = 2,            // [key, value] -> undefined
+  V8CAGE_OP_DELETE = 3,         // [key] -> true if it was deleted
+  V8CAGE_OP_KEYS = 4,           // [] -> enumerable string keys, inherited too (index keys as numbers)
+  V8CAGE_OP_PROMISE = 5,        // [] -> [state (0 pending, 1 fulfilled, 2 rejected), value or reason]
+  V8CAGE_OP_RUN_PENDING = 6,    // [] -> ms until the next timer is due, or -1 (id unused)
+  V8CAGE_OP_HOST_FUNCTION = 7,  // [] -> a function calling host callback `id`
+  V8CAGE_OP_HAS = 8,            // [key] -> `key in target`
+  V8CAGE_OP_COUNT = 9,
+};
+
+int v8cage_handle_op(v8cage_isolate* iso, int op, uint32_t id, const uint8_t* args, size_t args_len,
+                     v8cage_output* out);
+
+// A host callback, called on the evaluating thread while JavaScript calls a
+// function made by V8CAGE_OP_HOST_FUNCTION. `args` is an encoded array (the
+// context's result encoding). Return 0 and point `result` at an encoded
+// array holding the return value, or non-zero and point it at a UTF-8
+// message (JavaScript then sees an Error with it). `result` must stay valid
+// until the next callback of this isolate.
+typedef int (*v8cage_host_call)(void* data, uint32_t callback_id, const uint8_t* args, size_t args_len,
+                                v8cage_output* result);
+void v8cage_set_host(v8cage_isolate* iso, v8cage_host_call call, void* data);
+
+// Live handles the context keeps for the embedder (functions, objects...).
+size_t v8cage_handle_count(v8cage_isolate* iso);
 
 // Memory limits checked after every GC, below the isolate's heap limit (0:
 // none): past `hard` the running evaluation stops as out of memory; past

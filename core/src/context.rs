@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::function::{Function, FunctionOwner};
+use crate::handle::PromiseState;
+use crate::host::{self, HostFunction, HostFunctions};
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
 use crate::process::{self, IsolationReport, Remote};
 use crate::wire::{self, Reader};
@@ -48,6 +50,19 @@ pub struct ContextOptions {
     /// it. The evaluation then gives [`Error::Timeout`] (or
     /// [`Error::Terminated`]) and the context is lost.
     pub kill_grace: Duration,
+    /// Every object in a result is a [`Handle`](crate::Handle) (kept in the
+    /// context, read and written through `get`/`set`/`keys`...), not a
+    /// copy, and a settled promise stays a promise. Off: plain objects and
+    /// arrays are copied, a settled promise gives its outcome, and only
+    /// values a copy would misrepresent (promises, symbols, maps, sets,
+    /// errors, regexps, weak collections) are handles.
+    pub object_handles: bool,
+    /// `setTimeout`/`clearTimeout` exist. Due timers and V8's own tasks
+    /// (e.g. a finished `WebAssembly.instantiate`) run whenever the context
+    /// is entered (any eval, call or handle operation, `run_pending`,
+    /// `await_promise`), inside that operation's timeout; never in the
+    /// background.
+    pub event_loop: bool,
 }
 
 impl Default for ContextOptions {
@@ -59,6 +74,8 @@ impl Default for ContextOptions {
             max_depth: 1000,
             isolation: Isolation::InProcess,
             kill_grace: Duration::from_millis(200),
+            object_handles: false,
+            event_loop: false,
         }
     }
 }
@@ -126,6 +143,8 @@ pub(crate) enum Job<'a> {
     Call(&'a str, &'a [u8]),
     /// A function handle's id and the encoded arguments.
     CallFunction(u32, &'a [u8]),
+    /// A `v8cage_handle_op`: operation, handle id (0: the global), arguments.
+    Handle(std::os::raw::c_int, u32, &'a [u8]),
 }
 
 enum Backend {
@@ -152,6 +171,8 @@ pub struct Context {
     backend: Backend,
     options: ContextOptions,
     functions: FunctionOwner,
+    // After `backend`: the isolate, which calls into these, is freed first.
+    host: Option<Box<HostFunctions>>,
 }
 
 impl Context {
@@ -178,6 +199,7 @@ impl Context {
                 heap_limit: options.heap_limit.unwrap_or(0),
                 max_result_bytes: options.max_result_bytes,
                 max_depth: options.max_depth,
+                options: isolate_options(&options),
             })?),
             Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
         };
@@ -193,6 +215,7 @@ impl Context {
                 context_id: NEXT_CONTEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 released: Arc::default(),
             },
+            host: None,
         }
     }
 
@@ -243,8 +266,7 @@ impl Context {
     /// `"JSON.stringify"` resolves property by property, with the holder as
     /// `this`) and copies its result.
     pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
-        let encoded =
-            wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
+        let encoded = self.encode(args)?;
         self.run(&Job::Call(name, &encoded))
     }
 
@@ -266,14 +288,213 @@ impl Context {
                 function.name()
             )));
         }
-        let encoded =
-            wire::encode_args(args, self.options.max_depth, self.options.max_result_bytes)?;
+        let encoded = self.encode(args)?;
         self.run(&Job::CallFunction(handle.id, &encoded))
     }
 
     /// Runs a job on the backend under this context's timeout (functions
     /// whose last `Function` was dropped are released first) and decodes
     /// the output.
+    fn encode(&self, args: &[Value]) -> Result<Vec<u8>, Error> {
+        wire::encode_args(
+            args,
+            self.options.max_depth,
+            self.options.max_result_bytes,
+            self.functions.context_id,
+        )
+    }
+
+    /// The handle id of `target` (a [`Value::Function`] or
+    /// [`Value::Handle`] of this context).
+    fn target_id(&self, target: &Value) -> Result<u32, Error> {
+        let retained = match target {
+            Value::Function(f) => f.handle(),
+            Value::Handle(h) => h.retained(),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{} is not a function or handle",
+                    value_kind(other)
+                )))
+            }
+        };
+        match retained {
+            Some(r) if r.context_id == self.functions.context_id => Ok(r.id),
+            Some(_) => Err(Error::InvalidInput(
+                "the handle belongs to another context".into(),
+            )),
+            None => Err(Error::InvalidInput("the value has no handle".into())),
+        }
+    }
+
+    fn handle_op(
+        &mut self,
+        op: std::os::raw::c_int,
+        id: u32,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let encoded = self.encode(args)?;
+        self.run(&Job::Handle(op, id, &encoded))
+    }
+
+    /// `target[key]`: `target` is a handle or function of this context, or
+    /// `None` for the global object. `key` converts as in JavaScript
+    /// (`5` and `"5"` are the same key).
+    pub fn get(&mut self, target: Option<&Value>, key: &Value) -> Result<Value, Error> {
+        let id = target.map_or(Ok(0), |t| self.target_id(t))?;
+        self.handle_op(ffi::OP_GET, id, std::slice::from_ref(key))
+    }
+
+    /// `target[key] = value` (see [`Context::get`]).
+    pub fn set(&mut self, target: Option<&Value>, key: &Value, value: &Value) -> Result<(), Error> {
+        let id = target.map_or(Ok(0), |t| self.target_id(t))?;
+        self.handle_op(ffi::OP_SET, id, &[key.clone(), value.clone()])
+            .map(drop)
+    }
+
+    /// `key in target` (see [`Context::get`]).
+    pub fn has(&mut self, target: Option<&Value>, key: &Value) -> Result<bool, Error> {
+        let id = target.map_or(Ok(0), |t| self.target_id(t))?;
+        let found = self.handle_op(ffi::OP_HAS, id, std::slice::from_ref(key))?;
+        Ok(found == Value::Bool(true))
+    }
+
+    /// `delete target[key]`; false if there was no such own property.
+    pub fn delete(&mut self, target: Option<&Value>, key: &Value) -> Result<bool, Error> {
+        let id = target.map_or(Ok(0), |t| self.target_id(t))?;
+        let deleted = self.handle_op(ffi::OP_DELETE, id, std::slice::from_ref(key))?;
+        Ok(deleted == Value::Bool(true))
+    }
+
+    /// The enumerable string keys of `target`, inherited ones too (as
+    /// `for...in` lists them); array-index keys are numbers.
+    pub fn keys(&mut self, target: Option<&Value>) -> Result<Vec<Value>, Error> {
+        let id = target.map_or(Ok(0), |t| self.target_id(t))?;
+        match self.handle_op(ffi::OP_KEYS, id, &[])? {
+            Value::Array(keys) => Ok(keys),
+            other => Err(Error::Conversion(format!(
+                "keys came back as {}",
+                value_kind(&other)
+            ))),
+        }
+    }
+
+    /// Calls `function` (a function or callable handle) with `this`.
+    pub fn call_with_this(
+        &mut self,
+        function: &Value,
+        this: &Value,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let id = self.target_id(function)?;
+        let mut all = Vec::with_capacity(args.len() + 1);
+        all.push(this.clone());
+        all.extend_from_slice(args);
+        self.handle_op(ffi::OP_CALL, id, &all)
+    }
+
+    /// The state of `promise` after running what is due (see
+    /// [`ContextOptions::event_loop`]) and pending promise jobs.
+    pub fn promise_state(&mut self, promise: &Value) -> Result<PromiseState, Error> {
+        let id = self.target_id(promise)?;
+        let Value::Array(mut pair) = self.handle_op(ffi::OP_PROMISE, id, &[])? else {
+            return Err(Error::Conversion("malformed promise state".into()));
+        };
+        let value = pair.pop().unwrap_or(Value::Undefined);
+        Ok(match pair.pop() {
+            Some(Value::Number(1.0)) => PromiseState::Fulfilled(value),
+            Some(Value::Number(2.0)) => PromiseState::Rejected(value),
+            _ => PromiseState::Pending,
+        })
+    }
+
+    /// Runs what is due (timers, V8's tasks, promise jobs) and returns how
+    /// long until the next timer, if one is pending.
+    pub fn run_pending(&mut self) -> Result<Option<Duration>, Error> {
+        match self.handle_op(ffi::OP_RUN_PENDING, 0, &[])? {
+            Value::Number(ms) if ms >= 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Waits up to `wait` (`None`: as long as it takes) for `promise` to
+    /// settle, running timers as they come due; each step is one context
+    /// operation under the context's timeout. `Pending` when the wait ran out.
+    pub fn await_promise(
+        &mut self,
+        promise: &Value,
+        wait: Option<Duration>,
+    ) -> Result<PromiseState, Error> {
+        let started = std::time::Instant::now();
+        // V8's own tasks (e.g. WebAssembly compilation) arrive from its
+        // threads unannounced: poll for them, backing off to this.
+        const MAX_POLL: Duration = Duration::from_millis(20);
+        let mut poll = Duration::from_micros(500);
+        loop {
+            let state = self.promise_state(promise)?;
+            if !matches!(state, PromiseState::Pending) {
+                return Ok(state);
+            }
+            let next_timer = self.run_pending()?;
+            let left = wait.map(|w| w.saturating_sub(started.elapsed()));
+            if left == Some(Duration::ZERO) {
+                return Ok(PromiseState::Pending);
+            }
+            let mut pause = poll;
+            if let Some(timer) = next_timer {
+                pause = pause.min(timer);
+            }
+            if let Some(left) = left {
+                pause = pause.min(left);
+            }
+            poll = (poll * 2).min(MAX_POLL);
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// A JavaScript function that calls `callback` (on the evaluating
+    /// thread, inside the evaluation's timeout). Its arguments arrive as
+    /// results do; what it returns goes back as call arguments do; an
+    /// `Err(message)` is thrown in JavaScript as an `Error`. In-process
+    /// contexts only.
+    pub fn host_function(&mut self, callback: Arc<HostFunction>) -> Result<Value, Error> {
+        let id = self.host_functions()?.add(callback)?;
+        self.handle_op(ffi::OP_HOST_FUNCTION, id, &[])
+    }
+
+    /// Defines the global `name` as a host function calling `callback`.
+    pub fn expose(&mut self, name: &str, callback: Arc<HostFunction>) -> Result<(), Error> {
+        let function = self.host_function(callback)?;
+        self.set(None, &Value::from(name), &function)
+    }
+
+    fn host_functions(&mut self) -> Result<&HostFunctions, Error> {
+        let Backend::InProcess(isolate) = &mut self.backend else {
+            return Err(Error::InvalidInput(
+                "host functions need an in-process context (Isolation::InProcess)".into(),
+            ));
+        };
+        if self.host.is_none() {
+            let host = Box::new(HostFunctions::new(
+                self.functions.clone(),
+                self.options.max_depth,
+                self.options.max_result_bytes,
+            ));
+            let data = &*host as *const HostFunctions as *mut std::ffi::c_void;
+            // SAFETY: `host` is boxed (its address is stable) and stored in
+            // `self.host`, which is dropped after `self.backend` (field
+            // order), so it outlives the isolate that calls back into it.
+            unsafe { isolate.set_host(host::trampoline, data) };
+            self.host = Some(host);
+        }
+        Ok(self.host.as_deref().expect("set above"))
+    }
+
+    /// Handles (functions, objects...) from results that are still held,
+    /// i.e. values the context keeps alive for the embedder.
+    pub fn handle_count(&self) -> usize {
+        self.functions.released.live()
+    }
+
     fn run(&mut self, job: &Job<'_>) -> Result<Value, Error> {
         let released = self.functions.released.take();
         let timeout = self.options.timeout;
@@ -408,10 +629,21 @@ pub(crate) fn decode_output(
                 Value::String(s) => Some(s),
                 _ => None,
             };
+            let (line, column) = (r.u32()?, r.u32()?);
+            let (source_line, script) = (r.string()?, r.string()?);
+            let location = (line > 0).then(|| {
+                Box::new(crate::Location {
+                    script,
+                    line,
+                    column,
+                    source_line,
+                })
+            });
             Err(Error::Exception {
                 name,
                 message,
                 stack,
+                location,
             })
         }
         ffi::STATUS_TIMEOUT => Err(Error::Timeout),
@@ -423,6 +655,35 @@ pub(crate) fn decode_output(
             r.string()
                 .unwrap_or_else(|_| format!("shim status {status}")),
         )),
+    }
+}
+
+/// The shim's option bits for `options`.
+pub(crate) fn isolate_options(options: &ContextOptions) -> u32 {
+    let mut bits = 0;
+    if options.object_handles {
+        bits |= ffi::OPTION_OBJECT_HANDLES;
+    }
+    if options.event_loop {
+        bits |= ffi::OPTION_EVENT_LOOP;
+    }
+    bits
+}
+
+fn value_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Undefined => "undefined",
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::BigInt(_) => "a BigInt",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        Value::Date(_) => "a Date",
+        Value::Bytes(_) => "bytes",
+        Value::Function(_) => "a function",
+        Value::Handle(_) => "a handle",
     }
 }
 

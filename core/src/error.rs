@@ -19,6 +19,8 @@ pub enum Error {
         name: String,
         message: String,
         stack: Option<String>,
+        /// Where it was thrown, when V8 knows.
+        location: Option<Box<Location>>,
     },
     /// The context's timeout ran out (during evaluation or conversion).
     #[error("evaluation timed out")]
@@ -50,4 +52,17 @@ pub enum Error {
     /// V8 itself failed (could not create an isolate, internal error).
     #[error("engine error: {0}")]
     Engine(String),
+}
+
+/// Where an exception was thrown, as V8 reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The script's name (`<anonymous>` for evaluated code).
+    pub script: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 0-based column where the throwing expression starts.
+    pub column: u32,
+    /// The text of that line.
+    pub source_line: String,
 }

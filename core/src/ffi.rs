@@ -13,6 +13,7 @@ pub struct Limits {
     pub heap_limit: usize,
     pub max_result_bytes: usize,
     pub max_depth: u32,
+    pub options: u32,
 }
 
 #[repr(C)]
@@ -49,6 +50,28 @@ pub const STATUS_CONVERSION: c_int = 6;
 pub const STATUS_INVALID: c_int = 7;
 pub const STATUS_INTERNAL: c_int = 8;
 
+pub const OPTION_OBJECT_HANDLES: u32 = 1;
+pub const OPTION_EVENT_LOOP: u32 = 2;
+
+pub const OP_CALL: c_int = 0;
+pub const OP_GET: c_int = 1;
+pub const OP_SET: c_int = 2;
+pub const OP_DELETE: c_int = 3;
+pub const OP_KEYS: c_int = 4;
+pub const OP_PROMISE: c_int = 5;
+pub const OP_RUN_PENDING: c_int = 6;
+pub const OP_HOST_FUNCTION: c_int = 7;
+pub const OP_HAS: c_int = 8;
+
+/// `v8cage_host_call`: see v8cage_shim.h.
+pub type HostCall = unsafe extern "C" fn(
+    data: *mut std::ffi::c_void,
+    callback_id: u32,
+    args: *const u8,
+    args_len: usize,
+    result: *mut Output,
+) -> c_int;
+
 pub const STOP_TIMEOUT: c_int = 1;
 pub const STOP_TERMINATE: c_int = 2;
 
@@ -81,6 +104,19 @@ extern "C" {
         args_len: usize,
         out: *mut Output,
     ) -> c_int;
+    pub fn v8cage_handle_op(
+        iso: *mut RawIsolate,
+        op: c_int,
+        id: u32,
+        args: *const u8,
+        args_len: usize,
+        out: *mut Output,
+    ) -> c_int;
+    pub fn v8cage_set_host(
+        iso: *mut RawIsolate,
+        call: Option<HostCall>,
+        data: *mut std::ffi::c_void,
+    );
     pub fn v8cage_release_functions(iso: *mut RawIsolate, ids: *const u32, count: usize);
     pub fn v8cage_set_memory_limits(iso: *mut RawIsolate, soft: usize, hard: usize);
     pub fn v8cage_memory_limits_reached(iso: *mut RawIsolate, soft: *mut c_int, hard: *mut c_int);

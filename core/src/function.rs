@@ -43,11 +43,7 @@ impl Function {
     pub(crate) fn from_result(name: String, id: u32, owner: Option<&FunctionOwner>) -> Self {
         let handle = match (id, owner) {
             (0, _) | (_, None) => None,
-            (id, Some(owner)) => Some(Arc::new(FunctionHandle {
-                context_id: owner.context_id,
-                id,
-                released: Arc::clone(&owner.released),
-            })),
+            (id, Some(owner)) => Some(Arc::new(FunctionHandle::new(owner, id))),
         };
         Function {
             name: name.into_boxed_str(),
@@ -91,12 +87,19 @@ impl From<String> for Function {
 pub(crate) struct ReleasedFunctions {
     ids: Mutex<Vec<u32>>,
     count: AtomicUsize,
+    // Handles the embedder holds now (`Context::handle_count`).
+    live: AtomicUsize,
 }
 
 impl ReleasedFunctions {
     fn push(&self, id: u32) {
         self.ids.lock().unwrap_or_else(|e| e.into_inner()).push(id);
         self.count.fetch_add(1, Ordering::Release);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
     }
 
     /// The ids released since the last call; cheap when there are none.
@@ -118,10 +121,23 @@ pub(crate) struct FunctionOwner {
     pub(crate) released: Arc<ReleasedFunctions>,
 }
 
+/// One value the context keeps for the embedder (a function or any other
+/// handle), released when the last clone of its owner is dropped.
 pub(crate) struct FunctionHandle {
     pub(crate) context_id: u64,
     pub(crate) id: u32,
     released: Arc<ReleasedFunctions>,
+}
+
+impl FunctionHandle {
+    pub(crate) fn new(owner: &FunctionOwner, id: u32) -> FunctionHandle {
+        owner.released.live.fetch_add(1, Ordering::Relaxed);
+        FunctionHandle {
+            context_id: owner.context_id,
+            id,
+            released: Arc::clone(&owner.released),
+        }
+    }
 }
 
 impl Drop for FunctionHandle {

@@ -44,6 +44,8 @@ mod engine;
 mod error;
 mod ffi;
 mod function;
+mod handle;
+mod host;
 mod local;
 mod process;
 mod stack;
@@ -68,8 +70,9 @@ pub use context::{
     MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };
 pub use engine::{set_flags, v8_version};
-pub use error::Error;
+pub use error::{Error, Location};
 pub use function::Function;
+pub use handle::{Handle, HandleKind, PromiseState};
 pub use process::{prestart_worker, set_worker_command, IsolationReport, WORKER_ENV};
 pub use value::{Value, MAX_SAFE_INTEGER};
 

@@ -73,6 +73,8 @@ pub(crate) struct IsolateLimits {
     pub heap_limit: usize,
     pub max_result_bytes: usize,
     pub max_depth: u32,
+    /// `ffi::OPTION_*` bits.
+    pub options: u32,
 }
 
 /// One isolate with one global context.
@@ -93,6 +95,7 @@ impl LocalIsolate {
             heap_limit: limits.heap_limit,
             max_result_bytes: limits.max_result_bytes,
             max_depth: limits.max_depth,
+            options: limits.options,
         };
         // SAFETY: `limits` is a valid pointer for the duration of the call; the
         // shim copies it.
@@ -161,6 +164,10 @@ impl LocalIsolate {
                 Job::CallFunction(id, args) => unsafe {
                     ffi::v8cage_call_function(iso, id, args.as_ptr(), args.len(), &mut out)
                 },
+                // SAFETY: see above.
+                Job::Handle(op, id, args) => unsafe {
+                    ffi::v8cage_handle_op(iso, op, id, args.as_ptr(), args.len(), &mut out)
+                },
             }
         };
         let bytes: &[u8] = if out.data.is_null() {
@@ -180,6 +187,15 @@ impl LocalIsolate {
             // is valid for its length during the call.
             unsafe { ffi::v8cage_release_functions(self.raw.as_ptr(), ids.as_ptr(), ids.len()) };
         }
+    }
+
+    /// Routes host-function calls to `call` with `data`.
+    ///
+    /// # Safety
+    /// `data` must stay valid for `call` as long as this isolate lives.
+    pub(crate) unsafe fn set_host(&mut self, call: ffi::HostCall, data: *mut std::ffi::c_void) {
+        // SAFETY: `raw` is live and exclusively ours; the caller vouches for `data`.
+        unsafe { ffi::v8cage_set_host(self.raw.as_ptr(), Some(call), data) };
     }
 
     pub(crate) fn set_memory_limits(&mut self, soft: usize, hard: usize) {

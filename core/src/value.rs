@@ -1,7 +1,7 @@
 //! `Value`: a JavaScript value copied out of (or into) V8. How it crosses
 //! the C ABI is in `wire.rs`; its serde mapping in `value_serde.rs`.
 
-use crate::{BigInt, Function};
+use crate::{BigInt, Function, Handle};
 
 /// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -27,8 +27,10 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// A function from a result: its (possibly inferred, possibly empty)
     /// name and a handle for [`Context::call_function`](crate::Context::call_function).
-    /// Results only: a function cannot be passed into JS.
+    /// Passed back into the context it came from, it is that function again.
     Function(Function),
+    /// A value kept in the context rather than copied (see [`Handle`]).
+    Handle(Handle),
 }
 
 impl Value {

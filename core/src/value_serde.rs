@@ -2,7 +2,7 @@
 //!
 //! JSON types round-trip exactly (`serde_json::from_str::<Value>` then
 //! `to_string`). Other variants serialize as their nearest JSON: `Undefined`
-//! and `Function` as null, `BigInt` as a decimal string, `Date` as its epoch
+//! and `Function` and `Handle` as null, `BigInt` as a decimal string, `Date` as its epoch
 //! milliseconds, `Bytes` as an array of numbers; non-finite numbers as null
 //! (like `JSON.stringify`).
 
@@ -17,7 +17,9 @@ use crate::{Value, MAX_SAFE_INTEGER};
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Undefined | Value::Null | Value::Function(_) => serializer.serialize_unit(),
+            Value::Undefined | Value::Null | Value::Function(_) | Value::Handle(_) => {
+                serializer.serialize_unit()
+            }
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Number(n) | Value::Date(n) => {
                 // Integral numbers print as integers ("1", not "1.0"), as JSON.stringify does.

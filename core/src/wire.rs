@@ -4,6 +4,7 @@
 
 use crate::bigint::MAX_BIGINT_BITS;
 use crate::function::{Function, FunctionOwner};
+use crate::handle::{Handle, HandleKind};
 use crate::{BigInt, Error, Value};
 
 // `tag::*`, the layout constants and (in tests) `WIRE_ENTRIES`, generated
@@ -21,10 +22,13 @@ fn put_len(out: &mut Vec<u8>, len: usize, what: &str) -> Result<(), Error> {
 /// context's `max_result_bytes`: the bound holds both ways), each part
 /// checked before it is copied. Iterative, like `Reader`, so a deep argument
 /// is refused without deep recursion.
+/// `context_id`: the context the arguments go to; a handle of another
+/// context is refused.
 pub(crate) fn encode_args(
     args: &[Value],
     max_depth: u32,
     max_bytes: usize,
+    context_id: u64,
 ) -> Result<Vec<u8>, Error> {
     enum Open<'a> {
         Items(std::slice::Iter<'a, Value>),
@@ -63,7 +67,7 @@ pub(crate) fn encode_args(
                 put_len(&mut out, entries.len(), "object")?;
                 stack.push(Open::Entries(entries.iter()));
             }
-            scalar => encode_scalar(scalar, &mut out)?,
+            scalar => encode_scalar(scalar, &mut out, context_id)?,
         }
         if stack.len() > max_depth as usize {
             return Err(Error::InvalidInput(format!(
@@ -82,7 +86,9 @@ fn encoded_size(v: &Value) -> usize {
         Value::BigInt(big) => 1 + LEN_BYTES + BIG_INT_WORD_BYTES * big.words().len(),
         Value::String(s) => LEN_BYTES + s.len(),
         Value::Bytes(b) => LEN_BYTES + b.len(),
-        Value::Function(_) | Value::Array(_) | Value::Object(_) => LEN_BYTES,
+        Value::Array(_) | Value::Object(_) => LEN_BYTES,
+        Value::Function(f) => 2 * LEN_BYTES + f.name().len(),
+        Value::Handle(h) => 1 + 2 * LEN_BYTES + h.label().len(),
     }
 }
 
@@ -95,7 +101,24 @@ fn fits(out: &[u8], more: usize, max_bytes: usize) -> Result<(), Error> {
     Ok(())
 }
 
-fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+/// The id under which `context_id`'s context keeps a handle.
+fn handle_id(
+    retained: Option<&crate::function::FunctionHandle>,
+    context_id: u64,
+    what: &dyn std::fmt::Debug,
+) -> Result<u32, Error> {
+    match retained {
+        Some(r) if r.context_id == context_id => Ok(r.id),
+        Some(_) => Err(Error::InvalidInput(format!(
+            "{what:?} belongs to another context"
+        ))),
+        None => Err(Error::InvalidInput(format!(
+            "{what:?} has no handle to pass it by"
+        ))),
+    }
+}
+
+fn encode_scalar(v: &Value, out: &mut Vec<u8>, context_id: u64) -> Result<(), Error> {
     match v {
         Value::Undefined => out.push(tag::UNDEFINED),
         Value::Null => out.push(tag::NULL),
@@ -135,10 +158,19 @@ fn encode_scalar(v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
             out.extend_from_slice(b);
         }
         Value::Function(function) => {
-            return Err(Error::InvalidInput(format!(
-                "a Function value ({:?}) cannot be passed into JavaScript",
-                function.name()
-            )))
+            let id = handle_id(function.handle(), context_id, function)?;
+            out.push(tag::FUNCTION);
+            put_len(out, function.name().len(), "function name")?;
+            out.extend_from_slice(function.name().as_bytes());
+            out.extend_from_slice(&id.to_ne_bytes());
+        }
+        Value::Handle(handle) => {
+            let id = handle_id(handle.retained(), context_id, handle)?;
+            out.push(tag::HANDLE);
+            out.push(handle.kind().to_wire());
+            put_len(out, handle.label().len(), "handle label")?;
+            out.extend_from_slice(handle.label().as_bytes());
+            out.extend_from_slice(&id.to_ne_bytes());
         }
         Value::Array(_) | Value::Object(_) => unreachable!("containers are handled by encode_args"),
     }
@@ -317,6 +349,12 @@ impl<'a> Reader<'a> {
                 tag::DATE => Value::Date(self.f64()?),
                 tag::STRING => Value::String(self.string()?),
                 tag::FUNCTION => Value::Function(self.function()?),
+                tag::HANDLE => {
+                    let kind = HandleKind::from_wire(self.byte()?).ok_or_else(corrupt)?;
+                    let label = self.string()?;
+                    let id = self.u32()?;
+                    Value::Handle(Handle::from_result(kind, label, id, self.owner))
+                }
                 tag::BYTES => Value::Bytes(self.bytes()?.to_vec()),
                 tag::BIG_INT => {
                     let negative = self.byte()? != 0;
@@ -400,7 +438,7 @@ mod tests {
             Value::String("x\0y".into()),
             Value::Date(5.0),
         ]);
-        let args = encode_args(std::slice::from_ref(&v), 1000, 1 << 20).unwrap();
+        let args = encode_args(std::slice::from_ref(&v), 1000, 1 << 20, 0).unwrap();
         let mut reader = Reader::new(&args);
         let Value::Array(mut outer) = reader.value().unwrap() else {
             panic!("not an array")
@@ -455,7 +493,7 @@ mod tests {
 
     #[test]
     fn truncated_encoding_is_an_error_not_a_panic() {
-        let args = encode_args(&[Value::from("hello")], 10, 1 << 20).unwrap();
+        let args = encode_args(&[Value::from("hello")], 10, 1 << 20, 0).unwrap();
         for cut in 0..args.len() {
             assert!(Reader::new(&args[..cut]).value().is_err());
         }

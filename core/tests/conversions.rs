@@ -7,7 +7,7 @@ use rstest::rstest;
 use std::time::Duration;
 use v8cage::Isolation;
 
-use v8cage::{Context, Error, Function, Value};
+use v8cage::{Context, Error, Function, HandleKind, Value};
 
 fn ctx(isolation: Isolation) -> Context {
     let mut ctx = common::context(isolation).expect("context");
@@ -464,23 +464,58 @@ fn every_variant_round_trips_through_js(
         .same_value(&all));
 }
 
+/// Values a copy would misrepresent as a plain object come back as handles
+/// (never a silent `{}`); a settled promise gives its outcome.
 #[rstest]
-fn other_objects_and_wrappers(
+fn other_objects_are_handles_and_promises_settle(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
 ) {
     let mut c = ctx(isolation);
-    assert_eq!(eval(&mut c, "new Map([[1, 2]])"), obj(&[]));
-    assert_eq!(eval(&mut c, "Promise.resolve(1)"), obj(&[]));
-    assert_eq!(eval(&mut c, "/re/g"), obj(&[]));
+    let kind = |v: Value| match v {
+        Value::Handle(h) => (h.kind(), h.label().to_owned()),
+        other => panic!("not a handle: {other:?}"),
+    };
     assert_eq!(
-        eval(&mut c, "Object.assign(new Error('m'), {code: 7})"),
-        obj(&[("code", 7.into())])
+        kind(eval(&mut c, "new Map([[1, 2]])")),
+        (HandleKind::Map, "Map".into())
     );
-    assert!(matches!(c.eval("Symbol('s')"), Err(Error::Conversion(_))));
-    assert!(matches!(
-        c.eval("[Symbol.iterator]"),
-        Err(Error::Conversion(_))
-    ));
+    assert_eq!(
+        kind(eval(&mut c, "new Set()")),
+        (HandleKind::Set, "Set".into())
+    );
+    assert_eq!(
+        kind(eval(&mut c, "/re/g")),
+        (HandleKind::RegExp, "RegExp".into())
+    );
+    assert_eq!(
+        kind(eval(&mut c, "new TypeError('m')")),
+        (HandleKind::Error, "TypeError".into())
+    );
+    assert_eq!(
+        kind(eval(&mut c, "Symbol('s')")),
+        (HandleKind::Symbol, "s".into())
+    );
+    assert_eq!(
+        kind(eval(&mut c, "new Promise(() => {})")),
+        (HandleKind::Promise, "Promise".into())
+    );
+    // Nested too.
+    let Value::Array(items) = eval(&mut c, "[Symbol.iterator, new WeakMap()]") else {
+        panic!()
+    };
+    assert_eq!(kind(items[1].clone()).0, HandleKind::Object);
+    // Settled promises: the value, or the reason as a thrown exception.
+    assert_eq!(eval(&mut c, "Promise.resolve(6 * 7)"), Value::from(42));
+    assert_eq!(
+        eval(&mut c, "(async () => { await null; return 'later' })()"),
+        Value::from("later")
+    );
+    match c.eval("Promise.reject(new RangeError('no'))") {
+        Err(Error::Exception { name, message, .. }) => {
+            assert_eq!((name.as_str(), message.as_str()), ("RangeError", "no"))
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[rstest]

@@ -184,14 +184,25 @@ fn hostile_exceptions_are_reported_safely(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
 ) {
     let mut c = generous_context(isolation);
-    assert_eq!(
-        c.eval("throw 1"),
+    match c.eval("throw 1") {
         Err(Error::Exception {
-            name: String::new(),
-            message: "1".into(),
-            stack: None
-        })
-    );
+            name,
+            message,
+            stack: None,
+            location: Some(location),
+        }) => {
+            assert_eq!((name.as_str(), message.as_str()), ("", "1"));
+            let expected = ("<anonymous>", 1, 0, "throw 1");
+            let found = (
+                location.script.as_str(),
+                location.line,
+                location.column,
+                location.source_line.as_str(),
+            );
+            assert_eq!(found, expected);
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         matches!(c.eval("throw {code: 5}"), Err(Error::Exception { name, .. }) if name.is_empty())
     );
@@ -216,8 +227,11 @@ fn hostile_exceptions_are_reported_safely(
             name,
             message,
             stack: Some(stack),
+            location: Some(location),
         }) => {
             assert_eq!((name.as_str(), message.as_str()), ("TypeError", "bad"));
+            // Where the error was thrown, not where the evaluation started.
+            assert_eq!((location.line, location.column), (1, 19));
             assert!(
                 stack.contains("at inner") && stack.contains("at outer"),
                 "{stack}"

@@ -185,6 +185,7 @@ impl Remote {
             .u64(options.heap_limit.unwrap_or(0) as u64)
             .u64(options.max_result_bytes as u64)
             .u32(options.max_depth)
+            .u32(crate::context::isolate_options(options))
             .finish();
         let body = match remote.exchange(&create) {
             Outcome::Reply(body) => body,
@@ -249,6 +250,13 @@ impl Remote {
                 .u64(seq)
                 .duration(timeout)
                 .u32s(released)
+                .u32(id)
+                .bytes(args),
+            Job::Handle(op, id, args) => Frame::new(kind::HANDLE_OP)
+                .u64(seq)
+                .duration(timeout)
+                .u32s(released)
+                .u32(op as u32)
                 .u32(id)
                 .bytes(args),
         }

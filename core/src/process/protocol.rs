@@ -17,6 +17,7 @@ pub(crate) mod kind {
     pub const SET_MEMORY_LIMITS: u8 = 6;
     pub const MEMORY_LIMITS_REACHED: u8 = 7;
     pub const LOW_MEMORY: u8 = 8;
+    pub const HANDLE_OP: u8 = 10;
     /// Test-only sandbox probes (feature `sandbox-probes`).
     #[cfg(feature = "sandbox-probes")]
     pub const PROBE: u8 = 9;

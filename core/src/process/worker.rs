@@ -169,6 +169,7 @@ fn warm_up() {
         heap_limit: 0,
         max_result_bytes: 1 << 20,
         max_depth: 10,
+        options: 0,
     };
     if let Ok(mut isolate) = LocalIsolate::new(&limits) {
         let script = "new Date(0).toString() + new Date(0).toLocaleString() + \
@@ -190,6 +191,7 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
             heap_limit: f.usize()?,
             max_result_bytes: f.usize()?,
             max_depth: f.u32()?,
+            options: f.u32()?,
         };
         f.end()?;
         Ok(limits)
@@ -248,14 +250,15 @@ fn answer(
     let mut f = Fields::new(body);
     let request = f.u8()?;
     match request {
-        kind::EVAL | kind::CALL | kind::CALL_FUNCTION => {
+        kind::EVAL | kind::CALL | kind::CALL_FUNCTION | kind::HANDLE_OP => {
             let seq = f.u64()?;
             let timeout = f.duration()?;
             let released = f.u32s()?;
             let job = match request {
                 kind::EVAL => Job::Eval(f.str()?),
                 kind::CALL => Job::Call(f.str()?, f.bytes()?),
-                _ => Job::CallFunction(f.u32()?, f.bytes()?),
+                kind::CALL_FUNCTION => Job::CallFunction(f.u32()?, f.bytes()?),
+                _ => Job::Handle(f.u32()? as std::os::raw::c_int, f.u32()?, f.bytes()?),
             };
             f.end()?;
             let (lock, started) = progress;
