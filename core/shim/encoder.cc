@@ -159,8 +159,8 @@ class Encoder {
     }
     if (!all) return -1;
     if (v->IsArray()) return kHandleArray;
-    if (v->IsArrayBuffer() || v->IsSharedArrayBuffer()) return kHandleArrayBuffer;
-    if (v->IsDate() || v->IsArrayBufferView()) return -1;
+    // Binary data is copied (bytes): a handle could not be read as memory.
+    if (v->IsDate() || v->IsArrayBufferView() || v->IsArrayBuffer() || v->IsSharedArrayBuffer()) return -1;
     return kHandleObject;
   }
 

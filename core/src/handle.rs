@@ -24,8 +24,6 @@ pub enum HandleKind {
     Map,
     Set,
     RegExp,
-    /// An `ArrayBuffer` or `SharedArrayBuffer` (with `object_handles`).
-    ArrayBuffer,
 }
 
 impl HandleKind {
@@ -40,7 +38,6 @@ impl HandleKind {
             HANDLE_MAP => HandleKind::Map,
             HANDLE_SET => HandleKind::Set,
             HANDLE_REG_EXP => HandleKind::RegExp,
-            HANDLE_ARRAY_BUFFER => HandleKind::ArrayBuffer,
             _ => return None,
         })
     }
@@ -56,7 +53,6 @@ impl HandleKind {
             HandleKind::Map => HANDLE_MAP,
             HandleKind::Set => HANDLE_SET,
             HandleKind::RegExp => HANDLE_REG_EXP,
-            HandleKind::ArrayBuffer => HANDLE_ARRAY_BUFFER,
         }) as u8
     }
 }

@@ -7,53 +7,88 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
-use v8cage::{Context, ContextOptions, Error, Function, Isolation, TerminateHandle};
+use pyo3::types::{PyDict, PyString, PyTuple};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use v8cage::{
+    Context, ContextOptions, Error, HandleKind, Isolation, PromiseState, TerminateHandle, Value,
+};
 
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
-use crate::errors::to_py_err;
+use crate::errors::{to_py_err, to_py_err_styled};
 use crate::interrupt::main_thread_watch;
 
 /// A JS function returned by `eval`/`call`, callable from Python. It keeps
 /// its context's function alive until this object is collected.
-#[pyclass(frozen, module = "v8cage._v8cage", name = "JSFunction")]
-pub(crate) struct JsFunction {
-    pub(crate) function: Function,
+/// A JavaScript value kept in its context (a function, an object, a
+/// promise, a symbol...); `v8cage._objects` wraps it in the proxy for its
+/// kind. The context keeps the value alive while this object lives.
+#[pyclass(frozen, module = "v8cage._v8cage", name = "JSHandle")]
+pub(crate) struct JsHandle {
+    pub(crate) value: Value,
     pub(crate) context: Py<PyContext>,
 }
 
 #[pymethods]
-impl JsFunction {
-    /// The function's (possibly inferred, possibly empty) name.
+impl JsHandle {
+    /// "function", "object", "array", "promise", "symbol", "error", "map",
+    /// "set" or "regexp".
     #[getter]
-    fn name(&self) -> &str {
-        self.function.name()
+    fn kind(&self) -> &'static str {
+        match &self.value {
+            Value::Handle(h) => match h.kind() {
+                HandleKind::Array => "array",
+                HandleKind::Promise => "promise",
+                HandleKind::Symbol => "symbol",
+                HandleKind::Error => "error",
+                HandleKind::Map => "map",
+                HandleKind::Set => "set",
+                HandleKind::RegExp => "regexp",
+                _ => "object",
+            },
+            _ => "function",
+        }
     }
 
-    /// Calls the function with `this` undefined, under its context's limits.
-    #[pyo3(signature = (*args, timeout=None))]
-    fn __call__<'py>(
-        &self,
-        py: Python<'py>,
-        args: &Bound<'py, PyTuple>,
-        timeout: Option<f64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let owner = self.context.bind(py);
-        let context = owner.get();
-        let timeout = seconds(timeout, "timeout")?;
-        let args = args_to_values(args, &context.argument_limits)?;
-        let function = &self.function;
-        let value = context.with_context(py, timeout, |ctx| ctx.call_function(function, &args))?;
-        to_py(owner, value)
+    /// A function's name, a symbol's description, an object's constructor name.
+    #[getter]
+    fn label(&self) -> &str {
+        match &self.value {
+            Value::Handle(h) => h.label(),
+            Value::Function(f) => f.name(),
+            _ => "",
+        }
+    }
+
+    #[getter]
+    fn context(&self, py: Python<'_>) -> Py<PyContext> {
+        self.context.clone_ref(py)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<JsHandle>()
+            .is_ok_and(|o| o.get().value == self.value && o.get().context.is(&self.context))
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        match &self.value {
+            Value::Handle(h) => (h.kind(), h.label()).hash(&mut hasher),
+            Value::Function(f) => f.name().hash(&mut hasher),
+            _ => {}
+        }
+        self.context.as_ptr().hash(&mut hasher);
+        hasher.finish()
     }
 
     fn __repr__(&self) -> String {
-        format!("<JSFunction {:?}>", self.function.name())
+        format!("<JSHandle {} {:?}>", self.kind(), self.label())
     }
 }
 
-/// A timeout in seconds: positive and at most `Duration::MAX` (~5.8e11
-/// years). Larger ones are a `ValueError`, not "no limit": `None` says that.
 pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
     let Some(s) = value else {
         return Ok(None);
@@ -88,12 +123,57 @@ fn byte_count(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
 /// One V8 isolate with its own global scope and limits. Thread-safe: calls
 /// from several Python threads are serialised; the GIL is released while
 /// JavaScript runs, so contexts on different threads run in parallel.
-#[pyclass(frozen, module = "v8cage._v8cage", name = "Context")]
+#[pyclass(frozen, weakref, module = "v8cage._v8cage", name = "Context")]
 pub(crate) struct PyContext {
     inner: Mutex<Option<Context>>,
     stop: TerminateHandle,
     timeout: Option<Duration>,
     argument_limits: ArgumentLimits,
+    /// mini-racer's message formats (set by `v8cage.MiniRacer`).
+    pub(crate) mini_racer_messages: std::sync::atomic::AtomicBool,
+}
+
+/// `Context` objects alive in this process (mini-racer's `context_count`).
+pub(crate) static LIVE_CONTEXTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for PyContext {
+    fn drop(&mut self) {
+        LIVE_CONTEXTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    /// Contexts this thread is inside (their host functions may run Python
+    /// that calls them again, which would deadlock on their mutex).
+    static ENTERED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a context entered by this thread while it lives.
+struct Entered(usize);
+
+impl Entered {
+    fn enter(context: &PyContext) -> Result<Entered, Error> {
+        let id = context as *const PyContext as usize;
+        ENTERED.with(|entered| {
+            let mut entered = entered.borrow_mut();
+            if entered.contains(&id) {
+                return Err(Error::InvalidInput(
+                    "a host function cannot use its own context while that context runs it \
+                     (schedule the work instead, e.g. make the function async)"
+                        .into(),
+                ));
+            }
+            entered.push(id);
+            Ok(Entered(id))
+        })
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        ENTERED.with(|entered| entered.borrow_mut().retain(|&id| id != self.0));
+    }
 }
 
 impl PyContext {
@@ -104,11 +184,24 @@ impl PyContext {
         timeout: Option<Duration>,
         work: impl FnOnce(&mut Context) -> Result<T, Error> + Send,
     ) -> PyResult<T> {
+        self.with_context_for(py, timeout, None, work)
+    }
+
+    /// `with_context` for evaluating `source` (quoted in syntax errors).
+    fn with_context_for<T: Send>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        source: Option<&str>,
+        work: impl FnOnce(&mut Context) -> Result<T, Error> + Send,
+    ) -> PyResult<T> {
         let watch = main_thread_watch();
         if let Some(watch) = watch {
             *watch.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.stop.clone());
         }
+        let entered = Entered::enter(self);
         let result = py.detach(|| {
+            let _entered = entered?;
             let mut guard: MutexGuard<'_, Option<Context>> =
                 self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let Some(ctx) = guard.as_mut() else {
@@ -139,20 +232,61 @@ impl PyContext {
                 return Err(PyKeyboardInterrupt::new_err(()));
             }
         }
-        result.map_err(|err| to_py_err(py, err))
+        result.map_err(|err| self.to_py_err(py, err, source))
+    }
+
+    /// The exception for `err` in this context's message style; `source`:
+    /// the code evaluated, if any.
+    fn to_py_err(&self, py: Python<'_>, err: Error, source: Option<&str>) -> PyErr {
+        let mini_racer = self.mini_racer_messages.load(Ordering::Relaxed);
+        to_py_err_styled(py, err, mini_racer.then_some(source))
+    }
+
+    /// The core value behind a proxy or handle (`None`: the global object).
+    fn target(target: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
+        let Some(target) = target else {
+            return Ok(None);
+        };
+        let handle = match target.cast::<JsHandle>() {
+            Ok(handle) => handle.clone(),
+            Err(_) => target
+                .getattr("_handle")
+                .and_then(|h| Ok(h.cast_into::<JsHandle>()?))
+                .map_err(|_| PyValueError::new_err("not a JavaScript object handle"))?,
+        };
+        let value = handle.get().value.clone();
+        Ok(Some(value))
+    }
+
+    fn one_value(&self, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+        let tuple = PyTuple::new(value.py(), [value])?;
+        Ok(args_to_values(&tuple, &self.argument_limits)?
+            .pop()
+            .unwrap_or(Value::Undefined))
     }
 }
 
 #[pymethods]
 impl PyContext {
     #[new]
-    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process"))]
+    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true))]
     fn new(
         py: Python<'_>,
         timeout: Option<f64>,
         max_memory: Option<&Bound<'_, PyAny>>,
         isolation: &str,
+        objects: &str,
+        event_loop: bool,
     ) -> PyResult<Self> {
+        let object_handles = match objects {
+            "copy" => false,
+            "handles" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "objects must be \"copy\" or \"handles\", not {other:?}"
+                )))
+            }
+        };
         let isolation = match isolation {
             "in-process" | "in_process" => Isolation::InProcess,
             "process" => {
@@ -171,6 +305,8 @@ impl PyContext {
                 .map(|m| byte_count(m, "max_memory"))
                 .transpose()?,
             isolation,
+            object_handles,
+            event_loop,
             ..ContextOptions::default()
         };
         let argument_limits = ArgumentLimits {
@@ -181,12 +317,179 @@ impl PyContext {
         let ctx = py
             .detach(|| Context::new(options))
             .map_err(|err| to_py_err(py, err))?;
+        LIVE_CONTEXTS.fetch_add(1, Ordering::Relaxed);
         Ok(PyContext {
             stop: ctx.terminate_handle(),
             inner: Mutex::new(Some(ctx)),
             timeout,
             argument_limits,
+            mini_racer_messages: Default::default(),
         })
+    }
+
+    /// mini-racer's name for `handle_count`.
+    fn value_count(&self) -> usize {
+        self.handle_count()
+    }
+
+    /// mini-racer's question; V8 10.2 as built by Debian has no V8 sandbox
+    /// (v8cage's sandbox is the worker process of `isolation="process"`).
+    fn v8_is_using_sandbox(&self) -> bool {
+        false
+    }
+
+    /// mini-racer's formats for this context's error messages and binary
+    /// results (writable memoryviews); MiniRacer sets it.
+    fn _use_mini_racer_messages(&self) {
+        self.mini_racer_messages.store(true, Ordering::Relaxed);
+    }
+
+    #[pyo3(signature = (target, key))]
+    fn _get<'py>(
+        slf: &Bound<'py, Self>,
+        target: Option<&Bound<'py, PyAny>>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let context = slf.get();
+        let (target, key) = (Self::target(target)?, context.one_value(key)?);
+        let value = context.with_context(slf.py(), None, |ctx| ctx.get(target.as_ref(), &key))?;
+        to_py(slf, value)
+    }
+
+    #[pyo3(signature = (target, key, value))]
+    fn _set(
+        &self,
+        py: Python<'_>,
+        target: Option<&Bound<'_, PyAny>>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (target, key, value) = (
+            Self::target(target)?,
+            self.one_value(key)?,
+            self.one_value(value)?,
+        );
+        self.with_context(py, None, |ctx| ctx.set(target.as_ref(), &key, &value))
+    }
+
+    #[pyo3(signature = (target, key))]
+    fn _has(
+        &self,
+        py: Python<'_>,
+        target: Option<&Bound<'_, PyAny>>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let (target, key) = (Self::target(target)?, self.one_value(key)?);
+        self.with_context(py, None, |ctx| ctx.has(target.as_ref(), &key))
+    }
+
+    #[pyo3(signature = (target, key))]
+    fn _delete(
+        &self,
+        py: Python<'_>,
+        target: Option<&Bound<'_, PyAny>>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let (target, key) = (Self::target(target)?, self.one_value(key)?);
+        self.with_context(py, None, |ctx| ctx.delete(target.as_ref(), &key))
+    }
+
+    #[pyo3(signature = (target))]
+    fn _keys<'py>(
+        slf: &Bound<'py, Self>,
+        target: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let target = Self::target(target)?;
+        let keys = slf
+            .get()
+            .with_context(slf.py(), None, |ctx| ctx.keys(target.as_ref()))?;
+        to_py(slf, Value::Array(keys))
+    }
+
+    /// Calls `function` with `this` (None: undefined) and `args`.
+    #[pyo3(signature = (function, this, args, timeout=None))]
+    fn _call<'py>(
+        slf: &Bound<'py, Self>,
+        function: &Bound<'py, PyAny>,
+        this: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let context = slf.get();
+        let timeout = seconds(timeout, "timeout")?;
+        let function = Self::target(Some(function))?.unwrap_or(Value::Undefined);
+        let this = match this {
+            Some(this) => context.one_value(this)?,
+            None => Value::Undefined,
+        };
+        let args = args_to_values(args, &context.argument_limits)?;
+        let value = context.with_context(slf.py(), timeout, |ctx| {
+            ctx.call_with_this(&function, &this, &args)
+        })?;
+        to_py(slf, value)
+    }
+
+    /// (state, value): state 0 pending, 1 fulfilled (value), 2 rejected (reason).
+    fn _promise_state<'py>(
+        slf: &Bound<'py, Self>,
+        promise: &Bound<'py, PyAny>,
+    ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        let promise = Self::target(Some(promise))?.unwrap_or(Value::Undefined);
+        let state = slf
+            .get()
+            .with_context(slf.py(), None, |ctx| ctx.promise_state(&promise))?;
+        promise_pair(slf, state)
+    }
+
+    /// Waits up to `timeout` seconds (None: no bound) for `promise` to
+    /// settle, with the GIL released, running timers as they come due.
+    #[pyo3(signature = (promise, timeout=None))]
+    fn _await_promise<'py>(
+        slf: &Bound<'py, Self>,
+        promise: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        let wait = match timeout {
+            Some(t) if t <= 0.0 => Some(Duration::ZERO),
+            other => seconds(other, "timeout")?,
+        };
+        let promise = Self::target(Some(promise))?.unwrap_or(Value::Undefined);
+        let state = slf
+            .get()
+            .with_context(slf.py(), None, |ctx| ctx.await_promise(&promise, wait))?;
+        promise_pair(slf, state)
+    }
+
+    /// Runs due timers and pending jobs; seconds until the next timer, or None.
+    fn run_pending(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        let next = self.with_context(py, None, |ctx| ctx.run_pending())?;
+        Ok(next.map(|d| d.as_secs_f64()))
+    }
+
+    /// A JavaScript function that calls the Python callable `function`
+    /// synchronously, on the evaluating thread (see `expose`).
+    fn _host_function<'py>(
+        slf: &Bound<'py, Self>,
+        function: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let weak = pyo3::types::PyWeakrefReference::new(slf)?.unbind();
+        let function = function.unbind();
+        let callback = Arc::new(move |args: Vec<Value>| -> Result<Value, String> {
+            Python::attach(|py| call_python(py, &weak, &function, args))
+        });
+        let value = slf
+            .get()
+            .with_context(slf.py(), None, |ctx| ctx.host_function(callback))?;
+        to_py(slf, value)
+    }
+
+    /// Handles (functions, objects, promises...) held by Python now.
+    fn handle_count(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, Context::handle_count)
     }
 
     /// The sandbox layers of a process-isolated context's worker, as a
@@ -223,7 +526,7 @@ impl PyContext {
         let timeout = seconds(timeout, "timeout")?;
         let value = slf
             .get()
-            .with_context(slf.py(), timeout, |ctx| ctx.eval(code))?;
+            .with_context_for(slf.py(), timeout, Some(code), |ctx| ctx.eval(code))?;
         to_py(slf, value)
     }
 
@@ -316,4 +619,53 @@ impl PyContext {
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) {
         self.close(py);
     }
+}
+
+fn promise_pair<'py>(
+    owner: &Bound<'py, PyContext>,
+    state: PromiseState,
+) -> PyResult<(u8, Bound<'py, PyAny>)> {
+    Ok(match state {
+        PromiseState::Pending => (0, crate::convert::undefined(owner.py())?.clone().into_any()),
+        PromiseState::Fulfilled(v) => (1, to_py(owner, v)?),
+        PromiseState::Rejected(v) => (2, to_py(owner, v)?),
+    })
+}
+
+/// Runs a Python host function: arguments in, its result out; an exception
+/// becomes the message JavaScript's Error carries (with the traceback).
+fn call_python(
+    py: Python<'_>,
+    weak: &Py<pyo3::types::PyWeakrefReference>,
+    function: &Py<PyAny>,
+    args: Vec<Value>,
+) -> Result<Value, String> {
+    let describe = |py: Python<'_>, err: PyErr| -> String {
+        let formatted = py
+            .import("traceback")
+            .and_then(|tb| {
+                tb.call_method1(
+                    "format_exception",
+                    (err.get_type(py), err.value(py), err.traceback(py)),
+                )
+            })
+            .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
+            .and_then(|text| text.extract::<String>());
+        format!(
+            "Error running Python function:\n{}",
+            formatted.unwrap_or_else(|_| err.to_string())
+        )
+    };
+    let owner = weak
+        .bind(py)
+        .upgrade()
+        .ok_or_else(|| "the context is gone".to_string())?;
+    let owner = owner.cast_into::<PyContext>().map_err(|e| e.to_string())?;
+    let outcome = (|| {
+        let args = to_py(&owner, Value::Array(args))?;
+        let args = PyTuple::new(py, args.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        let result = function.bind(py).call1(args)?;
+        owner.get().one_value(&result)
+    })();
+    outcome.map_err(|err| describe(py, err))
 }

@@ -7,9 +7,11 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyIterator, PyList, PyMapping,
     PyMemoryView, PyRange, PySequence, PyString, PyTuple, PyType,
 };
+use std::sync::atomic::Ordering::Relaxed;
+
 use v8cage::{BigInt, Error, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
 
-use crate::context::{JsFunction, PyContext};
+use crate::context::{JsHandle, PyContext};
 use crate::errors::{conversion_error, to_py_err};
 
 /// `undefined`: a falsy singleton, distinct from `None` (`null`).
@@ -171,15 +173,20 @@ fn leaf_to_py<'py>(owner: &Bound<'py, PyContext>, value: Value) -> PyResult<Boun
         Value::BigInt(big) => bigint_to_py(py, &big)?,
         Value::String(s) => PyString::new(py, &s).into_any(),
         Value::Date(ms) => date_to_py(py, ms)?,
+        Value::Bytes(bytes) if owner.get().mini_racer_messages.load(Relaxed) => {
+            PyMemoryView::from(&PyByteArray::new(py, &bytes))?.into_any()
+        }
         Value::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
-        Value::Function(function) => Bound::new(
-            py,
-            JsFunction {
-                function,
-                context: owner.clone().unbind(),
-            },
-        )?
-        .into_any(),
+        Value::Function(_) | Value::Handle(_) => {
+            let handle = Bound::new(
+                py,
+                JsHandle {
+                    value,
+                    context: owner.clone().unbind(),
+                },
+            )?;
+            wrap_handle(py)?.call1((handle,))?
+        }
         Value::Array(_) | Value::Object(_) => unreachable!("containers are opened by to_py"),
     })
 }
@@ -394,6 +401,29 @@ fn bytes_value(obj: &Bound<'_, PyBytes>, budget: &mut Budget) -> PyResult<Value>
     Ok(Value::Bytes(bytes.to_vec()))
 }
 
+/// `v8cage._objects.wrap`: a handle as its proxy (JSObject, JSPromise...).
+fn wrap_handle(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static WRAP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    WRAP.import(py, "v8cage._objects", "wrap")
+}
+
+/// The handle behind a proxy (its `_handle`), if `obj` is one.
+fn handle_of<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, JsHandle>> {
+    if let Ok(handle) = obj.cast::<JsHandle>() {
+        return Some(handle.clone());
+    }
+    if obj.is_exact_instance_of::<PyDict>()
+        || obj.is_exact_instance_of::<PyList>()
+        || obj.is_exact_instance_of::<PyTuple>()
+    {
+        return None;
+    }
+    obj.getattr(pyo3::intern!(obj.py(), "_handle"))
+        .ok()?
+        .cast_into::<JsHandle>()
+        .ok()
+}
+
 /// A value that is not a mapping or sequence, paid for; `None` for those.
 fn leaf_from_py(obj: &Bound<'_, PyAny>, budget: &mut Budget) -> PyResult<Option<Value>> {
     let py = obj.py();
@@ -430,10 +460,8 @@ fn leaf_from_py(obj: &Bound<'_, PyAny>, budget: &mut Budget) -> PyResult<Option<
         Value::Bytes(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
     } else if obj.is_instance(datetime_type(py)?)? {
         Value::Date(datetime_to_ms(py, obj)?)
-    } else if obj.is_instance_of::<JsFunction>() {
-        return Err(PyTypeError::new_err(
-            "a JSFunction cannot be passed back into JavaScript",
-        ));
+    } else if let Some(handle) = handle_of(obj) {
+        handle.get().value.clone()
     } else if is_container(obj) {
         return Ok(None);
     } else if let Some(b) = obj

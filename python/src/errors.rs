@@ -10,7 +10,83 @@ fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
 
 /// The core's typed error as the matching `v8cage` exception.
 pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
-    let message = err.to_string();
+    to_py_err_styled(py, err, None)
+}
+
+/// mini-racer's text for `err` (its `MiniRacer` messages): V8's own report of
+/// an uncaught exception, `<script>:<line>: <error>`, the source line, a
+/// caret under the start column, then the stack. `source`: the evaluated
+/// code, for syntax errors' source line.
+fn mini_racer_message(err: &Error, source: Option<&str>) -> Option<String> {
+    let located = |script: &str, line: u32, detail: &str, source_line: &str, column: usize| {
+        format!(
+            "{script}:{line}: {detail}\n{source_line}\n{}^\n",
+            " ".repeat(column)
+        )
+    };
+    match err {
+        Error::Syntax {
+            message,
+            line,
+            column,
+        } => {
+            let source_line = source
+                .and_then(|s| s.lines().nth((*line as usize).saturating_sub(1)))
+                .unwrap_or_default();
+            let detail = format!("SyntaxError: {message}");
+            let head = located(
+                "<anonymous>",
+                *line,
+                &detail,
+                source_line,
+                (*column as usize).saturating_sub(1),
+            );
+            Some(format!("{head}\n{detail}\n"))
+        }
+        Error::Exception {
+            name,
+            message,
+            stack,
+            location,
+        } => {
+            let detail = if name.is_empty() {
+                message.clone()
+            } else {
+                format!("{name}: {message}")
+            };
+            let mut text = match location {
+                Some(at) => located(
+                    &at.script,
+                    at.line,
+                    &detail,
+                    &at.source_line,
+                    at.column as usize,
+                ),
+                None => format!("{detail}\n"),
+            };
+            if let Some(stack) = stack {
+                text.push('\n');
+                text.push_str(stack);
+                text.push('\n');
+            }
+            Some(text)
+        }
+        Error::Timeout => Some("JavaScript was terminated by timeout".into()),
+        Error::OutOfMemory => Some("JavaScript memory limit reached".into()),
+        _ => None,
+    }
+}
+
+/// `to_py_err`, with mini-racer's message texts when `mini_racer` is
+/// `Some(source)` (see [`mini_racer_message`]).
+pub(crate) fn to_py_err_styled(
+    py: Python<'_>,
+    err: Error,
+    mini_racer: Option<Option<&str>>,
+) -> PyErr {
+    let message = mini_racer
+        .and_then(|source| mini_racer_message(&err, source))
+        .unwrap_or_else(|| err.to_string());
     let made = match err {
         Error::Syntax {
             message: text,
@@ -21,6 +97,7 @@ pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
             name,
             message: text,
             stack,
+            ..
         } => error_class(py, "JSEvalError").and_then(|c| c.call1((message, name, text, stack))),
         Error::Timeout => error_class(py, "JSTimeoutError").and_then(|c| c.call1((message,))),
         Error::OutOfMemory => error_class(py, "JSOOMError").and_then(|c| c.call1((message,))),

@@ -12,7 +12,7 @@ mod errors;
 mod interrupt;
 mod worker;
 
-use context::{JsFunction, PyContext};
+use context::{JsHandle, PyContext};
 use convert::{undefined, JsUndefined};
 use interrupt::_watch_interrupts;
 
@@ -26,6 +26,19 @@ fn prestart_worker(py: Python<'_>) -> PyResult<()> {
 }
 
 /// The linked V8's version.
+/// Sets V8 flags (space-separated) for when V8 starts, with the first
+/// context; afterwards, or for a refused flag, JSInvalidInputError.
+#[pyfunction]
+fn set_flags(py: Python<'_>, flags: &str) -> PyResult<()> {
+    v8cage::set_flags(flags).map_err(|err| errors::to_py_err(py, err))
+}
+
+/// Live `Context` objects.
+#[pyfunction]
+fn _context_count() -> usize {
+    context::LIVE_CONTEXTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[pyfunction]
 fn v8_version() -> String {
     v8cage::v8_version()
@@ -34,10 +47,12 @@ fn v8_version() -> String {
 #[pymodule]
 fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyContext>()?;
-    m.add_class::<JsFunction>()?;
+    m.add_class::<JsHandle>()?;
     m.add_class::<JsUndefined>()?;
     m.add("Undefined", undefined(m.py())?)?;
     m.add_function(wrap_pyfunction!(v8_version, m)?)?;
+    m.add_function(wrap_pyfunction!(set_flags, m)?)?;
+    m.add_function(wrap_pyfunction!(_context_count, m)?)?;
     m.add_function(wrap_pyfunction!(prestart_worker, m)?)?;
     m.add_function(wrap_pyfunction!(_watch_interrupts, m)?)?;
     Ok(())

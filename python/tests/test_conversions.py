@@ -210,7 +210,12 @@ def test_cyclic_arguments_are_refused(ctx):
     assert ctx.call("echo", [1]) == [1]
 
 
-def test_jsfunction_cannot_be_passed_back(ctx):
-    f = ctx.eval("(function f() {})")
-    with pytest.raises(TypeError):
-        ctx.call("String", f)
+def test_a_jsfunction_passed_back_is_the_same_function(ctx):
+    f = ctx.eval("var f = function f() {}; f")
+    ctx.eval("function same(x) { return x === f }")
+    assert ctx.call("same", f) is True
+    # Not into another context.
+    with v8cage.Context() as other:
+        other.eval("function id(x) { return x }")
+        with pytest.raises(v8cage.JSInvalidInputError):
+            other.call("id", f)

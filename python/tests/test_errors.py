@@ -46,7 +46,7 @@ def test_thrown_non_errors_are_eval_errors(ctx):
 
 
 def test_conversion_errors(ctx):
-    for source in ("Symbol('s')", "const o = {}; o.o = o; o", "({ get x() { throw 1 } })"):
+    for source in ("const o = {}; o.o = o; o", "({ get x() { throw 1 } })"):
         with pytest.raises(v8cage.JSConversionError):
             ctx.eval(source)
     assert ctx.eval("'fine'") == "fine"

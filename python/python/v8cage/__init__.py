@@ -6,30 +6,60 @@
 """
 
 from ._errors import (
+    JSArrayIndexError,
     JSConversionError,
+    JSConversionException,
     JSCrashedError,
     JSError,
     JSEvalError,
-    JSInvalidInputError,
-    JSOOMError,
-    JSSyntaxError,
-    JSTerminatedError,
-    JSTimeoutError,
-)
-from ._mini_racer import (
-    JSConversionException,
     JSEvalException,
+    JSInvalidInputError,
     JSKeyError,
+    JSOOMError,
     JSOOMException,
     JSParseException,
+    JSPromiseError,
+    JSSyntaxError,
+    JSTerminatedError,
     JSTerminatedException,
+    JSTimeoutError,
     JSTimeoutException,
-    JSUndefined,
     JSValueError,
-    MiniRacer,
+    LibAlreadyInitializedError,
+    LibNotFoundError,
     MiniRacerBaseException,
+    WrongReturnTypeException,
 )
-from ._v8cage import Context, JSFunction, JSUndefinedType, Undefined, prestart_worker, v8_version
+from ._mini_racer import (
+    DEFAULT_V8_FLAGS,
+    MiniRacer,
+    PyJsFunctionType,
+    StrictMiniRacer,
+    init_mini_racer,
+    mini_racer,
+)
+from ._objects import (
+    CancelableJSFunction,
+    JSArray,
+    JSFunction,
+    JSMappedObject,
+    JSObject,
+    JSPromise,
+    JSSymbol,
+)
+from ._v8cage import (
+    Context,
+    JSHandle,
+    JSUndefinedType,
+    Undefined,
+    prestart_worker,
+    set_flags,
+    v8_version,
+)
+
+JSUndefined = Undefined
+# mini-racer's name for what a conversion may give.
+PythonJSConvertedTypes = object
 
 __all__ = [
     # v8cage's own API
@@ -38,7 +68,7 @@ __all__ = [
     "JSCrashedError",
     "JSError",
     "JSEvalError",
-    "JSFunction",
+    "JSHandle",
     "JSInvalidInputError",
     "JSOOMError",
     "JSSyntaxError",
@@ -47,19 +77,39 @@ __all__ = [
     "JSUndefinedType",
     "Undefined",
     "prestart_worker",
+    "set_flags",
     "v8_version",
+    # values kept in their context (both APIs)
+    "CancelableJSFunction",
+    "JSArray",
+    "JSFunction",
+    "JSMappedObject",
+    "JSObject",
+    "JSPromise",
+    "JSSymbol",
     # mini-racer (py_mini_racer) compatibility
+    "DEFAULT_V8_FLAGS",
+    "JSArrayIndexError",
     "JSConversionException",
     "JSEvalException",
     "JSKeyError",
     "JSOOMException",
     "JSParseException",
+    "JSPromiseError",
     "JSTerminatedException",
     "JSTimeoutException",
     "JSUndefined",
     "JSValueError",
+    "LibAlreadyInitializedError",
+    "LibNotFoundError",
     "MiniRacer",
     "MiniRacerBaseException",
+    "PyJsFunctionType",
+    "PythonJSConvertedTypes",
+    "StrictMiniRacer",
+    "WrongReturnTypeException",
+    "init_mini_racer",
+    "mini_racer",
 ]
 
 

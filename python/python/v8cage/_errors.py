@@ -1,13 +1,101 @@
-"""The exceptions v8cage raises. Every one derives from :class:`JSError`."""
+"""The exceptions v8cage raises. Every one derives from :class:`JSError`.
 
-from typing import Optional
+Each also derives from the mini-racer (``py_mini_racer``) exception of the
+same meaning, so code written for mini-racer catches v8cage's errors:
+``JSEvalError`` is a ``JSEvalException``, ``JSTimeoutError`` a
+``JSTimeoutException``...
+"""
+
+from typing import Any, Optional
+
+# ---- mini-racer's exception classes (same names, same bases) --------------
 
 
-class JSError(Exception):
+class MiniRacerBaseException(Exception):  # noqa: N818 (mini-racer's name)
+    """Base MiniRacer exception."""
+
+
+class JSEvalException(MiniRacerBaseException):
+    """JavaScript could not be executed."""
+
+
+class JSParseException(JSEvalException):
+    """JavaScript could not be parsed."""
+
+
+class JSTimeoutException(JSEvalException, TimeoutError):
+    """JavaScript execution timed out."""
+
+    def __init__(self, message: str = "JavaScript was terminated by timeout") -> None:
+        super().__init__(message)
+
+
+class JSOOMException(JSEvalException):
+    """JavaScript execution ran out of memory."""
+
+
+class JSTerminatedException(JSEvalException):
+    """JavaScript execution terminated."""
+
+
+class JSValueError(JSEvalException, ValueError):
+    """Bad value passed to JavaScript engine."""
+
+
+class JSKeyError(JSEvalException, KeyError):
+    """No such key found."""
+
+
+class JSConversionException(MiniRacerBaseException):
+    """Type could not be converted to or from JavaScript."""
+
+
+class JSPromiseError(MiniRacerBaseException):
+    """JavaScript rejected a promise; ``reason`` is the rejection value."""
+
+    def __init__(self, reason: Any) -> None:
+        super().__init__(f"JavaScript rejected promise with reason: {_describe_reason(reason)}\n")
+        self.reason = reason
+
+
+def _describe_reason(reason: Any) -> str:
+    stack = getattr(reason, "stack", None)
+    return stack if isinstance(stack, str) else str(reason)
+
+
+class JSArrayIndexError(IndexError, MiniRacerBaseException):
+    """Invalid index into a JSArray."""
+
+    def __init__(self) -> None:
+        super().__init__("JSArray deletion out of range")
+
+
+class WrongReturnTypeException(MiniRacerBaseException):
+    """Invalid type returned by the JavaScript runtime."""
+
+    def __init__(self, typ: type) -> None:
+        super().__init__(f"Unexpected return value type {typ}")
+
+
+class LibAlreadyInitializedError(MiniRacerBaseException):
+    """``init_mini_racer`` was called after V8 started."""
+
+    def __init__(self) -> None:
+        super().__init__("MiniRacer was already initialized before the call to init_mini_racer")
+
+
+class LibNotFoundError(MiniRacerBaseException):
+    """mini-racer's: its native library is missing (v8cage never raises it)."""
+
+
+# ---- v8cage's own -----------------------------------------------------------
+
+
+class JSError(MiniRacerBaseException):
     """Base class of every error JavaScript evaluation raises."""
 
 
-class JSSyntaxError(JSError):
+class JSSyntaxError(JSError, JSParseException):
     """The source does not parse. ``line`` and ``column`` are 1-based."""
 
     def __init__(self, message: str, text: str = "", line: int = 0, column: int = 0) -> None:
@@ -17,7 +105,7 @@ class JSSyntaxError(JSError):
         self.column = column
 
 
-class JSEvalError(JSError):
+class JSEvalError(JSError, JSEvalException):
     """JavaScript threw. ``name`` is the error's name ("TypeError"; empty for
     a thrown non-Error), ``message`` its message, ``stack`` its stack trace."""
 
@@ -28,29 +116,32 @@ class JSEvalError(JSError):
         self.stack = stack
 
 
-class JSTimeoutError(JSError, TimeoutError):
+class JSTimeoutError(JSError, JSTimeoutException):
     """The timeout ran out; the context stays usable."""
 
+    def __init__(self, message: str = "evaluation timed out") -> None:
+        super().__init__(message)
 
-class JSOOMError(JSError, MemoryError):
+
+class JSOOMError(JSError, JSOOMException, MemoryError):
     """The context reached its memory limit; the script was stopped."""
 
 
-class JSTerminatedError(JSError):
+class JSTerminatedError(JSError, JSTerminatedException):
     """``Context.terminate()`` (or Ctrl-C) stopped the evaluation."""
 
 
-class JSConversionError(JSError):
+class JSConversionError(JSError, JSConversionException):
     """A value cannot cross between JavaScript and Python (cycle, depth,
     size, a Symbol, a getter that throws, an invalid Date...)."""
 
 
-class JSInvalidInputError(JSError, ValueError):
+class JSInvalidInputError(JSError, JSValueError):
     """The input cannot be given to V8: the context is closed, no such
     function, source too long..."""
 
 
-class JSCrashedError(JSError):
+class JSCrashedError(JSError, JSEvalException):
     """The worker process of a ``Context(isolation="process")`` died (a V8
     fatal error, a signal, the sandbox refusing a system call) or broke the
     protocol. ``signal`` is the signal that ended it, if any. The context is

@@ -1,91 +1,60 @@
-"""``MiniRacer``: the synchronous API of the ``mini-racer`` package
-(``py_mini_racer``) on top of :class:`v8cage.Context`, so that
-``from v8cage import MiniRacer`` can replace ``from py_mini_racer import
-MiniRacer``. Exceptions carry mini-racer's class names; each is raised
-``from`` the v8cage error it translates. What is not covered is listed in
-the README (async, ``wrap_py_function``, ``heap_snapshot``, JS object
-proxies)."""
+"""``MiniRacer``: mini-racer's (``py_mini_racer``'s) API on a
+:class:`v8cage.Context`, so ``from v8cage import MiniRacer`` replaces
+``from py_mini_racer import MiniRacer``: the same methods, value types
+(live ``JSObject``/``JSArray`` proxies, ``JSFunction``, ``JSPromise``,
+``JSSymbol``), exception classes and message texts, ``setTimeout``, and the
+async API (``mini_racer()``, ``eval_cancelable``, ``wrap_py_function``).
+The differences are listed in the README."""
 
+from __future__ import annotations
+
+import asyncio
 import json
+import threading
+import traceback
+from collections.abc import AsyncGenerator, Awaitable, Generator
+from contextlib import asynccontextmanager, contextmanager
 from json import JSONEncoder
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Optional, TypeVar
+from typing import Any, Callable, ClassVar
 
-from . import _errors
-from ._v8cage import Context, JSUndefinedType, Undefined
+from ._errors import JSInvalidInputError, JSValueError, LibAlreadyInitializedError, WrongReturnTypeException
+from ._objects import JSFunction, run_cancelable
+from ._v8cage import Context, set_flags
 
-JSUndefined = Undefined
+# V8 flags init_mini_racer passes by default. mini-racer's are
+# ("--single-threaded",); v8cage keeps V8's defaults.
+DEFAULT_V8_FLAGS: tuple[str, ...] = ()
 
-T = TypeVar("T")
-
-
-class MiniRacerBaseException(Exception):  # noqa: N818 (mini-racer's name)
-    """Base MiniRacer exception."""
-
-
-class JSEvalException(MiniRacerBaseException):
-    """JavaScript could not be executed."""
+PyJsFunctionType = Callable[..., Awaitable[Any]]
 
 
-class JSParseException(JSEvalException):
-    """JavaScript could not be parsed."""
+def init_mini_racer(
+    *, flags: tuple[str, ...] = DEFAULT_V8_FLAGS, ignore_duplicate_init: bool = False
+) -> None:
+    """Starts V8 with ``flags`` (mini-racer's ``init_mini_racer``). V8
+    starts once per process, with the first context: a later call raises
+    LibAlreadyInitializedError, unless ``ignore_duplicate_init``. Flags that
+    could abort the process or print are refused (JSInvalidInputError)."""
+    global _initialized
+    with _lock:
+        if not _initialized:
+            try:
+                set_flags(" ".join(flags))
+            except JSInvalidInputError as error:
+                if "before the first Context" not in str(error):
+                    raise
+            else:
+                Context().close()  # starts V8 with the flags
+                _initialized = True
+                return
+            _initialized = True
+    if not ignore_duplicate_init:
+        raise LibAlreadyInitializedError
 
 
-class JSTimeoutException(JSEvalException, TimeoutError):
-    """JavaScript execution timed out."""
-
-    def __init__(self, message: str = "JavaScript was terminated by timeout") -> None:
-        super().__init__(message)
-
-
-class JSOOMException(JSEvalException):
-    """JavaScript execution ran out of memory."""
-
-
-class JSTerminatedException(JSEvalException):
-    """JavaScript execution terminated."""
-
-
-class JSValueError(JSEvalException, ValueError):
-    """Bad value passed to JavaScript engine."""
-
-
-class JSKeyError(JSEvalException, KeyError):
-    """No such key found."""
-
-
-class JSConversionException(MiniRacerBaseException):
-    """Type could not be converted to or from JavaScript."""
-
-
-class WrongReturnTypeException(MiniRacerBaseException):
-    """Invalid type returned by the JavaScript runtime."""
-
-    def __init__(self, typ: type) -> None:
-        super().__init__(f"Unexpected return value type {typ}")
-
-
-# Most specific first: v8cage's error -> mini-racer's.
-_TRANSLATIONS = (
-    (_errors.JSSyntaxError, JSParseException),
-    (_errors.JSEvalError, JSEvalException),
-    (_errors.JSTimeoutError, JSTimeoutException),
-    (_errors.JSOOMError, JSOOMException),
-    (_errors.JSTerminatedError, JSTerminatedException),
-    (_errors.JSConversionError, JSConversionException),
-    (_errors.JSInvalidInputError, JSValueError),
-    (_errors.JSError, MiniRacerBaseException),
-)
-
-
-def _translated(work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except _errors.JSError as error:
-        for ours, theirs in _TRANSLATIONS:
-            if isinstance(error, ours):
-                raise theirs(str(error)) from error
-        raise
+_initialized = False
+_lock = threading.Lock()
 
 
 class _Version(str):
@@ -97,13 +66,11 @@ class _Version(str):
 
 
 class MiniRacer:
-    """Evaluates JavaScript in its own V8 isolate (a :class:`v8cage.Context`).
-
-    Use it as a context manager, or call :meth:`close`; otherwise the isolate
-    is freed when the object is collected.
+    """Evaluates JavaScript in its own V8 isolate (a :class:`v8cage.Context`
+    whose results are live proxies, with ``setTimeout``).
 
     ``isolation="process"`` runs V8 in a sandboxed worker process (see
-    :class:`v8cage.Context`).
+    :class:`v8cage.Context`; Python functions cannot be wrapped there).
 
     Attributes:
         json_impl: the JSON module ``execute`` and ``call`` use (default: json).
@@ -111,8 +78,11 @@ class MiniRacer:
 
     json_impl: ClassVar[Any] = json
 
-    def __init__(self, isolation: str = "in-process") -> None:
-        self._ctx: Optional[Context] = Context(isolation=isolation)
+    def __init__(self, context: Context | None = None, isolation: str = "in-process") -> None:
+        if context is None:
+            context = Context(isolation=isolation, objects="handles", event_loop=True)
+            context._use_mini_racer_messages()
+        self._ctx: Context | None = context
         self._soft_limit = 0
         self._hard_limit = 0
 
@@ -123,17 +93,17 @@ class MiniRacer:
 
     @property
     def v8_version(self) -> str:
-        """The V8 version string."""
+        """The V8 version (four numbers, as mini-racer gives it)."""
         from ._v8cage import v8_version
 
-        return _Version(v8_version())
+        return _Version(".".join(v8_version().split("-")[0].split(".")[:4]))
 
     def eval(
         self,
         code: str,
-        timeout: Optional[float] = None,
-        timeout_sec: Optional[float] = None,
-        max_memory: Optional[int] = None,
+        timeout: float | None = None,
+        timeout_sec: float | None = None,
+        max_memory: int | None = None,
     ) -> Any:
         """Evaluates ``code``; returns its last expression's value.
 
@@ -144,15 +114,20 @@ class MiniRacer:
             self.set_hard_memory_limit(max_memory)
         if timeout:
             timeout_sec = timeout / 1000
+        return self._context().eval(code, timeout=timeout_sec or None)
+
+    async def eval_cancelable(self, code: str) -> Any:
+        """``eval`` as a coroutine: cancelling it (e.g. ``asyncio.wait_for``)
+        terminates the JavaScript."""
         ctx = self._context()
-        return _translated(lambda: ctx.eval(code, timeout=timeout_sec or None))
+        return await run_cancelable(ctx, lambda: ctx.eval(code))
 
     def execute(
         self,
         expr: str,
-        timeout: Optional[float] = None,
-        timeout_sec: Optional[float] = None,
-        max_memory: Optional[int] = None,
+        timeout: float | None = None,
+        timeout_sec: float | None = None,
+        max_memory: int | None = None,
     ) -> Any:
         """Evaluates a JS expression and returns it through JSON
         (``JSON.stringify`` in JS, ``json_impl.loads`` here)."""
@@ -168,10 +143,10 @@ class MiniRacer:
         self,
         expr: str,
         *args: Any,
-        encoder: Optional[type[JSONEncoder]] = None,
-        timeout: Optional[float] = None,
-        timeout_sec: Optional[float] = None,
-        max_memory: Optional[int] = None,
+        encoder: type[JSONEncoder] | None = None,
+        timeout: float | None = None,
+        timeout_sec: float | None = None,
+        max_memory: int | None = None,
     ) -> Any:
         """Calls the JS function ``expr`` with ``args`` passed as JSON
         (``json_impl.dumps``, with ``encoder``), and returns its result
@@ -182,6 +157,49 @@ class MiniRacer:
         return self.execute(
             f"{expr}.apply(this, {json_args})", timeout_sec=timeout_sec, max_memory=max_memory
         )
+
+    @asynccontextmanager
+    async def wrap_py_function(self, func: PyJsFunctionType) -> AsyncGenerator[JSFunction, None]:
+        """A JS function that calls the async Python function ``func`` and
+        returns a Promise of its result (rejected with an Error carrying the
+        traceback if it raises). Calls still running when the block ends are
+        cancelled."""
+        ctx = self._context()
+        loop = asyncio.get_running_loop()
+        running: set[asyncio.Task[None]] = set()
+
+        def start(resolve: JSFunction, reject: JSFunction, *args: Any) -> None:
+            async def run() -> None:
+                try:
+                    value = await func(*args)
+                except Exception:  # noqa: BLE001 (reported to JavaScript)
+                    reject("Error running Python function:\n" + traceback.format_exc())
+                else:
+                    resolve(value)
+
+            def schedule() -> None:
+                task = loop.create_task(run())
+                running.add(task)
+                task.add_done_callback(running.discard)
+
+            loop.call_soon_threadsafe(schedule)
+
+        bridge = ctx._host_function(start)
+        # The Error a failed call rejects with gets the stack of the call
+        # site (captured when JavaScript called), as mini-racer's does.
+        make = ctx.eval(
+            "(bridge) => function (...args) { const site = new Error();"
+            " return new Promise((resolve, reject) => bridge(resolve, (message) => {"
+            " const error = new Error(message), frames = String(site.stack);"
+            " error.stack = `Error: ${message}` + frames.slice(frames.indexOf('\\n'));"
+            " reject(error) }, ...args)) }"
+        )
+        try:
+            yield make(bridge)
+        finally:
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     def _apply_memory_limits(self) -> None:
         ctx = self._context()
@@ -216,23 +234,23 @@ class MiniRacer:
 
     def close(
         self,
-        exc_type: Optional[type[BaseException]] = None,
-        exc_val: Optional[BaseException] = None,
-        exc_tb: Optional[TracebackType] = None,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
     ) -> None:
         """Frees the isolate. Using this MiniRacer afterwards raises JSValueError."""
         ctx, self._ctx = self._ctx, None
         if ctx is not None:
             ctx.close()
 
-    def __enter__(self) -> "MiniRacer":
+    def __enter__(self) -> MiniRacer:
         return self
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc_val: Optional[BaseException],
-        exc_tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
     ) -> None:
         self.close(exc_type, exc_val, exc_tb)
 
@@ -243,18 +261,30 @@ class MiniRacer:
             pass
 
 
+@contextmanager
+def mini_racer(event_loop: asyncio.AbstractEventLoop | None = None) -> Generator[MiniRacer, None, None]:
+    """A MiniRacer for async code, closed when the block ends (mini-racer's
+    ``mini_racer()``). ``event_loop`` is accepted for compatibility: v8cage
+    needs no loop of its own."""
+    del event_loop
+    racer = MiniRacer()
+    try:
+        yield racer
+    finally:
+        # Its context is freed; the MiniRacer object stays inspectable.
+        context = racer._ctx
+        if context is not None:
+            context.close()
+
+
+# mini-racer 0.4/0.5's name; the same class there too.
+StrictMiniRacer = MiniRacer
+
 __all__ = [
-    "JSConversionException",
-    "JSEvalException",
-    "JSKeyError",
-    "JSOOMException",
-    "JSParseException",
-    "JSTerminatedException",
-    "JSTimeoutException",
-    "JSUndefined",
-    "JSUndefinedType",
-    "JSValueError",
+    "DEFAULT_V8_FLAGS",
     "MiniRacer",
-    "MiniRacerBaseException",
-    "WrongReturnTypeException",
+    "PyJsFunctionType",
+    "StrictMiniRacer",
+    "init_mini_racer",
+    "mini_racer",
 ]

@@ -1,0 +1,290 @@
+"""Live proxies of JavaScript values kept in their context (handles).
+
+Results that are not copied come back as one of these: functions always;
+promises, symbols, maps, sets, errors and regexps in every context; every
+object with ``Context(objects="handles")`` (what ``MiniRacer`` uses, as
+mini-racer does). Reads and writes go through to JavaScript; the context
+keeps the value alive while the proxy lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator, Iterator, MutableMapping, MutableSequence
+from typing import TYPE_CHECKING, Any, overload
+
+from ._errors import JSArrayIndexError, JSKeyError, JSPromiseError, JSTimeoutException
+from ._v8cage import JSHandle, Undefined
+
+if TYPE_CHECKING:
+    from ._v8cage import Context
+
+# Longest pause between two looks at a pending promise while awaiting it:
+# V8's own tasks (e.g. WebAssembly compilation) finish unannounced.
+_MAX_POLL = 0.02
+
+
+class JSObject:
+    """A JavaScript object kept in its context."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: JSHandle) -> None:
+        self._handle = handle
+
+    @property
+    def _ctx(self) -> Context:
+        return self._handle.context
+
+    def __hash__(self) -> int:
+        return hash(self._handle)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JSObject):
+            return NotImplemented
+        if self._handle == other._handle:
+            return True
+        # The same value may come back under another handle.
+        ctx = self._ctx
+        return ctx is other._ctx and bool(
+            ctx._call(ctx._get(ctx._get(None, "Object"), "is"), None, (self, other))
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._handle.label!r}>"
+
+
+class JSMappedObject(JSObject, MutableMapping[Any, Any]):
+    """An object as a live mapping of its enumerable string keys (inherited
+    ones too, as ``for...in`` lists them; index keys as ints)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self._ctx._get(self, key)
+        if value is Undefined and not self._ctx._has(self, key):
+            raise JSKeyError(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._ctx._set(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if not self._ctx._delete(self, key):
+            raise JSKeyError(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._ctx._keys(self))
+
+    def __len__(self) -> int:
+        return len(self._ctx._keys(self))
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._ctx._has(self, key))
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    @property
+    def stack(self) -> str | None:
+        """An error's ``stack`` (None for other objects)."""
+        if self._handle.kind != "error":
+            return None
+        stack = self._ctx._get(self, "stack")
+        return stack if isinstance(stack, str) else None
+
+    def __str__(self) -> str:
+        if self._handle.kind == "error":
+            return str(self._ctx._call(self._ctx._get(self, "toString"), self, ()))
+        return repr(self)
+
+    # Contents compare equal, as mini-racer's objects do; Mapping would make
+    # proxies unhashable: they hash by identity.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JSObject) and JSObject.__eq__(self, other):
+            return True
+        return MutableMapping.__eq__(self, other)
+
+    __hash__ = JSObject.__hash__
+
+
+class JSArray(JSObject, MutableSequence[Any]):
+    """A live JavaScript array."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return int(self._ctx._get(self, "length"))
+
+    def _index(self, index: int, length: int | None = None) -> int:
+        if not isinstance(index, int):
+            raise TypeError(f"JSArray indices must be ints, not {type(index).__name__}")
+        length = len(self) if length is None else length
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise JSArrayIndexError
+        return index
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._ctx._get(self, self._index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            raise TypeError("JSArray does not support slice assignment")
+        self._ctx._set(self, self._index(index), value)
+
+    def __delitem__(self, index: Any) -> None:
+        if isinstance(index, slice):
+            raise TypeError("JSArray does not support slice deletion")
+        self._splice(self._index(index), 1)
+
+    def _splice(self, start: int, count: int, *items: Any) -> None:
+        self._ctx._call(self._ctx._get(self, "splice"), self, (start, count, *items))
+
+    def insert(self, index: int, value: Any) -> None:
+        length = len(self)
+        if index < 0:
+            index = max(0, index + length)
+        self._splice(min(index, length), 0, value)
+
+    def append(self, value: Any) -> None:
+        self._ctx._call(self._ctx._get(self, "push"), self, (value,))
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self._ctx._get(self, i)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    __hash__ = JSObject.__hash__
+    __eq__ = JSObject.__eq__
+
+
+class JSFunction(JSMappedObject):
+    """A JavaScript function: calling it runs it in its context, under the
+    context's limits (``timeout``/``timeout_sec``: seconds for this call)."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return self._handle.label
+
+    def __call__(
+        self,
+        *args: Any,
+        this: Any = None,
+        timeout: float | None = None,
+        timeout_sec: float | None = None,
+    ) -> Any:
+        return self._ctx._call(self, this, args, timeout or timeout_sec)
+
+    def cancelable(self) -> CancelableJSFunction:
+        """This function as a coroutine function whose calls stop the
+        JavaScript when they are cancelled (e.g. by ``asyncio.wait_for``)."""
+        return CancelableJSFunction(self._handle)
+
+
+class CancelableJSFunction(JSMappedObject):
+    """A JavaScript function called as a coroutine; cancelling the call
+    terminates the JavaScript."""
+
+    __slots__ = ()
+
+    async def __call__(self, *args: Any, this: Any = None) -> Any:
+        ctx = self._ctx
+        return await run_cancelable(ctx, lambda: ctx._call(self, this, args))
+
+
+class JSSymbol(JSMappedObject):
+    """A JavaScript symbol (``description`` is its description)."""
+
+    __slots__ = ()
+
+    @property
+    def description(self) -> str:
+        return self._handle.label
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class JSPromise(JSObject):
+    """A JavaScript promise: ``get()`` waits for it (running the context's
+    timers meanwhile), ``await`` does the same without blocking the loop.
+    A rejection raises :class:`JSPromiseError`."""
+
+    __slots__ = ()
+
+    def get(self, *, timeout: float | None = None) -> Any:
+        state, value = self._ctx._await_promise(self, timeout)
+        return _outcome(state, value)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._settled().__await__()
+
+    async def _settled(self) -> Any:
+        ctx = self._ctx
+        poll = 0.0005
+        while True:
+            next_timer = ctx.run_pending()
+            state, value = ctx._promise_state(self)
+            if state != 0:
+                return _outcome(state, value)
+            pause = poll if next_timer is None else min(poll, next_timer)
+            await asyncio.sleep(pause)
+            poll = min(poll * 2, _MAX_POLL)
+
+
+def _outcome(state: int, value: Any) -> Any:
+    if state == 1:
+        return value
+    if state == 2:
+        raise JSPromiseError(value)
+    raise JSTimeoutException("the promise did not settle in time")
+
+
+async def run_cancelable(ctx: Context, work: Any) -> Any:
+    """Runs ``work`` (which uses ``ctx``) in a worker thread; cancelling the
+    awaiting task terminates the JavaScript it runs."""
+    future = asyncio.get_running_loop().run_in_executor(None, work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        ctx.terminate()
+        raise
+
+
+_KINDS: dict[str, type[JSObject]] = {
+    "function": JSFunction,
+    "array": JSArray,
+    "promise": JSPromise,
+    "symbol": JSSymbol,
+}
+
+
+def wrap(handle: JSHandle) -> JSObject:
+    """The proxy for ``handle`` (the native module calls this)."""
+    return _KINDS.get(handle.kind, JSMappedObject)(handle)
+
+
+__all__ = [
+    "CancelableJSFunction",
+    "JSArray",
+    "JSFunction",
+    "JSMappedObject",
+    "JSObject",
+    "JSPromise",
+    "JSSymbol",
+]

@@ -1,0 +1,159 @@
+"""Values kept in their context (proxies), promises, timers, Python
+callbacks, and mini-racer's async API and message formats."""
+
+import asyncio
+
+import pytest
+import v8cage
+
+
+@pytest.fixture
+def mr():
+    with v8cage.MiniRacer() as racer:
+        yield racer
+
+
+def test_objects_are_live_proxies_in_mini_racer(mr):
+    obj = mr.eval("var proto = {inherited: 1}; var a = Object.create(proto); a[5] = 'five'; a")
+    assert isinstance(obj, v8cage.JSMappedObject)
+    assert sorted(obj.keys(), key=str) == [5, "inherited"]
+    assert obj[5] == obj["5"] == "five"
+    obj[None] = "written"
+    assert mr.eval("a['null']") == "written"
+    del obj[None]
+    with pytest.raises(KeyError):
+        del obj["elvis"]
+    with pytest.raises(KeyError):
+        obj["elvis"]
+    arr = mr.eval("var b = [1, 2]; b")
+    assert isinstance(arr, v8cage.JSArray)
+    arr.append(3)
+    arr.insert(0, 0)
+    del arr[1]
+    assert mr.eval("b.join()") == "0,2,3"
+    with pytest.raises(IndexError):
+        arr[3]
+    # A proxy passed back is the same object.
+    assert mr.eval("x => x === b")(arr) is True
+    # Equal contents compare equal; hashing works.
+    assert mr.eval("({k: 1})") == mr.eval("({k: 1})")
+    assert hash(obj) == hash(obj)
+
+
+def test_copying_contexts_return_handles_only_for_what_a_copy_would_lose():
+    with v8cage.Context() as ctx:
+        assert ctx.eval("({a: [1]})") == {"a": [1]}
+        for source in ("new Map([[1, 2]])", "new Set([1])", "new Error('e')", "/re/"):
+            assert isinstance(ctx.eval(source), v8cage.JSMappedObject), source
+        error = ctx.eval("new TypeError('bad')")
+        assert str(error) == "TypeError: bad"
+        assert "TypeError: bad" in error.stack
+        symbol = ctx.eval("var s = Symbol('tag'); s")
+        assert isinstance(symbol, v8cage.JSSymbol) and symbol.description == "tag"
+        assert symbol == ctx.eval("s")
+        # A settled promise gives its outcome, a pending one a JSPromise.
+        assert ctx.eval("Promise.resolve(42)") == 42
+        with pytest.raises(v8cage.JSEvalError):
+            ctx.eval("Promise.reject(new Error('no'))")
+        assert isinstance(ctx.eval("new Promise(() => {})"), v8cage.JSPromise)
+
+
+def test_promises_wait_for_timers(mr):
+    promise = mr.eval("new Promise(res => setTimeout(() => res(6 * 7), 10))")
+    assert isinstance(promise, v8cage.JSPromise)
+    assert promise.get() == 42
+    rejected = mr.eval("Promise.reject(new Error('nope'))")
+    with pytest.raises(v8cage.JSPromiseError) as info:
+        rejected.get()
+    assert info.value.args[0].startswith("JavaScript rejected promise with reason: Error: nope\n")
+    never = mr.eval("new Promise(() => {})")
+    with pytest.raises(v8cage.JSTimeoutException):
+        never.get(timeout=0.01)
+
+
+def test_timers_fire_in_order_and_clear(mr):
+    done = mr.eval(
+        "var order = []; setTimeout(() => order.push('b'), 20); setTimeout(() => order.push('a'), 0);"
+        "clearTimeout(setTimeout(() => order.push('x'), 5));"
+        "new Promise(res => setTimeout(() => res(order.join()), 40))"
+    )
+    assert done.get() == "a,b"
+
+
+def test_python_functions_called_from_javascript():
+    seen = []
+
+    def record(*args):
+        seen.append(args)
+        return {"count": len(seen)}
+
+    def fail():
+        raise RuntimeError("from python")
+
+    with v8cage.Context(timeout=60) as ctx:
+        ctx.eval("var cb")
+        ctx._set(None, "record", ctx._host_function(record))
+        ctx._set(None, "fail", ctx._host_function(fail))
+        assert ctx.eval("record(1, 'a', [true]).count") == 1
+        assert seen == [(1, "a", [True])]
+        message = ctx.eval("try { fail() } catch (e) { e.message }")
+        assert message.startswith("Error running Python function:\nTraceback")
+        assert "RuntimeError: from python" in message
+
+        def reenter():
+            return ctx.eval("1")
+
+        ctx._set(None, "reenter", ctx._host_function(reenter))
+        # The callback cannot use its own context while that runs it.
+        text = ctx.eval("try { reenter() } catch (e) { e.message }")
+        assert "cannot use its own context" in text
+        assert ctx.eval("2") == 2
+
+
+def test_wrapped_async_python_functions_and_cancelable_eval():
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    async def main():
+        with v8cage.mini_racer() as mr:
+            async with mr.wrap_py_function(double) as jsfunc:
+                mr.eval("f => { globalThis.twice = f }")(jsfunc)
+                assert await mr.eval("twice(21)") == 42
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(mr.eval_cancelable("for (;;) {}"), timeout=0.05)
+            assert mr.eval("1") == 1
+
+    asyncio.run(main())
+
+
+def test_mini_racer_message_formats(mr):
+    with pytest.raises(v8cage.JSEvalException) as info:
+        mr.eval("undefinedName")
+    assert info.value.args[0] == (
+        "<anonymous>:1: ReferenceError: undefinedName is not defined\n"
+        "undefinedName\n^\n\n"
+        "ReferenceError: undefinedName is not defined\n    at <anonymous>:1:1\n"
+    )
+    with pytest.raises(v8cage.JSParseException) as parse:
+        mr.eval("var f = function(")
+    assert parse.value.args[0].startswith("<anonymous>:1: SyntaxError: Unexpected end of input\n")
+    assert isinstance(parse.value, v8cage.JSSyntaxError)
+
+
+def test_handles_are_released_with_their_proxies(mr):
+    import gc
+
+    held = [mr.eval("({})"), mr.eval("[]"), mr.eval("() => 1")]
+    assert mr._ctx.value_count() == 3
+    del held
+    gc.collect()
+    assert mr._ctx.value_count() == 0
+
+
+def test_init_mini_racer_runs_once():
+    v8cage.init_mini_racer(ignore_duplicate_init=True)
+    with pytest.raises(v8cage.LibAlreadyInitializedError):
+        v8cage.init_mini_racer()
+    assert v8cage.StrictMiniRacer is v8cage.MiniRacer
+    assert v8cage.MiniRacer()._ctx.v8_is_using_sandbox() is False
