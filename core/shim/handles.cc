@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "host.h"
 #include "report.h"
+#include "snapshot.h"
 
 namespace v8cage_shim {
 
@@ -78,6 +79,7 @@ int Operate(Session& s, v8::TryCatch& tc, int op, uint32_t id, std::vector<v8::L
   if (op == V8CAGE_OP_RUN_PENDING) {
     return CompleteWithValue(s, tc, v8::Number::New(s.isolate(), NextTimerDelay(self)), out);
   }
+  if (op == V8CAGE_OP_HEAP_SNAPSHOT) return HeapSnapshot(s, out);
   if (op == V8CAGE_OP_HOST_FUNCTION) {
     v8::Local<v8::Function> function;
     if (!NewHostFunction(s, id).ToLocal(&function)) return ReportFailure(s, tc, false, out);

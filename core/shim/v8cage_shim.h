@@ -119,7 +119,8 @@ enum v8cage_handle_op {
   V8CAGE_OP_RUN_PENDING = 6,    // [] -> ms until the next timer is due, or -1 (id unused)
   V8CAGE_OP_HOST_FUNCTION = 7,  // [] -> a function calling host callback `id`
   V8CAGE_OP_HAS = 8,            // [key] -> `key in target`
-  V8CAGE_OP_COUNT = 9,
+  V8CAGE_OP_HEAP_SNAPSHOT = 9,  // [] -> V8's heap snapshot, JSON text (id unused)
+  V8CAGE_OP_COUNT = 10,
 };
 
 int v8cage_handle_op(v8cage_isolate* iso, int op, uint32_t id, const uint8_t* args, size_t args_len,

@@ -489,6 +489,20 @@ impl Context {
         Ok(self.host.as_deref().expect("set above"))
     }
 
+    /// V8's heap snapshot (the JSON Chrome DevTools load), bounded by
+    /// `max_result_bytes`. V8's profiler builds it outside the JS heap, so
+    /// the heap limit does not bound that work (process isolation's address
+    /// space limit does).
+    pub fn heap_snapshot(&mut self) -> Result<String, Error> {
+        match self.handle_op(ffi::OP_HEAP_SNAPSHOT, 0, &[])? {
+            Value::String(json) => Ok(json),
+            other => Err(Error::Conversion(format!(
+                "the heap snapshot came back as {}",
+                value_kind(&other)
+            ))),
+        }
+    }
+
     /// Handles (functions, objects...) from results that are still held,
     /// i.e. values the context keeps alive for the embedder.
     pub fn handle_count(&self) -> usize {

@@ -287,3 +287,24 @@ fn host_functions_need_an_in_process_context() {
     ));
     assert_eq!(c.eval("typeof f").unwrap(), key("undefined"));
 }
+
+#[rstest]
+fn heap_snapshots_are_json_and_bounded(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = context_with(isolation, false, false);
+    c.eval("var marker = {veryDistinctivePropertyName: 1}")
+        .unwrap();
+    let json = c.heap_snapshot().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert!(parsed["nodes"].as_array().is_some_and(|n| !n.is_empty()));
+    assert!(json.contains("veryDistinctivePropertyName"));
+    // Larger than the result bound: refused, and the context goes on.
+    let mut small = Context::new(ContextOptions {
+        max_result_bytes: 64 << 10,
+        ..common::options(isolation)
+    })
+    .unwrap();
+    assert!(matches!(small.heap_snapshot(), Err(Error::Conversion(_))));
+    assert_eq!(small.eval("1 + 1").unwrap(), Value::from(2));
+}

@@ -357,7 +357,7 @@ impl PyContext {
     }
 
     #[pyo3(signature = (target, key, value))]
-    fn _set(
+    pub(crate) fn _set(
         &self,
         py: Python<'_>,
         target: Option<&Bound<'_, PyAny>>,
@@ -481,6 +481,55 @@ impl PyContext {
             .get()
             .with_context(slf.py(), None, |ctx| ctx.host_function(callback))?;
         to_py(slf, value)
+    }
+
+    /// `eval` as a coroutine: runs in a worker thread (the event loop goes
+    /// on), a resulting promise is awaited too, and cancelling the awaiting
+    /// task (e.g. `asyncio.wait_for`, Ctrl-C under `asyncio.run`)
+    /// terminates the JavaScript.
+    #[pyo3(signature = (code, timeout=None))]
+    fn eval_async<'py>(
+        slf: &Bound<'py, Self>,
+        code: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("v8cage._objects")?
+            .call_method1("eval_async", (slf, code, timeout))
+    }
+
+    /// V8's heap snapshot as JSON text (what Chrome DevTools loads).
+    fn heap_snapshot(&self, py: Python<'_>) -> PyResult<String> {
+        self.with_context(py, None, |ctx| ctx.heap_snapshot())
+    }
+
+    /// Defines the global `name` as a JavaScript function that calls the
+    /// Python callable `function` synchronously, on the evaluating thread
+    /// and inside the evaluation's timeout. Its exceptions are thrown in
+    /// JavaScript as Errors (with the traceback); it cannot use this
+    /// context itself (JSInvalidInputError). In-process contexts only.
+    ///
+    /// An async function (from async code) becomes a JavaScript function
+    /// returning a Promise, settled when the coroutine, run on the current
+    /// event loop, finishes.
+    fn expose(slf: &Bound<'_, Self>, name: &str, function: Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let is_async = py
+            .import("inspect")?
+            .call_method1("iscoroutinefunction", (&function,))?
+            .is_truthy()?;
+        if is_async {
+            py.import("v8cage._objects")?
+                .call_method1("expose_async", (slf, name, function))?;
+            return Ok(());
+        }
+        let js_function = Self::_host_function(slf, function)?;
+        slf.get()._set(
+            slf.py(),
+            None,
+            &PyString::new(slf.py(), name).into_any(),
+            &js_function,
+        )
     }
 
     /// Handles (functions, objects, promises...) held by Python now.

@@ -91,9 +91,8 @@ def test_python_functions_called_from_javascript():
         raise RuntimeError("from python")
 
     with v8cage.Context(timeout=60) as ctx:
-        ctx.eval("var cb")
-        ctx._set(None, "record", ctx._host_function(record))
-        ctx._set(None, "fail", ctx._host_function(fail))
+        ctx.expose("record", record)
+        ctx.expose("fail", fail)
         assert ctx.eval("record(1, 'a', [true]).count") == 1
         assert seen == [(1, "a", [True])]
         message = ctx.eval("try { fail() } catch (e) { e.message }")
@@ -103,7 +102,7 @@ def test_python_functions_called_from_javascript():
         def reenter():
             return ctx.eval("1")
 
-        ctx._set(None, "reenter", ctx._host_function(reenter))
+        ctx.expose("reenter", reenter)
         # The callback cannot use its own context while that runs it.
         text = ctx.eval("try { reenter() } catch (e) { e.message }")
         assert "cannot use its own context" in text
@@ -157,3 +156,67 @@ def test_init_mini_racer_runs_once():
         v8cage.init_mini_racer()
     assert v8cage.StrictMiniRacer is v8cage.MiniRacer
     assert v8cage.MiniRacer()._ctx.v8_is_using_sandbox() is False
+
+
+def test_async_python_functions_and_eval_async_on_a_context():
+    async def fetch(key):
+        await asyncio.sleep(0)
+        if key == "missing":
+            raise LookupError(key)
+        return {"key": key}
+
+    async def main():
+        with v8cage.Context(timeout=60) as ctx:
+            ctx.expose("fetch", fetch)
+            # A promise result is awaited too.
+            assert await ctx.eval_async("fetch('a').then(r => r.key + '!')") == "a!"
+            with pytest.raises(v8cage.JSPromiseError) as info:
+                await ctx.eval_async("fetch('missing')")
+            assert "LookupError: missing" in str(info.value)
+            # Cancelling the awaiting task stops the JavaScript.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ctx.eval_async("for (;;) {}"), timeout=0.05)
+            assert await ctx.eval_async("6 * 7") == 42
+
+    asyncio.run(main())
+
+
+def test_heap_snapshot(mr):
+    mr.eval("var marker = {aVeryDistinctivePropertyName: 1}")
+    snapshot = mr.heap_snapshot()
+    assert snapshot["nodes"] and snapshot["strings"]
+    assert "aVeryDistinctivePropertyName" in snapshot["strings"]
+
+
+def test_ctrl_c_cancels_an_awaited_evaluation():
+    """SIGINT under asyncio.run cancels the awaiting task, which terminates
+    the JavaScript; the child exits with KeyboardInterrupt instead of
+    spinning forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys, v8cage\n"
+            "ctx = v8cage.Context()\n"
+            "ctx.expose('ready', lambda: print('ready', flush=True))\n"
+            "try:\n"
+            "    asyncio.run(ctx.eval_async('ready(); for (;;) {}'))\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', ctx.eval('1 + 1'), flush=True)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        os.kill(child.pid, signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert out == "interrupted 2\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import traceback
 from collections.abc import AsyncGenerator, Awaitable, Generator
 from contextlib import asynccontextmanager, contextmanager
 from json import JSONEncoder
@@ -19,7 +18,7 @@ from types import TracebackType
 from typing import Any, Callable, ClassVar
 
 from ._errors import JSInvalidInputError, JSValueError, LibAlreadyInitializedError, WrongReturnTypeException
-from ._objects import JSFunction, run_cancelable
+from ._objects import JSFunction, async_bridge, run_cancelable
 from ._v8cage import Context, set_flags
 
 # V8 flags init_mini_racer passes by default. mini-racer's are
@@ -164,38 +163,9 @@ class MiniRacer:
         returns a Promise of its result (rejected with an Error carrying the
         traceback if it raises). Calls still running when the block ends are
         cancelled."""
-        ctx = self._context()
-        loop = asyncio.get_running_loop()
-        running: set[asyncio.Task[None]] = set()
-
-        def start(resolve: JSFunction, reject: JSFunction, *args: Any) -> None:
-            async def run() -> None:
-                try:
-                    value = await func(*args)
-                except Exception:  # noqa: BLE001 (reported to JavaScript)
-                    reject("Error running Python function:\n" + traceback.format_exc())
-                else:
-                    resolve(value)
-
-            def schedule() -> None:
-                task = loop.create_task(run())
-                running.add(task)
-                task.add_done_callback(running.discard)
-
-            loop.call_soon_threadsafe(schedule)
-
-        bridge = ctx._host_function(start)
-        # The Error a failed call rejects with gets the stack of the call
-        # site (captured when JavaScript called), as mini-racer's does.
-        make = ctx.eval(
-            "(bridge) => function (...args) { const site = new Error();"
-            " return new Promise((resolve, reject) => bridge(resolve, (message) => {"
-            " const error = new Error(message), frames = String(site.stack);"
-            " error.stack = `Error: ${message}` + frames.slice(frames.indexOf('\\n'));"
-            " reject(error) }, ...args)) }"
-        )
+        jsfunc, running = async_bridge(self._context(), func)
         try:
-            yield make(bridge)
+            yield jsfunc
         finally:
             for task in list(running):
                 task.cancel()
@@ -231,6 +201,10 @@ class MiniRacer:
         """V8 heap statistics: used_heap_size, total_heap_size,
         heap_size_limit (as mini-racer) and external_memory."""
         return self._context().heap_stats()
+
+    def heap_snapshot(self) -> Any:
+        """V8's heap snapshot (what Chrome DevTools loads), parsed with ``json_impl``."""
+        return self.json_impl.loads(self._context().heap_snapshot())
 
     def close(
         self,

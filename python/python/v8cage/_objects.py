@@ -10,7 +10,8 @@ keeps the value alive while the proxy lives.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterator, MutableMapping, MutableSequence
+import traceback
+from collections.abc import Awaitable, Callable, Generator, Iterator, MutableMapping, MutableSequence
 from typing import TYPE_CHECKING, Any, overload
 
 from ._errors import JSArrayIndexError, JSKeyError, JSPromiseError, JSTimeoutException
@@ -263,7 +264,67 @@ async def run_cancelable(ctx: Context, work: Any) -> Any:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         ctx.terminate()
+        future.add_done_callback(_drop_outcome)
         raise
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    """Retrieves a stopped call's exception and drops its traceback, whose
+    frames would keep the call's arguments (handles) alive."""
+    if not future.cancelled() and (error := future.exception()) is not None:
+        error.with_traceback(None)
+
+
+async def eval_async(ctx: Context, code: str, timeout: float | None) -> Any:
+    """``Context.eval_async``: eval in a worker thread, then await a promise result."""
+    result = await run_cancelable(ctx, lambda: ctx.eval(code, timeout=timeout))
+    if isinstance(result, JSPromise):
+        return await result
+    return result
+
+
+def expose_async(ctx: Context, name: str, function: Callable[..., Awaitable[Any]]) -> None:
+    """``Context.expose`` for an async function: JavaScript gets a function
+    returning a Promise, settled when the coroutine (run on the event loop
+    running now) finishes; an exception rejects it with an Error carrying
+    the traceback."""
+    ctx._set(None, name, async_bridge(ctx, function)[0])
+
+
+def async_bridge(
+    ctx: Context, function: Callable[..., Awaitable[Any]]
+) -> tuple[JSFunction, set[asyncio.Task[None]]]:
+    """A JS function calling the async ``function`` (see ``expose_async``),
+    and the set of its calls in flight (tasks on the running loop)."""
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[None]] = set()
+
+    def start(resolve: JSFunction, reject: JSFunction, *args: Any) -> None:
+        async def run() -> None:
+            try:
+                value = await function(*args)
+            except Exception:  # noqa: BLE001 (reported to JavaScript)
+                reject("Error running Python function:\n" + traceback.format_exc())
+            else:
+                resolve(value)
+
+        def schedule() -> None:
+            task = loop.create_task(run())
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+        loop.call_soon_threadsafe(schedule)
+
+    # The Error a failed call rejects with gets the stack of the call site
+    # (captured when JavaScript called), as mini-racer's does.
+    make = ctx.eval(
+        "(bridge) => function (...args) { const site = new Error();"
+        " return new Promise((resolve, reject) => bridge(resolve, (message) => {"
+        " const error = new Error(message), frames = String(site.stack);"
+        " error.stack = `Error: ${message}` + frames.slice(frames.indexOf('\\n'));"
+        " reject(error) }, ...args)) }"
+    )
+    return make(ctx._host_function(start)), running
 
 
 _KINDS: dict[str, type[JSObject]] = {
