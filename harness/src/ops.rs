@@ -60,7 +60,12 @@ const SNIPPETS: &[(&str, Expect)] = &[
         Expect::Exception("RangeError"),
     ),
     ("{ const o = {}; o.o = o; o }", Expect::Conversion),
-    ("Symbol('s')", Expect::Conversion),
+    ("Symbol('s')", Expect::Value),
+    ("new Promise(() => {})", Expect::Value),
+    (
+        "Promise.reject(new TypeError('r'))",
+        Expect::Exception("TypeError"),
+    ),
     (
         "globalThis.keep = (globalThis.keep || []).concat([new Array(1e5).fill(0)]); keep.length",
         Expect::Value,
