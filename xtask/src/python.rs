@@ -185,6 +185,24 @@ print("wheel smoke test passed; V8", v8cage.v8_version(), "from", libnode[0])
 /// auditwheel-style, by maturin + patchelf), installs the wheel into a fresh
 /// venv in a temporary directory and runs a smoke test there, with no
 /// `.deps/` path and no LD_LIBRARY_PATH. Prints the wheel's tag and size.
+/// Deletes the extension cargo linked in `profile_dir` (and its copy in
+/// `deps/`), so the next build links it anew.
+fn remove_linked_extension(profile_dir: &Path) -> Result<()> {
+    for dir in [profile_dir.to_path_buf(), profile_dir.join("deps")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with("lib_v8cage") && name.ends_with(".so") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
@@ -201,9 +219,19 @@ pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
             .env_remove("RUSTUP_TOOLCHAIN"))
     };
     maturin(&["sdist"])?;
+    // `--auditwheel repair` patches the linked extension in place (its
+    // libnode dependency renamed to the bundled copy), and cargo would hand
+    // that patched file to the next build: a second wheel could not be
+    // repaired, and `maturin develop` (py-bench, pytest) would load it. So
+    // the wheel builds in a target directory of its own, from a freshly
+    // linked extension every time.
+    let target_dir = root.join("target/wheel-build");
+    remove_linked_extension(&target_dir.join("release"))?;
     maturin(&[
         "build",
         "--release",
+        "--target-dir",
+        &target_dir.to_string_lossy(),
         "--compatibility",
         manylinux,
         "--auditwheel",
