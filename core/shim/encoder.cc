@@ -159,7 +159,11 @@ class Encoder {
     }
     if (!all) return -1;
     if (v->IsArray()) return kHandleArray;
-    // Binary data is copied (bytes): a handle could not be read as memory.
+    if ((v->IsArrayBuffer() || v->IsSharedArrayBuffer()) &&
+        (s_.self()->limits.options & V8CAGE_OPTION_BUFFER_HANDLES) != 0) {
+      return kHandleArrayBuffer;
+    }
+    // Other binary data is copied (bytes).
     if (v->IsDate() || v->IsArrayBufferView() || v->IsArrayBuffer() || v->IsSharedArrayBuffer()) return -1;
     return kHandleObject;
   }

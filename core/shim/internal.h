@@ -100,6 +100,9 @@ struct v8cage_isolate {
   // them (v8cage_release_functions).
   std::unordered_map<uint32_t, v8::Global<v8::Value>> handles;
   uint32_t last_handle_id = 0;
+  // Memory of ArrayBuffer handles lent to the embedder (V8CAGE_OP_BUFFER),
+  // kept allocated until the handle is released.
+  std::unordered_map<uint32_t, std::shared_ptr<v8::BackingStore>> lent_buffers;
   // setTimeout's pending callbacks (timers.cc), in the order they fire:
   // by due time (steady-clock milliseconds), then by creation.
   struct Timer {

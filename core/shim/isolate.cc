@@ -156,6 +156,7 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
       v8::Locker locker(iso->isolate);
       v8::Isolate::Scope isolate_scope(iso->isolate);
       iso->handles.clear();
+      iso->lent_buffers.clear();
       iso->timers.clear();
       iso->timer_keys.clear();
       iso->context.Reset();

@@ -52,7 +52,8 @@ pub struct ContextOptions {
     pub kill_grace: Duration,
     /// Every object in a result is a [`Handle`](crate::Handle) (kept in the
     /// context, read and written through `get`/`set`/`keys`...), not a
-    /// copy, and a settled promise stays a promise. Off: plain objects and
+    /// copy, and a settled promise stays a promise; in-process, so are
+    /// ArrayBuffers (their memory: [`Context::buffer_memory`]). Off: plain objects and
     /// arrays are copied, a settled promise gives its outcome, and only
     /// values a copy would misrepresent (promises, symbols, maps, sets,
     /// errors, regexps, weak collections) are handles.
@@ -489,6 +490,25 @@ impl Context {
         Ok(self.host.as_deref().expect("set above"))
     }
 
+    /// Where the memory of an ArrayBuffer handle is (address, byte length).
+    /// It stays allocated, and may be read and written (racing with
+    /// JavaScript's own accesses, as a SharedArrayBuffer's do), until the
+    /// handle is released: every clone of it dropped and the next operation
+    /// on this context begun. Dereferencing the pointer is the caller's
+    /// `unsafe` business.
+    pub fn buffer_memory(&mut self, buffer: &Value) -> Result<(*mut u8, usize), Error> {
+        let id = self.target_id(buffer)?;
+        let Value::Array(pair) = self.handle_op(ffi::OP_BUFFER, id, &[])? else {
+            return Err(Error::Conversion("malformed buffer answer".into()));
+        };
+        match pair.as_slice() {
+            [Value::Number(address), Value::Number(length)] => {
+                Ok((*address as usize as *mut u8, *length as usize))
+            }
+            _ => Err(Error::Conversion("malformed buffer answer".into())),
+        }
+    }
+
     /// V8's heap snapshot (the JSON Chrome DevTools load), bounded by
     /// `max_result_bytes`. V8's profiler builds it outside the JS heap, so
     /// the heap limit does not bound that work (process isolation's address
@@ -677,6 +697,9 @@ pub(crate) fn isolate_options(options: &ContextOptions) -> u32 {
     let mut bits = 0;
     if options.object_handles {
         bits |= ffi::OPTION_OBJECT_HANDLES;
+        if options.isolation == Isolation::InProcess {
+            bits |= ffi::OPTION_BUFFER_HANDLES;
+        }
     }
     if options.event_loop {
         bits |= ffi::OPTION_EVENT_LOOP;

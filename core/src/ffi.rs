@@ -52,6 +52,7 @@ pub const STATUS_INTERNAL: c_int = 8;
 
 pub const OPTION_OBJECT_HANDLES: u32 = 1;
 pub const OPTION_EVENT_LOOP: u32 = 2;
+pub const OPTION_BUFFER_HANDLES: u32 = 4;
 
 pub const OP_CALL: c_int = 0;
 pub const OP_GET: c_int = 1;
@@ -63,6 +64,7 @@ pub const OP_RUN_PENDING: c_int = 6;
 pub const OP_HOST_FUNCTION: c_int = 7;
 pub const OP_HAS: c_int = 8;
 pub const OP_HEAP_SNAPSHOT: c_int = 9;
+pub const OP_BUFFER: c_int = 10;
 
 /// `v8cage_host_call`: see v8cage_shim.h.
 pub type HostCall = unsafe extern "C" fn(

@@ -24,6 +24,9 @@ pub enum HandleKind {
     Map,
     Set,
     RegExp,
+    /// An `ArrayBuffer` or `SharedArrayBuffer`: in-process contexts with
+    /// `object_handles` only (see `Context::buffer_memory`).
+    ArrayBuffer,
 }
 
 impl HandleKind {
@@ -38,6 +41,7 @@ impl HandleKind {
             HANDLE_MAP => HandleKind::Map,
             HANDLE_SET => HandleKind::Set,
             HANDLE_REG_EXP => HandleKind::RegExp,
+            HANDLE_ARRAY_BUFFER => HandleKind::ArrayBuffer,
             _ => return None,
         })
     }
@@ -53,6 +57,7 @@ impl HandleKind {
             HandleKind::Map => HANDLE_MAP,
             HandleKind::Set => HANDLE_SET,
             HandleKind::RegExp => HANDLE_REG_EXP,
+            HandleKind::ArrayBuffer => HANDLE_ARRAY_BUFFER,
         }) as u8
     }
 }

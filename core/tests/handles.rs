@@ -308,3 +308,51 @@ fn heap_snapshots_are_json_and_bounded(
     assert!(matches!(small.heap_snapshot(), Err(Error::Conversion(_))));
     assert_eq!(small.eval("1 + 1").unwrap(), Value::from(2));
 }
+
+/// In-process, an ArrayBuffer handle lends its memory: writes on either
+/// side are seen by the other, and the memory outlives a detach.
+#[test]
+fn array_buffer_memory_is_shared_while_the_handle_lives() {
+    let mut c = context_with(Isolation::InProcess, true, false);
+    let buffer = c
+        .eval("var sab = new SharedArrayBuffer(8); new Uint8Array(sab)[1] = 7; sab")
+        .unwrap();
+    let Value::Handle(handle) = &buffer else {
+        panic!("{buffer:?}")
+    };
+    assert_eq!(handle.kind(), HandleKind::ArrayBuffer);
+    let (address, length) = c.buffer_memory(&buffer).unwrap();
+    assert_eq!(length, 8);
+    // SAFETY: the context lends these 8 bytes while `buffer` is held, and
+    // no JavaScript runs during these accesses.
+    let memory = unsafe { std::slice::from_raw_parts_mut(address, length) };
+    assert_eq!(memory[1], 7);
+    memory[2] = 9;
+    assert_eq!(c.eval("new Uint8Array(sab)[2]").unwrap(), Value::from(9));
+    // Detached (growing a WebAssembly memory detaches its old buffer): the
+    // lent memory stays allocated.
+    let old = c
+        .eval("var memory = new WebAssembly.Memory({initial: 1}); memory.buffer")
+        .unwrap();
+    let (address, length) = c.buffer_memory(&old).unwrap();
+    assert_eq!(length, 65536);
+    assert_eq!(
+        c.eval("var old = memory.buffer; memory.grow(1); old.byteLength")
+            .unwrap(),
+        Value::from(0)
+    );
+    // SAFETY: as above; the lent store is kept after the detach.
+    let memory = unsafe { std::slice::from_raw_parts_mut(address, length) };
+    memory[length - 1] = 1;
+    // Not a buffer; process contexts copy buffers as bytes.
+    let object = c.eval("({})").unwrap();
+    assert!(matches!(
+        c.buffer_memory(&object),
+        Err(Error::InvalidInput(_))
+    ));
+    let mut remote = context_with(Isolation::Process, true, false);
+    assert_eq!(
+        remote.eval("new Uint8Array([1, 2]).buffer").unwrap(),
+        Value::Bytes(vec![1, 2])
+    );
+}

@@ -33,7 +33,7 @@ pub(crate) struct JsHandle {
 #[pymethods]
 impl JsHandle {
     /// "function", "object", "array", "promise", "symbol", "error", "map",
-    /// "set" or "regexp".
+    /// "set", "regexp" or "arraybuffer".
     #[getter]
     fn kind(&self) -> &'static str {
         match &self.value {
@@ -45,6 +45,7 @@ impl JsHandle {
                 HandleKind::Map => "map",
                 HandleKind::Set => "set",
                 HandleKind::RegExp => "regexp",
+                HandleKind::ArrayBuffer => "arraybuffer",
                 _ => "object",
             },
             _ => "function",
@@ -458,6 +459,16 @@ impl PyContext {
             .get()
             .with_context(slf.py(), None, |ctx| ctx.await_promise(&promise, wait))?;
         promise_pair(slf, state)
+    }
+
+    /// (address, length) of an ArrayBuffer handle's memory, valid while the
+    /// handle lives (see `v8cage._objects.wrap`).
+    fn _buffer(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
+        let buffer = Self::target(Some(buffer))?.unwrap_or(Value::Undefined);
+        self.with_context(py, None, |ctx| {
+            ctx.buffer_memory(&buffer)
+                .map(|(address, length)| (address as usize, length))
+        })
     }
 
     /// Runs due timers and pending jobs; seconds until the next timer, or None.

@@ -10,9 +10,10 @@ keeps the value alive while the proxy lives.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import traceback
 from collections.abc import Awaitable, Callable, Generator, Iterator, MutableMapping, MutableSequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from ._errors import JSArrayIndexError, JSKeyError, JSPromiseError, JSTimeoutException
 from ._v8cage import JSHandle, Undefined
@@ -335,8 +336,29 @@ _KINDS: dict[str, type[JSObject]] = {
 }
 
 
-def wrap(handle: JSHandle) -> JSObject:
-    """The proxy for ``handle`` (the native module calls this)."""
+class _Byte(ctypes.Structure):
+    # A one-byte structure, not c_ubyte, whose memoryview format ("<B") is
+    # not "B": cast("B") below needs native single bytes.
+    _fields_: ClassVar[list[tuple[str, type]]] = [("b", ctypes.c_ubyte)]
+    _pack_ = 1
+
+
+def buffer_view(handle: JSHandle) -> memoryview:
+    """A writable memoryview of an ArrayBuffer's memory, shared with
+    JavaScript; it keeps the buffer (and so the memory) alive."""
+    address, length = handle.context._buffer(handle)
+    if length == 0:
+        return memoryview(bytearray())
+    memory = (_Byte * length).from_address(address)
+    memory._handle = handle  # type: ignore[attr-defined]  # keeps the memory lent
+    return memoryview(memory).cast("B")
+
+
+def wrap(handle: JSHandle) -> Any:
+    """The proxy for ``handle`` (the native module calls this); an
+    ArrayBuffer's memory as a memoryview."""
+    if handle.kind == "arraybuffer":
+        return buffer_view(handle)
     return _KINDS.get(handle.kind, JSMappedObject)(handle)
 
 
