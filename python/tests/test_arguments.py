@@ -5,13 +5,15 @@ native recursion, so small thread stacks are safe both ways."""
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import v8cage
 
 
 @pytest.fixture
-def ctx():
+def ctx() -> Iterator[Any]:
     with v8cage.Context(timeout=30) as context:
         context.eval("function size(x) { return x.length }")
         yield context
@@ -29,18 +31,18 @@ def ctx():
     ],
     ids=["range", "str", "bytes", "bytearray", "list", "key"],
 )
-def test_arguments_beyond_max_result_bytes_are_refused(ctx, argument):
+def test_arguments_beyond_max_result_bytes_are_refused(ctx: v8cage.Context, argument: Any) -> None:
     with pytest.raises(v8cage.JSInvalidInputError, match="max_result_bytes"):
         ctx.call("size", argument)
     assert ctx.call("size", "fits") == 4
 
 
-def test_arguments_within_the_bound_pass(ctx):
+def test_arguments_within_the_bound_pass(ctx: v8cage.Context) -> None:
     assert ctx.call("size", range(1000)) == 1000
     assert ctx.call("size", "x" * (1 << 20)) == 1 << 20
 
 
-def _run_in_child(code):
+def _run_in_child(code: Any) -> Any:
     """Runs `code` in a fresh interpreter: a crash there fails the test
     instead of ending the test run."""
     done = subprocess.run(
@@ -53,7 +55,7 @@ def _run_in_child(code):
     return done.stdout
 
 
-def test_deep_results_and_arguments_on_small_thread_stacks():
+def test_deep_results_and_arguments_on_small_thread_stacks() -> None:
     # Both once recursed per level: 999 levels segfaulted on 512 KiB
     # (results) and 256 KiB (arguments) thread stacks.
     out = _run_in_child(

@@ -4,6 +4,7 @@ import collections
 import datetime
 import math
 import types
+from typing import Any
 
 import pytest
 import v8cage
@@ -41,13 +42,13 @@ UTC = datetime.timezone.utc
         ("new Date(-86400000)", datetime.datetime(1969, 12, 31, tzinfo=UTC)),
     ],
 )
-def test_js_to_python(ctx, source, expected):
+def test_js_to_python(ctx: v8cage.Context, source: Any, expected: Any) -> None:
     result = ctx.eval(source)
     assert result == expected
     assert type(result) is type(expected)
 
 
-def test_special_numbers(ctx):
+def test_special_numbers(ctx: v8cage.Context) -> None:
     assert math.isnan(ctx.eval("NaN"))
     assert ctx.eval("Infinity") == math.inf
     assert ctx.eval("-Infinity") == -math.inf
@@ -55,14 +56,14 @@ def test_special_numbers(ctx):
     assert isinstance(negative_zero, float) and math.copysign(1, negative_zero) == -1
 
 
-def test_undefined_is_a_falsy_singleton_distinct_from_none(ctx):
+def test_undefined_is_a_falsy_singleton_distinct_from_none(ctx: v8cage.Context) -> None:
     assert ctx.eval("undefined") is Undefined
     assert not Undefined
     assert Undefined is not None
     assert repr(Undefined) == "JSUndefined"
 
 
-def test_functions_come_back_as_callable_jsfunctions(ctx):
+def test_functions_come_back_as_callable_jsfunctions(ctx: v8cage.Context) -> None:
     f = ctx.eval("(function named(a, b) { 'use strict'; return [a, b, typeof this] })")
     assert isinstance(f, v8cage.JSFunction)
     assert f.name == "named"
@@ -75,7 +76,7 @@ def test_functions_come_back_as_callable_jsfunctions(ctx):
     assert make_adder(2)(3) == 5
 
 
-def test_jsfunction_errors_and_timeouts_are_typed():
+def test_jsfunction_errors_and_timeouts_are_typed() -> None:
     # Short timeouts only for what cannot end otherwise (a loaded machine
     # must not fail this test).
     with v8cage.Context(timeout=0.1) as ctx:
@@ -90,7 +91,7 @@ def test_jsfunction_errors_and_timeouts_are_typed():
         assert ctx.eval("1", timeout=60) == 1
 
 
-def test_jsfunction_of_a_closed_context_raises():
+def test_jsfunction_of_a_closed_context_raises() -> None:
     ctx = v8cage.Context()
     f = ctx.eval("() => 1")
     ctx.close()
@@ -98,7 +99,7 @@ def test_jsfunction_of_a_closed_context_raises():
         f()
 
 
-def test_invalid_date_is_a_conversion_error_and_context_survives(ctx):
+def test_invalid_date_is_a_conversion_error_and_context_survives(ctx: v8cage.Context) -> None:
     with pytest.raises(v8cage.JSConversionError):
         ctx.eval("new Date(NaN)")
     with pytest.raises(v8cage.JSConversionError):
@@ -107,7 +108,7 @@ def test_invalid_date_is_a_conversion_error_and_context_survives(ctx):
 
 
 @pytest.fixture
-def echo(ctx):
+def echo(ctx: v8cage.Context) -> Any:
     ctx.eval("function echo(x) { return x }")
     return lambda value: ctx.call("echo", value)
 
@@ -133,17 +134,17 @@ def echo(ctx):
         datetime.datetime(2001, 9, 9, 1, 46, 40, 123000, tzinfo=UTC),
     ],
 )
-def test_round_trip(echo, value):
+def test_round_trip(echo: Any, value: Any) -> None:
     assert echo(value) == value
 
 
-def test_round_trip_of_undefined_and_inexact_numbers(echo):
+def test_round_trip_of_undefined_and_inexact_numbers(echo: Any) -> None:
     assert echo(Undefined) is Undefined
     assert math.isnan(echo(float("nan")))
     assert echo(2.0) == 2 and isinstance(echo(2.0), int)  # JS has one number type
 
 
-def test_python_containers_map_to_arrays_and_objects(echo):
+def test_python_containers_map_to_arrays_and_objects(echo: Any) -> None:
     assert echo((1, "two")) == [1, "two"]
     assert echo(bytearray(b"ab")) == b"ab"
     assert echo(memoryview(b"xyz")[1:]) == b"yz"
@@ -152,25 +153,25 @@ def test_python_containers_map_to_arrays_and_objects(echo):
     assert echo(types.MappingProxyType({"k": "v"})) == {"k": "v"}
 
 
-def test_naive_datetime_is_taken_as_utc(echo):
+def test_naive_datetime_is_taken_as_utc(echo: Any) -> None:
     naive = datetime.datetime(2020, 1, 1, 12, 0)
     assert echo(naive) == naive.replace(tzinfo=UTC)
 
 
-def test_aware_datetime_keeps_its_instant(echo):
+def test_aware_datetime_keeps_its_instant(echo: Any) -> None:
     plus_two = datetime.timezone(datetime.timedelta(hours=2))
     moment = datetime.datetime(2020, 1, 1, 12, 0, tzinfo=plus_two)
     assert echo(moment) == moment  # equal instants, returned in UTC
 
 
-def test_big_ints_become_bigints_in_js(ctx):
+def test_big_ints_become_bigints_in_js(ctx: v8cage.Context) -> None:
     ctx.eval("function kind(x) { return typeof x }")
     assert ctx.call("kind", 2**53 - 1) == "number"
     assert ctx.call("kind", 2**53 + 1) == "bigint"
     assert ctx.call("kind", b"x") == "object"
 
 
-def test_bigints_of_any_size_within_the_bound_need_no_decimal_text(ctx):
+def test_bigints_of_any_size_within_the_bound_need_no_decimal_text(ctx: v8cage.Context) -> None:
     # Python refuses decimal text of more than 4,300 digits by default
     # (sys.set_int_max_str_digits); BigInts cross as bytes instead.
     ctx.eval("function echo(x) { return x }")
@@ -189,28 +190,28 @@ def test_bigints_of_any_size_within_the_bound_need_no_decimal_text(ctx):
 
 
 @pytest.mark.parametrize("value", [object(), {1, 2}, 1j, print])
-def test_unsupported_types_raise_type_error_naming_the_type(ctx, value):
+def test_unsupported_types_raise_type_error_naming_the_type(ctx: v8cage.Context, value: Any) -> None:
     ctx.eval("function echo(x) { return x }")
     with pytest.raises(TypeError, match=type(value).__qualname__):
         ctx.call("echo", value)
 
 
-def test_non_string_keys_are_refused(ctx):
+def test_non_string_keys_are_refused(ctx: v8cage.Context) -> None:
     ctx.eval("function echo(x) { return x }")
     with pytest.raises(TypeError, match="keys must be str"):
         ctx.call("echo", {1: "one"})
 
 
-def test_cyclic_arguments_are_refused(ctx):
+def test_cyclic_arguments_are_refused(ctx: v8cage.Context) -> None:
     ctx.eval("function echo(x) { return x }")
-    cycle = []
+    cycle: list[Any] = []
     cycle.append(cycle)
     with pytest.raises(v8cage.JSConversionError):
         ctx.call("echo", cycle)
     assert ctx.call("echo", [1]) == [1]
 
 
-def test_a_jsfunction_passed_back_is_the_same_function(ctx):
+def test_a_jsfunction_passed_back_is_the_same_function(ctx: v8cage.Context) -> None:
     f = ctx.eval("var f = function f() {}; f")
     ctx.eval("function same(x) { return x === f }")
     assert ctx.call("same", f) is True

@@ -2,18 +2,20 @@
 callbacks, and mini-racer's async API and message formats."""
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import v8cage
 
 
 @pytest.fixture
-def mr():
+def mr() -> Iterator[Any]:
     with v8cage.MiniRacer() as racer:
         yield racer
 
 
-def test_objects_are_live_proxies_in_mini_racer(mr):
+def test_objects_are_live_proxies_in_mini_racer(mr: Any) -> None:
     obj = mr.eval("var proto = {inherited: 1}; var a = Object.create(proto); a[5] = 'five'; a")
     assert isinstance(obj, v8cage.JSMappedObject)
     assert sorted(obj.keys(), key=str) == [5, "inherited"]
@@ -40,7 +42,7 @@ def test_objects_are_live_proxies_in_mini_racer(mr):
     assert hash(obj) == hash(obj)
 
 
-def test_copying_contexts_return_handles_only_for_what_a_copy_would_lose():
+def test_copying_contexts_return_handles_only_for_what_a_copy_would_lose() -> None:
     with v8cage.Context() as ctx:
         assert ctx.eval("({a: [1]})") == {"a": [1]}
         for source in ("new Map([[1, 2]])", "new Set([1])", "new Error('e')", "/re/"):
@@ -58,7 +60,7 @@ def test_copying_contexts_return_handles_only_for_what_a_copy_would_lose():
         assert isinstance(ctx.eval("new Promise(() => {})"), v8cage.JSPromise)
 
 
-def test_promises_wait_for_timers(mr):
+def test_promises_wait_for_timers(mr: Any) -> None:
     promise = mr.eval("new Promise(res => setTimeout(() => res(6 * 7), 10))")
     assert isinstance(promise, v8cage.JSPromise)
     assert promise.get() == 42
@@ -71,7 +73,7 @@ def test_promises_wait_for_timers(mr):
         never.get(timeout=0.01)
 
 
-def test_timers_fire_in_order_and_clear(mr):
+def test_timers_fire_in_order_and_clear(mr: Any) -> None:
     done = mr.eval(
         "var order = []; setTimeout(() => order.push('b'), 20); setTimeout(() => order.push('a'), 0);"
         "clearTimeout(setTimeout(() => order.push('x'), 5));"
@@ -80,14 +82,14 @@ def test_timers_fire_in_order_and_clear(mr):
     assert done.get() == "a,b"
 
 
-def test_python_functions_called_from_javascript():
+def test_python_functions_called_from_javascript() -> Any:
     seen = []
 
-    def record(*args):
+    def record(*args: Any) -> Any:
         seen.append(args)
         return {"count": len(seen)}
 
-    def fail():
+    def fail() -> None:
         raise RuntimeError("from python")
 
     with v8cage.Context(timeout=60) as ctx:
@@ -99,7 +101,7 @@ def test_python_functions_called_from_javascript():
         assert message.startswith("Error running Python function:\nTraceback")
         assert "RuntimeError: from python" in message
 
-        def reenter():
+        def reenter() -> Any:
             return ctx.eval("1")
 
         ctx.expose("reenter", reenter)
@@ -109,12 +111,12 @@ def test_python_functions_called_from_javascript():
         assert ctx.eval("2") == 2
 
 
-def test_wrapped_async_python_functions_and_cancelable_eval():
-    async def double(x):
+def test_wrapped_async_python_functions_and_cancelable_eval() -> Any:
+    async def double(x: Any) -> Any:
         await asyncio.sleep(0)
         return 2 * x
 
-    async def main():
+    async def main() -> None:
         with v8cage.mini_racer() as mr:
             async with mr.wrap_py_function(double) as jsfunc:
                 mr.eval("f => { globalThis.twice = f }")(jsfunc)
@@ -126,7 +128,7 @@ def test_wrapped_async_python_functions_and_cancelable_eval():
     asyncio.run(main())
 
 
-def test_mini_racer_message_formats(mr):
+def test_mini_racer_message_formats(mr: Any) -> None:
     with pytest.raises(v8cage.JSEvalException) as info:
         mr.eval("undefinedName")
     assert info.value.args[0] == (
@@ -140,7 +142,7 @@ def test_mini_racer_message_formats(mr):
     assert isinstance(parse.value, v8cage.JSSyntaxError)
 
 
-def test_handles_are_released_with_their_proxies(mr):
+def test_handles_are_released_with_their_proxies(mr: Any) -> None:
     import gc
 
     held = [mr.eval("({})"), mr.eval("[]"), mr.eval("() => 1")]
@@ -150,22 +152,23 @@ def test_handles_are_released_with_their_proxies(mr):
     assert mr._ctx.value_count() == 0
 
 
-def test_init_mini_racer_runs_once():
+def test_init_mini_racer_runs_once() -> None:
     v8cage.init_mini_racer(ignore_duplicate_init=True)
     with pytest.raises(v8cage.LibAlreadyInitializedError):
         v8cage.init_mini_racer()
     assert v8cage.StrictMiniRacer is v8cage.MiniRacer
-    assert v8cage.MiniRacer()._ctx.v8_is_using_sandbox() is False
+    context = v8cage.MiniRacer()._ctx
+    assert context is not None and context.v8_is_using_sandbox() is False
 
 
-def test_async_python_functions_and_eval_async_on_a_context():
-    async def fetch(key):
+def test_async_python_functions_and_eval_async_on_a_context() -> Any:
+    async def fetch(key: Any) -> Any:
         await asyncio.sleep(0)
         if key == "missing":
             raise LookupError(key)
         return {"key": key}
 
-    async def main():
+    async def main() -> None:
         with v8cage.Context(timeout=60) as ctx:
             ctx.expose("fetch", fetch)
             # A promise result is awaited too.
@@ -181,14 +184,14 @@ def test_async_python_functions_and_eval_async_on_a_context():
     asyncio.run(main())
 
 
-def test_heap_snapshot(mr):
+def test_heap_snapshot(mr: Any) -> None:
     mr.eval("var marker = {aVeryDistinctivePropertyName: 1}")
     snapshot = mr.heap_snapshot()
     assert snapshot["nodes"] and snapshot["strings"]
     assert "aVeryDistinctivePropertyName" in snapshot["strings"]
 
 
-def test_ctrl_c_cancels_an_awaited_evaluation():
+def test_ctrl_c_cancels_an_awaited_evaluation() -> None:
     """SIGINT under asyncio.run cancels the awaiting task, which terminates
     the JavaScript; the child exits with KeyboardInterrupt instead of
     spinning forever."""

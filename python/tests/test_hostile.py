@@ -1,10 +1,12 @@
 """Hostile results and leaks: bounded errors, never a hang or a crash."""
 
+from typing import Any
+
 import pytest
 import v8cage
 
 
-def test_cycles_throwing_getters_and_looping_proxies():
+def test_cycles_throwing_getters_and_looping_proxies() -> None:
     with v8cage.Context(timeout=60) as ctx:
         with pytest.raises(v8cage.JSConversionError):
             ctx.eval("const a = [1]; a.push(a); a")
@@ -17,7 +19,7 @@ def test_cycles_throwing_getters_and_looping_proxies():
         assert ctx.eval("[1, 2]") == [1, 2]
 
 
-def _rss_bytes():
+def _rss_bytes() -> Any:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
@@ -25,8 +27,8 @@ def _rss_bytes():
     raise AssertionError("no VmRSS")
 
 
-def test_two_thousand_contexts_do_not_leak():
-    def cycle(i):
+def test_two_thousand_contexts_do_not_leak() -> None:
+    def cycle(i: Any) -> None:
         with v8cage.Context(max_memory=16 << 20) as ctx:
             assert ctx.eval(f"({{ i: {i}, s: 'x'.repeat(100) }})")["i"] == i
             assert ctx.call("Math.max", i, 1) == max(i, 1)

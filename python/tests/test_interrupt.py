@@ -34,10 +34,11 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_ctrl_c_stops_a_long_eval_and_the_context_stays_usable():
+def test_ctrl_c_stops_a_long_eval_and_the_context_stays_usable() -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    assert child.stdout is not None
     try:
         assert child.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 30

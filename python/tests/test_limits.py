@@ -7,7 +7,7 @@ import pytest
 import v8cage
 
 
-def test_timeout_fires_and_context_stays_usable():
+def test_timeout_fires_and_context_stays_usable() -> None:
     # The context's short timeout meets only endless loops; the rest gets a
     # generous one per call, so a loaded machine cannot fail this test.
     with v8cage.Context(timeout=0.1) as ctx:
@@ -20,7 +20,7 @@ def test_timeout_fires_and_context_stays_usable():
         assert ctx.call("Math.max", 1, 3, timeout=60) == 3
 
 
-def test_per_call_timeout_overrides_and_restores_the_default():
+def test_per_call_timeout_overrides_and_restores_the_default() -> None:
     with v8cage.Context() as ctx:
         with pytest.raises(v8cage.JSTimeoutError):
             ctx.eval("while (true) {}", timeout=0.05)
@@ -28,7 +28,7 @@ def test_per_call_timeout_overrides_and_restores_the_default():
         assert ctx.eval("n") == sum(range(10**6))
 
 
-def test_runaway_allocation_is_an_oom_error_and_the_process_survives():
+def test_runaway_allocation_is_an_oom_error_and_the_process_survives() -> None:
     with v8cage.Context(max_memory=64 << 20, timeout=30) as ctx:
         with pytest.raises(v8cage.JSOOMError):
             ctx.eval("const a = []; for (;;) a.push(new Array(1e4).fill(1.5))")
@@ -38,11 +38,11 @@ def test_runaway_allocation_is_an_oom_error_and_the_process_survives():
         assert other.eval("'alive'") == "alive"
 
 
-def test_terminate_from_another_thread():
+def test_terminate_from_another_thread() -> None:
     with v8cage.Context() as ctx:
         errors = []
 
-        def run():
+        def run() -> None:
             try:
                 ctx.eval("for (;;) {}")
             except v8cage.JSError as error:
@@ -58,7 +58,7 @@ def test_terminate_from_another_thread():
         assert ctx.eval("'usable'") == "usable"
 
 
-def test_heap_stats_and_gc():
+def test_heap_stats_and_gc() -> None:
     with v8cage.Context(max_memory=32 << 20) as ctx:
         stats = ctx.heap_stats()
         assert set(stats) == {"used_heap_size", "total_heap_size", "heap_size_limit", "external_memory"}

@@ -3,7 +3,10 @@ runs on both, so passing here means `from v8cage import MiniRacer` can
 replace `from py_mini_racer import MiniRacer` for these uses."""
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
+from types import ModuleType
+from typing import Any
 
 import py_mini_racer
 import pytest
@@ -11,22 +14,22 @@ import v8cage
 
 
 @pytest.fixture(params=["v8cage", "py_mini_racer"])
-def api(request):
+def api(request: pytest.FixtureRequest) -> Any:
     return v8cage if request.param == "v8cage" else py_mini_racer
 
 
 @pytest.fixture
-def mr(api):
+def mr(api: ModuleType) -> Iterator[Any]:
     with api.MiniRacer() as racer:
         yield racer
 
 
-def exc(api, name):
+def exc(api: ModuleType, name: Any) -> Any:
     # mini-racer exports some exception classes only from its _exc module.
     return getattr(api, name, None) or getattr(py_mini_racer._exc, name)
 
 
-def test_eval_primitives(api, mr):
+def test_eval_primitives(api: ModuleType, mr: Any) -> None:
     assert mr.eval("1 + 1") == 2
     assert mr.eval("'a' + 'b'") == "ab"
     assert mr.eval("1.5") == 1.5
@@ -37,20 +40,20 @@ def test_eval_primitives(api, mr):
     assert mr.eval("x + 2") == 42
 
 
-def test_execute_and_call_go_through_json(mr):
+def test_execute_and_call_go_through_json(mr: Any) -> Any:
     assert mr.execute("({a: [1, 2, {b: null}]})") == {"a": [1, 2, {"b": None}]}
     mr.eval("function add(a, b) { return {sum: a + b, args: [a, b]} }")
     assert mr.call("add", 1, 2) == {"sum": 3, "args": [1, 2]}
     assert mr.call("Math.max", 3, 9, 4) == 9
 
     class DecimalEncoder(json.JSONEncoder):
-        def default(self, o):
+        def default(self, o: Any) -> Any:
             return str(o) if isinstance(o, Decimal) else super().default(o)
 
     assert mr.call("String", Decimal("1.25"), encoder=DecimalEncoder) == "1.25"
 
 
-def test_exception_types(api, mr):
+def test_exception_types(api: ModuleType, mr: Any) -> None:
     with pytest.raises(api.JSParseException):
         mr.eval("(")
     with pytest.raises(api.JSEvalException) as info:
@@ -61,7 +64,7 @@ def test_exception_types(api, mr):
     assert mr.eval("'still usable'") == "still usable"
 
 
-def test_timeouts_in_seconds_and_milliseconds(api, mr):
+def test_timeouts_in_seconds_and_milliseconds(api: ModuleType, mr: Any) -> None:
     with pytest.raises(exc(api, "JSTimeoutException")):
         mr.eval("while (true) {}", timeout_sec=0.1)
     with pytest.raises(exc(api, "JSTimeoutException")):
@@ -71,14 +74,14 @@ def test_timeouts_in_seconds_and_milliseconds(api, mr):
     assert mr.eval("2") == 2
 
 
-def test_hard_memory_limit(api, mr):
+def test_hard_memory_limit(api: ModuleType, mr: Any) -> None:
     assert not mr.was_hard_memory_limit_reached()
     with pytest.raises(api.JSOOMException):
         mr.eval("const a = []; for (;;) a.push(new Array(1e4).fill(1.5))", max_memory=50 << 20)
     assert mr.was_hard_memory_limit_reached()
 
 
-def test_soft_memory_limit_only_records():
+def test_soft_memory_limit_only_records() -> None:
     # v8cage only: mini-racer 0.14's soft-limit flag did not trip here.
     mr = v8cage.MiniRacer()
     mr.set_soft_memory_limit(4 << 20)
@@ -89,18 +92,18 @@ def test_soft_memory_limit_only_records():
     assert mr.eval("keep.length") == 200000
 
 
-def test_heap_stats_and_gc(mr):
+def test_heap_stats_and_gc(mr: Any) -> None:
     stats = mr.heap_stats()
     for key in ("used_heap_size", "total_heap_size", "heap_size_limit"):
         assert isinstance(stats[key], int) and stats[key] > 0
     mr.low_memory_notification()
 
 
-def test_v8_version(mr):
+def test_v8_version(mr: Any) -> None:
     assert str(mr.v8_version).split(".")[0].isdigit()
 
 
-def test_v8cage_exceptions_are_mini_racers_too():
+def test_v8cage_exceptions_are_mini_racers_too() -> None:
     with v8cage.MiniRacer() as mr:
         with pytest.raises(v8cage.JSTimeoutException) as info:
             mr.eval("for (;;) {}", timeout_sec=0.05)

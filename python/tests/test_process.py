@@ -5,22 +5,24 @@ lives on."""
 import multiprocessing
 import os
 import time
+from typing import Any
 
 import pytest
 import v8cage
 
 
-def test_a_process_context_evaluates_and_reports_its_sandbox():
+def test_a_process_context_evaluates_and_reports_its_sandbox() -> None:
     with v8cage.Context(isolation="process", timeout=60) as ctx:
         assert ctx.eval("[1, 'a', {b: 2n ** 70n}]") == [1, "a", {"b": 2**70}]
         assert ctx.eval("x => x * 2")(21) == 42
         report = ctx.isolation_report()
+        assert report is not None
         assert report["seccomp"] and report["no_new_privs"]
         assert report["worker_pid"] != os.getpid()
     assert v8cage.Context().isolation_report() is None
 
 
-def test_a_v8_fatal_error_raises_crashed_and_loses_only_that_context():
+def test_a_v8_fatal_error_raises_crashed_and_loses_only_that_context() -> None:
     doomed = v8cage.Context(isolation="process")
     other = v8cage.Context(isolation="process")
     other.eval("globalThis.kept = 7")
@@ -32,7 +34,7 @@ def test_a_v8_fatal_error_raises_crashed_and_loses_only_that_context():
     assert other.eval("kept") == 7
 
 
-def test_a_builtin_that_ignores_its_timeout_is_killed():
+def test_a_builtin_that_ignores_its_timeout_is_killed() -> None:
     ctx = v8cage.Context(isolation="process", timeout=0.1)
     started = time.monotonic()
     with pytest.raises(v8cage.JSTimeoutError):
@@ -41,25 +43,25 @@ def test_a_builtin_that_ignores_its_timeout_is_killed():
     assert time.monotonic() - started < 1.0 * scale
 
 
-def test_mini_racer_in_a_process():
+def test_mini_racer_in_a_process() -> None:
     with v8cage.MiniRacer(isolation="process") as mr:
         assert mr.eval("6 * 7") == 42
         assert mr.call("Math.max", 1, 5) == 5
 
 
-def test_an_unknown_isolation_is_a_value_error():
+def test_an_unknown_isolation_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="isolation"):
         v8cage.Context(isolation="thread")
 
 
-def _process_context_in_child(results):
+def _process_context_in_child(results: Any) -> None:
     try:
         results.put(v8cage.Context(isolation="process").eval("[1, 2].map(x => x * 3)"))
     except Exception as error:  # reported to the parent, not raised
         results.put(repr(error))
 
 
-def test_a_forked_child_can_create_process_contexts():
+def test_a_forked_child_can_create_process_contexts() -> None:
     v8cage.prestart_worker()
     with v8cage.Context(isolation="process") as parent:
         fork = multiprocessing.get_context("fork")

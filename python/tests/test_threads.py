@@ -2,14 +2,15 @@
 context is serialised, and Python keeps running while JavaScript does."""
 
 import threading
+from typing import Any
 
 import v8cage
 
 
-def test_eight_threads_with_their_own_contexts():
+def test_eight_threads_with_their_own_contexts() -> None:
     results = {}
 
-    def work(n):
+    def work(n: Any) -> None:
         with v8cage.Context(timeout=10) as ctx:
             ctx.eval(f"var id = {n}; function step(x) {{ return x + id }}")
             total = 0
@@ -25,13 +26,13 @@ def test_eight_threads_with_their_own_contexts():
     assert results == {n: 200 * n for n in range(8)}
 
 
-def test_a_shared_context_is_serialised():
+def test_a_shared_context_is_serialised() -> None:
     with v8cage.Context(timeout=10) as ctx:
         ctx.eval("var counter = 0; function bump() { const c = counter; counter = c + 1; return c }")
         seen = []
         lock = threading.Lock()
 
-        def work():
+        def work() -> None:
             for _ in range(250):
                 value = ctx.call("bump")
                 with lock:
@@ -46,14 +47,14 @@ def test_a_shared_context_is_serialised():
         assert ctx.eval("counter") == 2000
 
 
-def test_the_gil_is_released_while_javascript_runs():
+def test_the_gil_is_released_while_javascript_runs() -> None:
     # The loop only ends when this (Python) thread terminates it: if eval
     # held the GIL, the main thread could never run and the join would fail.
     with v8cage.Context() as ctx:
         outcome = []
         started = threading.Event()
 
-        def run():
+        def run() -> None:
             started.set()
             try:
                 ctx.eval("for (;;) {}")
@@ -71,11 +72,11 @@ def test_the_gil_is_released_while_javascript_runs():
         assert outcome == ["terminated"]
 
 
-def test_close_from_another_thread_stops_a_running_eval():
+def test_close_from_another_thread_stops_a_running_eval() -> None:
     ctx = v8cage.Context()
     errors = []
 
-    def run():
+    def run() -> None:
         try:
             ctx.eval("for (;;) {}")
         except v8cage.JSError as error:
