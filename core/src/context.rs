@@ -8,7 +8,7 @@ use crate::handle::PromiseState;
 use crate::host::{self, HostFunction, HostFunctions};
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
 use crate::process::{self, IsolationReport, Remote};
-use crate::wire::{self, Reader};
+use crate::wire::{self, Event, Reader};
 use crate::{ffi, Error, Value};
 
 /// Where a [`Context`]'s V8 runs.
@@ -530,21 +530,53 @@ impl Context {
     }
 
     fn run(&mut self, job: &Job<'_>) -> Result<Value, Error> {
+        self.run_with(job, |events| events.value())
+    }
+
+    /// Runs `job`; a result goes to `read` as events (errors are decoded here).
+    fn run_with<T>(
+        &mut self,
+        job: &Job<'_>,
+        read: impl FnOnce(&mut Events<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let released = self.functions.released.take();
         let timeout = self.options.timeout;
         match &mut self.backend {
             Backend::InProcess(isolate) => {
                 let (status, bytes) = isolate.run(job, &released, timeout)?;
-                decode_output(status, bytes, &self.functions, &self.options)
+                decode_output_with(status, bytes, &self.functions, &self.options, read)
             }
             Backend::Process(remote) => {
                 let body = remote.run(job, &released, timeout)?;
-                match process::decode_reply(&body, &self.functions, &self.options) {
+                match process::decode_reply_with(&body, &self.functions, &self.options, read) {
                     Err(e @ Error::Crashed { .. }) => Err(remote.reject_reply(e)),
                     decoded => decoded,
                 }
             }
         }
+    }
+
+    /// [`Context::eval`], handing the result to `read` as a stream of
+    /// [`Event`]s instead of building a [`Value`]: for embedders that build
+    /// their own representation (the Python binding builds Python objects).
+    /// The events obey the same limits as `eval`'s result.
+    pub fn eval_with<T>(
+        &mut self,
+        source: &str,
+        read: impl FnOnce(&mut Events<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.run_with(&Job::Eval(source), read)
+    }
+
+    /// [`Context::call`], with the result read as in [`Context::eval_with`].
+    pub fn call_with<T>(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        read: impl FnOnce(&mut Events<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let encoded = self.encode(args)?;
+        self.run_with(&Job::Call(name, &encoded), read)
     }
 
     /// Memory limits below the heap limit, checked after every garbage
@@ -633,19 +665,40 @@ impl Context {
     }
 }
 
-/// Turns a backend's status and output bytes into the result.
-pub(crate) fn decode_output(
+/// The events of an encoded value, read with every limit of the context
+/// checked (see [`Context::eval_with`]).
+pub struct Events<'a> {
+    reader: Reader<'a>,
+}
+
+impl<'a> Events<'a> {
+    /// The next event. After the value's last one, an error.
+    #[allow(clippy::should_implement_trait)] // fallible: not an Iterator
+    pub fn next(&mut self) -> Result<Event<'a>, Error> {
+        self.reader.next_event()
+    }
+
+    /// The rest of the value as a [`Value`].
+    pub fn value(&mut self) -> Result<Value, Error> {
+        self.reader.value()
+    }
+}
+
+/// Turns a backend's status and output bytes into the result, an OK one
+/// read by `read`.
+pub(crate) fn decode_output_with<T>(
     status: std::os::raw::c_int,
     bytes: &[u8],
     functions: &FunctionOwner,
     options: &ContextOptions,
-) -> Result<Value, Error> {
+    read: impl FnOnce(&mut Events<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let host_bytes = options
         .max_result_bytes
         .saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
     let mut r = Reader::with_owner(bytes, functions, host_bytes, options.max_depth);
     match status {
-        ffi::STATUS_OK => r.value(),
+        ffi::STATUS_OK => read(&mut Events { reader: r }),
         ffi::STATUS_SYNTAX => {
             let message = r.string()?;
             let line = r.u32()?;

@@ -66,8 +66,8 @@ pub mod testing;
 
 pub use bigint::{BigInt, MAX_BIGINT_BITS};
 pub use context::{
-    Context, ContextOptions, HeapStats, Isolation, TerminateHandle, HOST_BYTES_PER_RESULT_BYTE,
-    MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
+    Context, ContextOptions, Events, HeapStats, Isolation, TerminateHandle,
+    HOST_BYTES_PER_RESULT_BYTE, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };
 pub use engine::{set_flags, v8_version};
 pub use error::{Error, Location};
@@ -75,6 +75,7 @@ pub use function::Function;
 pub use handle::{Handle, HandleKind, PromiseState};
 pub use process::{prestart_worker, set_worker_command, IsolationReport, WORKER_ENV};
 pub use value::{Value, MAX_SAFE_INTEGER};
+pub use wire::Event;
 
 /// The README's Rust example runs as a doctest.
 #[cfg(doctest)]

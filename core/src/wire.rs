@@ -6,6 +6,7 @@ use crate::bigint::MAX_BIGINT_BITS;
 use crate::function::{Function, FunctionOwner};
 use crate::handle::{Handle, HandleKind};
 use crate::{BigInt, Error, Value};
+use std::borrow::Cow;
 
 // `tag::*`, the layout constants and (in tests) `WIRE_ENTRIES`, generated
 // by build.rs from core/shim/wire.def, the format's one definition.
@@ -192,6 +193,17 @@ pub(crate) struct Reader<'a> {
     max_depth: usize,
     /// Levels the calling thread's stack has room for (see `check_depth`).
     stack_levels: usize,
+    /// Containers being read, innermost last.
+    open: Vec<Open>,
+    started: bool,
+}
+
+/// A container the reader is inside: elements left, and for an object
+/// whether the current element's key was read.
+struct Open {
+    remaining: u32,
+    object: bool,
+    keyed: bool,
 }
 
 const MALFORMED: &str = "malformed value encoding from the shim";
@@ -230,6 +242,8 @@ impl<'a> Reader<'a> {
             host_left: usize::MAX,
             max_depth: usize::MAX,
             stack_levels: usize::MAX,
+            open: Vec::new(),
+            started: false,
         }
     }
 
@@ -248,6 +262,8 @@ impl<'a> Reader<'a> {
             host_left: host_bytes,
             max_depth: max_depth as usize,
             stack_levels: crate::stack::levels_left(STACK_BYTES_PER_LEVEL),
+            open: Vec::new(),
+            started: false,
         }
     }
 
@@ -332,91 +348,169 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    pub(crate) fn value(&mut self) -> Result<Value, Error> {
-        enum Open {
-            Array(Vec<Value>, u32),
-            Object(Vec<(String, Value)>, u32, String),
-        }
-        let mut stack: Vec<Open> = Vec::new();
-        self.reserve(1, size_of::<Value>())?;
-        loop {
-            let mut done = match self.byte()? {
-                tag::UNDEFINED => Value::Undefined,
-                tag::NULL => Value::Null,
-                tag::FALSE => Value::Bool(false),
-                tag::TRUE => Value::Bool(true),
-                tag::NUMBER => Value::Number(self.f64()?),
-                tag::DATE => Value::Date(self.f64()?),
-                tag::STRING => Value::String(self.string()?),
-                tag::FUNCTION => Value::Function(self.function()?),
-                tag::HANDLE => {
-                    let kind = HandleKind::from_wire(self.byte()?).ok_or_else(corrupt)?;
-                    let label = self.string()?;
-                    let id = self.u32()?;
-                    Value::Handle(Handle::from_result(kind, label, id, self.owner))
-                }
-                tag::BYTES => Value::Bytes(self.bytes()?.to_vec()),
-                tag::BIG_INT => {
-                    let negative = self.byte()? != 0;
-                    let words = self.u32()? as usize;
-                    self.reserve(words, BIG_INT_WORD_BYTES)?;
-                    let raw =
-                        self.take(words.checked_mul(BIG_INT_WORD_BYTES).ok_or_else(corrupt)?)?;
-                    let words = raw
-                        .chunks_exact(BIG_INT_WORD_BYTES)
-                        .map(|w| u64::from_ne_bytes(w.try_into().expect("8-byte chunk")))
-                        .collect();
-                    Value::BigInt(BigInt::from_words(negative, words))
-                }
-                tag::ARRAY => {
-                    let n = self.u32()?;
-                    self.reserve(n as usize, size_of::<Value>())?;
-                    if n > 0 {
-                        self.check_depth(stack.len())?;
-                        stack.push(Open::Array(Vec::with_capacity(self.capacity(n)), n));
-                        continue;
-                    }
-                    Value::Array(Vec::new())
-                }
-                tag::OBJECT => {
-                    let n = self.u32()?;
-                    self.reserve(n as usize, size_of::<(String, Value)>())?;
-                    if n > 0 {
-                        self.check_depth(stack.len())?;
-                        let key = self.string()?;
-                        stack.push(Open::Object(Vec::with_capacity(self.capacity(n)), n, key));
-                        continue;
-                    }
-                    Value::Object(Vec::new())
-                }
-                _ => return Err(corrupt()),
-            };
-            // Attach the finished value to its parent; close parents that are full.
-            loop {
-                match stack.last_mut() {
-                    None => return Ok(done),
-                    Some(Open::Array(items, remaining)) => {
-                        items.push(done);
-                        *remaining -= 1;
-                        if *remaining > 0 {
-                            break;
-                        }
-                    }
-                    Some(Open::Object(entries, remaining, key)) => {
-                        entries.push((std::mem::take(key), done));
-                        *remaining -= 1;
-                        if *remaining > 0 {
-                            *key = self.string()?;
-                            break;
-                        }
-                    }
-                }
-                done = match stack.pop() {
-                    Some(Open::Array(items, _)) => Value::Array(items),
-                    Some(Open::Object(entries, _, _)) => Value::Object(entries),
-                    None => unreachable!("stack.last_mut() was Some"),
-                };
+    /// The next event of the value being read (see [`Event`]). Every limit
+    /// (host budget, depth, this thread's stack) is checked here, so every
+    /// consumer of the events gets the same guarantees.
+    pub(crate) fn next_event(&mut self) -> Result<Event<'a>, Error> {
+        if let Some(top) = self.open.last_mut() {
+            if top.remaining == 0 {
+                self.open.pop();
+                return Ok(Event::End);
             }
+            if top.object && !top.keyed {
+                top.keyed = true;
+                return Ok(Event::Key(self.text()?));
+            }
+            top.remaining -= 1;
+            top.keyed = false;
+        } else if self.started {
+            return Err(corrupt());
+        } else {
+            self.started = true;
+            self.reserve(1, size_of::<Value>())?;
+        }
+        Ok(match self.byte()? {
+            tag::UNDEFINED => Event::Undefined,
+            tag::NULL => Event::Null,
+            tag::FALSE => Event::Bool(false),
+            tag::TRUE => Event::Bool(true),
+            tag::NUMBER => Event::Number(self.f64()?),
+            tag::DATE => Event::Date(self.f64()?),
+            tag::STRING => Event::String(self.text()?),
+            tag::FUNCTION => Event::Function(self.function()?),
+            tag::HANDLE => {
+                let kind = HandleKind::from_wire(self.byte()?).ok_or_else(corrupt)?;
+                let label = self.string()?;
+                let id = self.u32()?;
+                Event::Handle(Handle::from_result(kind, label, id, self.owner))
+            }
+            tag::BYTES => Event::Bytes(Cow::Borrowed(self.bytes()?)),
+            tag::BIG_INT => {
+                let negative = self.byte()? != 0;
+                let words = self.u32()? as usize;
+                self.reserve(words, BIG_INT_WORD_BYTES)?;
+                let raw = self.take(words.checked_mul(BIG_INT_WORD_BYTES).ok_or_else(corrupt)?)?;
+                let words = raw
+                    .chunks_exact(BIG_INT_WORD_BYTES)
+                    .map(|w| u64::from_ne_bytes(w.try_into().expect("8-byte chunk")))
+                    .collect();
+                Event::BigInt(BigInt::from_words(negative, words))
+            }
+            tag::ARRAY => {
+                let n = self.u32()?;
+                self.reserve(n as usize, size_of::<Value>())?;
+                self.open_container(n, false)?;
+                Event::ArrayStart(self.capacity(n))
+            }
+            tag::OBJECT => {
+                let n = self.u32()?;
+                self.reserve(n as usize, size_of::<(String, Value)>())?;
+                self.open_container(n, true)?;
+                Event::ObjectStart(self.capacity(n))
+            }
+            _ => return Err(corrupt()),
+        })
+    }
+
+    fn open_container(&mut self, n: u32, object: bool) -> Result<(), Error> {
+        if n > 0 {
+            self.check_depth(self.open.len())?;
+        }
+        self.open.push(Open {
+            remaining: n,
+            object,
+            keyed: false,
+        });
+        Ok(())
+    }
+
+    /// A string of the encoding, borrowed when it is valid UTF-8.
+    fn text(&mut self) -> Result<Cow<'a, str>, Error> {
+        Ok(String::from_utf8_lossy(self.bytes()?))
+    }
+
+    pub(crate) fn value(&mut self) -> Result<Value, Error> {
+        let mut builder = ValueBuilder::default();
+        loop {
+            let event = self.next_event()?;
+            if let Some(value) = builder.push(event) {
+                return Ok(value);
+            }
+        }
+    }
+}
+
+/// One step of reading an encoded value: a scalar, the start of a
+/// container (its element count, capped by the bytes left, as a capacity
+/// hint), an object's next key, or the end of the innermost container.
+/// A value is one scalar, or a start, its contents and an end.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    BigInt(BigInt),
+    String(Cow<'a, str>),
+    Date(f64),
+    Bytes(Cow<'a, [u8]>),
+    Function(Function),
+    Handle(Handle),
+    ArrayStart(usize),
+    /// Followed by (`Key`, value) pairs.
+    ObjectStart(usize),
+    Key(Cow<'a, str>),
+    End,
+}
+
+/// Builds a [`Value`] from [`Event`]s.
+#[derive(Default)]
+struct ValueBuilder {
+    stack: Vec<(Value, Option<String>)>,
+}
+
+impl ValueBuilder {
+    /// Takes the next event; the finished value once it is complete.
+    fn push(&mut self, event: Event<'_>) -> Option<Value> {
+        let done = match event {
+            Event::Undefined => Value::Undefined,
+            Event::Null => Value::Null,
+            Event::Bool(b) => Value::Bool(b),
+            Event::Number(n) => Value::Number(n),
+            Event::BigInt(big) => Value::BigInt(big),
+            Event::String(s) => Value::String(s.into_owned()),
+            Event::Date(ms) => Value::Date(ms),
+            Event::Bytes(bytes) => Value::Bytes(bytes.into_owned()),
+            Event::Function(f) => Value::Function(f),
+            Event::Handle(h) => Value::Handle(h),
+            Event::ArrayStart(n) => {
+                self.stack.push((Value::Array(Vec::with_capacity(n)), None));
+                return None;
+            }
+            Event::ObjectStart(n) => {
+                self.stack
+                    .push((Value::Object(Vec::with_capacity(n)), None));
+                return None;
+            }
+            Event::Key(key) => {
+                if let Some(top) = self.stack.last_mut() {
+                    top.1 = Some(key.into_owned());
+                }
+                return None;
+            }
+            Event::End => self.stack.pop().map_or(Value::Undefined, |(v, _)| v),
+        };
+        match self.stack.last_mut() {
+            None => Some(done),
+            Some((Value::Array(items), _)) => {
+                items.push(done);
+                None
+            }
+            Some((Value::Object(entries), key)) => {
+                entries.push((key.take().unwrap_or_default(), done));
+                None
+            }
+            Some(_) => None,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use v8cage::{
-    Context, ContextOptions, Error, HandleKind, Isolation, PromiseState, TerminateHandle, Value,
+    Context, ContextOptions, Error, Events, HandleKind, Isolation, PromiseState, TerminateHandle,
+    Value,
 };
 
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
@@ -584,10 +585,13 @@ impl PyContext {
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let timeout = seconds(timeout, "timeout")?;
-        let value = slf
+        let owner = slf.clone().unbind();
+        let built = slf
             .get()
-            .with_context_for(slf.py(), timeout, Some(code), |ctx| ctx.eval(code))?;
-        to_py(slf, value)
+            .with_context_for(slf.py(), timeout, Some(code), |ctx| {
+                ctx.eval_with(code, |events| Ok(build_from(&owner, events)))
+            })?;
+        Ok(built?.into_bound(slf.py()))
     }
 
     /// Calls the global function (or dotted path, e.g. "JSON.stringify") `name`.
@@ -602,8 +606,11 @@ impl PyContext {
         let context = slf.get();
         let timeout = seconds(timeout, "timeout")?;
         let args = args_to_values(args, &context.argument_limits)?;
-        let value = context.with_context(py, timeout, |ctx| ctx.call(name, &args))?;
-        to_py(slf, value)
+        let owner = slf.clone().unbind();
+        let built = context.with_context(py, timeout, |ctx| {
+            ctx.call_with(name, &args, |events| Ok(build_from(&owner, events)))
+        })?;
+        Ok(built?.into_bound(py))
     }
 
     /// Memory limits in bytes below `max_memory`, checked after each garbage
@@ -728,4 +735,13 @@ fn call_python(
         owner.get().one_value(&result)
     })();
     outcome.map_err(|err| describe(py, err))
+}
+
+/// Builds the Python object for a result straight from its events, taking
+/// the GIL back for that (the context stays locked meanwhile). A Python
+/// failure is returned inside, to be raised once the context is released.
+fn build_from(owner: &Py<PyContext>, events: &mut Events<'_>) -> PyResult<Py<PyAny>> {
+    Python::attach(|py| {
+        crate::convert::events_to_py(owner.bind(py), || events.next()).map(Bound::unbind)
+    })
 }

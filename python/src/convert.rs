@@ -9,7 +9,10 @@ use pyo3::types::{
 };
 use std::sync::atomic::Ordering::Relaxed;
 
-use v8cage::{BigInt, Error, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use v8cage::{BigInt, Error, Event, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
 
 use crate::context::{JsHandle, PyContext};
 use crate::errors::{conversion_error, to_py_err};
@@ -78,117 +81,184 @@ fn date_to_py(py: Python<'_>, ms: f64) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
-/// `owner`: the context the value came from (functions stay callable through it).
-///
-/// Iterative (an explicit stack of open lists and dicts), so a result nested
-/// `max_depth` levels deep needs no native stack: threads with 256 KiB
-/// stacks segfaulted in the recursive version.
+/// `owner`: the context the value came from (handles stay usable through it).
 pub(crate) fn to_py<'py>(
     owner: &Bound<'py, PyContext>,
     value: Value,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let mut events = ValueEvents::new(value);
+    events_to_py(owner, || Ok(events.next()))
+}
+
+/// Builds the Python object for a value read as [`Event`]s (from the
+/// shim's encoding, with no `Value` tree in between, or from a `Value`).
+/// Iterative (an explicit stack of open lists and dicts), so a result nested
+/// `max_depth` levels deep needs no native stack: threads with 256 KiB
+/// stacks segfaulted in a recursive version. Object keys repeat (records of
+/// one shape): the same `str` object serves every occurrence.
+pub(crate) fn events_to_py<'a, 'py>(
+    owner: &Bound<'py, PyContext>,
+    mut next: impl FnMut() -> Result<Event<'a>, Error>,
+) -> PyResult<Bound<'py, PyAny>> {
     enum Open<'py> {
-        List(Bound<'py, PyList>, std::vec::IntoIter<Value>),
-        Dict(
-            Bound<'py, PyDict>,
-            std::vec::IntoIter<(String, Value)>,
-            Bound<'py, PyString>,
-        ),
+        List(Bound<'py, PyList>),
+        Dict(Bound<'py, PyDict>, Option<Bound<'py, PyString>>),
     }
+    /// Distinct keys remembered per conversion, bounding the cache.
+    const MAX_INTERNED_KEYS: usize = 4096;
     let py = owner.py();
     let mut stack: Vec<Open<'py>> = Vec::new();
-    let mut next = value;
+    let mut keys: HashMap<Cow<'a, str>, Bound<'py, PyString>> = HashMap::new();
     loop {
-        let mut done = match next {
-            Value::Array(items) => {
-                let list = PyList::empty(py);
-                let mut items = items.into_iter();
-                match items.next() {
-                    Some(first) => {
-                        stack.push(Open::List(list, items));
-                        next = first;
-                        continue;
-                    }
-                    None => list.into_any(),
-                }
+        let event = next().map_err(|err| to_py_err(py, err))?;
+        let done = match event {
+            Event::ArrayStart(_) => {
+                stack.push(Open::List(PyList::empty(py)));
+                continue;
             }
-            Value::Object(entries) => {
-                let dict = PyDict::new(py);
-                let mut entries = entries.into_iter();
-                match entries.next() {
-                    Some((key, first)) => {
-                        stack.push(Open::Dict(dict, entries, PyString::new(py, &key)));
-                        next = first;
-                        continue;
-                    }
-                    None => dict.into_any(),
-                }
+            Event::ObjectStart(_) => {
+                stack.push(Open::Dict(PyDict::new(py), None));
+                continue;
             }
-            leaf => leaf_to_py(owner, leaf)?,
+            Event::Key(key) => {
+                let interned = match keys.get(&key) {
+                    Some(interned) => interned.clone(),
+                    None => {
+                        let made = PyString::new(py, &key);
+                        if keys.len() < MAX_INTERNED_KEYS {
+                            keys.insert(key, made.clone());
+                        }
+                        made
+                    }
+                };
+                if let Some(Open::Dict(_, slot)) = stack.last_mut() {
+                    *slot = Some(interned);
+                }
+                continue;
+            }
+            Event::End => match stack.pop() {
+                Some(Open::List(list)) => list.into_any(),
+                Some(Open::Dict(dict, _)) => dict.into_any(),
+                None => return Err(conversion_error(py, "unbalanced value encoding".into())),
+            },
+            Event::Undefined => undefined(py)?.clone().into_any(),
+            Event::Null => py.None().into_bound(py),
+            Event::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            Event::Number(n) => number_to_py(py, n)?,
+            Event::BigInt(big) => bigint_to_py(py, &big)?,
+            Event::String(text) => PyString::new(py, &text).into_any(),
+            Event::Date(ms) => date_to_py(py, ms)?,
+            Event::Bytes(bytes) if owner.get().mini_racer_messages.load(Relaxed) => {
+                PyMemoryView::from(&PyByteArray::new(py, &bytes))?.into_any()
+            }
+            Event::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
+            Event::Function(function) => handle_to_py(owner, Value::Function(function))?,
+            Event::Handle(handle) => handle_to_py(owner, Value::Handle(handle))?,
         };
-        // Put `done` into its parent; close the parents it completes.
-        loop {
-            match stack.last_mut() {
-                None => return Ok(done),
-                Some(Open::List(list, items)) => {
-                    list.append(done)?;
-                    if let Some(item) = items.next() {
-                        next = item;
-                        break;
-                    }
-                }
-                Some(Open::Dict(dict, entries, key)) => {
-                    dict.set_item(&*key, done)?;
-                    if let Some((k, item)) = entries.next() {
-                        *key = PyString::new(py, &k);
-                        next = item;
-                        break;
-                    }
-                }
-            }
-            done = match stack.pop() {
-                Some(Open::List(list, _)) => list.into_any(),
-                Some(Open::Dict(dict, _, _)) => dict.into_any(),
-                None => unreachable!("the stack had a last element"),
-            };
+        match stack.last_mut() {
+            None => return Ok(done),
+            Some(Open::List(list)) => list.append(done)?,
+            Some(Open::Dict(dict, key)) => match key.take() {
+                Some(key) => dict.set_item(key, done)?,
+                None => return Err(conversion_error(py, "object value without a key".into())),
+            },
         }
     }
 }
 
-/// A value that is not an array or object.
-fn leaf_to_py<'py>(owner: &Bound<'py, PyContext>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+/// A JS number: an int when integral within ±2^53 (and not -0), else a float.
+fn number_to_py(py: Python<'_>, n: f64) -> PyResult<Bound<'_, PyAny>> {
+    let integral = n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER;
+    Ok(if integral && !(n == 0.0 && n.is_sign_negative()) {
+        (n as i64).into_pyobject(py)?.into_any()
+    } else {
+        PyFloat::new(py, n).into_any()
+    })
+}
+
+/// A function or handle as its proxy (`v8cage._objects.wrap`).
+fn handle_to_py<'py>(owner: &Bound<'py, PyContext>, value: Value) -> PyResult<Bound<'py, PyAny>> {
     let py = owner.py();
-    Ok(match value {
-        Value::Undefined => undefined(py)?.clone().into_any(),
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
-        Value::Number(n) => {
-            let integral = n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER;
-            if integral && !(n == 0.0 && n.is_sign_negative()) {
-                (n as i64).into_pyobject(py)?.into_any()
-            } else {
-                PyFloat::new(py, n).into_any()
+    let handle = Bound::new(
+        py,
+        JsHandle {
+            value,
+            context: owner.clone().unbind(),
+        },
+    )?;
+    wrap_handle(py)?.call1((handle,))
+}
+
+/// The events of a `Value` tree, consuming it.
+struct ValueEvents {
+    next: Option<Value>,
+    open: Vec<OpenValue>,
+}
+
+enum OpenValue {
+    Items(std::vec::IntoIter<Value>),
+    Entries(std::vec::IntoIter<(String, Value)>, Option<Value>),
+}
+
+impl ValueEvents {
+    fn new(value: Value) -> Self {
+        ValueEvents {
+            next: Some(value),
+            open: Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> Event<'static> {
+        let value = match self.next.take() {
+            Some(value) => value,
+            None => match self.open.last_mut() {
+                None => return Event::End,
+                Some(OpenValue::Items(items)) => match items.next() {
+                    Some(item) => item,
+                    None => {
+                        self.open.pop();
+                        return Event::End;
+                    }
+                },
+                Some(OpenValue::Entries(entries, pending)) => match pending.take() {
+                    Some(item) => item,
+                    None => match entries.next() {
+                        Some((key, item)) => {
+                            *pending = Some(item);
+                            return Event::Key(Cow::Owned(key));
+                        }
+                        None => {
+                            self.open.pop();
+                            return Event::End;
+                        }
+                    },
+                },
+            },
+        };
+        match value {
+            Value::Undefined => Event::Undefined,
+            Value::Null => Event::Null,
+            Value::Bool(b) => Event::Bool(b),
+            Value::Number(n) => Event::Number(n),
+            Value::BigInt(big) => Event::BigInt(big),
+            Value::String(s) => Event::String(Cow::Owned(s)),
+            Value::Date(ms) => Event::Date(ms),
+            Value::Bytes(bytes) => Event::Bytes(Cow::Owned(bytes)),
+            Value::Function(f) => Event::Function(f),
+            Value::Handle(h) => Event::Handle(h),
+            Value::Array(items) => {
+                let n = items.len();
+                self.open.push(OpenValue::Items(items.into_iter()));
+                Event::ArrayStart(n)
+            }
+            Value::Object(entries) => {
+                let n = entries.len();
+                self.open
+                    .push(OpenValue::Entries(entries.into_iter(), None));
+                Event::ObjectStart(n)
             }
         }
-        Value::BigInt(big) => bigint_to_py(py, &big)?,
-        Value::String(s) => PyString::new(py, &s).into_any(),
-        Value::Date(ms) => date_to_py(py, ms)?,
-        Value::Bytes(bytes) if owner.get().mini_racer_messages.load(Relaxed) => {
-            PyMemoryView::from(&PyByteArray::new(py, &bytes))?.into_any()
-        }
-        Value::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
-        Value::Function(_) | Value::Handle(_) => {
-            let handle = Bound::new(
-                py,
-                JsHandle {
-                    value,
-                    context: owner.clone().unbind(),
-                },
-            )?;
-            wrap_handle(py)?.call1((handle,))?
-        }
-        Value::Array(_) | Value::Object(_) => unreachable!("containers are opened by to_py"),
-    })
+    }
 }
 
 // ---- Python -> JS -------------------------------------------------------------

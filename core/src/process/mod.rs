@@ -26,10 +26,10 @@ pub use sandbox::IsolationReport;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) use worker::NO_SECCOMP_ENV;
 
-use crate::context::{decode_output, HeapStats, Job};
+use crate::context::{HeapStats, Job};
 use crate::function::FunctionOwner;
 use crate::watchdog::{self, OnDeadline};
-use crate::{ffi, wire, ContextOptions, Error, Value};
+use crate::{ffi, wire, ContextOptions, Error};
 
 /// Why the host killed a worker that had not answered in time.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -474,11 +474,22 @@ impl Remote {
 /// the worker claims it). Anything that does not parse is
 /// [`Error::Crashed`]; a well-formed result that breaks a limit is the
 /// same [`Error::Conversion`] as in process.
+#[cfg(any(test, feature = "reply-decoder"))]
 pub(crate) fn decode_reply(
     body: &[u8],
     functions: &FunctionOwner,
     options: &ContextOptions,
-) -> Result<Value, Error> {
+) -> Result<crate::Value, Error> {
+    decode_reply_with(body, functions, options, |events| events.value())
+}
+
+/// [`decode_reply`], with an OK result read by `read`.
+pub(crate) fn decode_reply_with<T>(
+    body: &[u8],
+    functions: &FunctionOwner,
+    options: &ContextOptions,
+    read: impl FnOnce(&mut crate::context::Events<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let Some((status, output)) = body.split_first_chunk::<4>() else {
         return Err(garbage_error("a reply without status"));
     };
@@ -486,7 +497,7 @@ pub(crate) fn decode_reply(
     if !(ffi::STATUS_OK..=ffi::STATUS_INTERNAL).contains(&status) {
         return Err(garbage_error(&format!("status {status}")));
     }
-    match decode_output(status, output, functions, options) {
+    match crate::context::decode_output_with(status, output, functions, options, read) {
         Err(e) if wire::is_malformed(&e) => Err(garbage_error("a result that does not parse")),
         decoded => decoded,
     }
@@ -499,7 +510,7 @@ pub(crate) fn decode_reply(
 pub(crate) fn read_and_decode_reply(
     frame: &[u8],
     options: &ContextOptions,
-) -> Result<Value, Error> {
+) -> Result<crate::Value, Error> {
     let max_reply = options.max_result_bytes.saturating_add(REPLY_OVERHEAD);
     let body = read_frame(&mut &frame[..], max_reply).map_err(|e| match e {
         FrameError::Malformed(what) => garbage_error(&what),
@@ -590,6 +601,7 @@ fn fatal_lines(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
 
     fn decode(body: &[u8]) -> Result<Value, Error> {
         let functions = FunctionOwner {
