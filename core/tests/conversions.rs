@@ -7,7 +7,7 @@ use rstest::rstest;
 use std::time::Duration;
 use v8cage::Isolation;
 
-use v8cage::{Context, Error, Function, HandleKind, Value};
+use v8cage::{Context, ContextOptions, Error, Function, HandleKind, Value};
 
 fn ctx(isolation: Isolation) -> Context {
     let mut ctx = common::context(isolation).expect("context");
@@ -643,4 +643,55 @@ fn many_large_bigints_convert_without_decimal_text(
     };
     assert_eq!(big.bits(), 1_048_576);
     assert!(big.words().iter().all(|w| *w == u64::MAX));
+}
+
+/// `eval_with` streams the same value `eval` builds, under the same limits.
+#[rstest]
+fn events_carry_the_same_value_under_the_same_limits(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    use v8cage::Event;
+    let mut c = ctx(isolation);
+    let source = "({a: [1, 'two', null, undefined, true], b: {c: 2n ** 70n, d: new Date(5)}, e: new Uint8Array([1, 2])})";
+    let built = c.eval(source).unwrap();
+    let mut depth = 0usize;
+    let mut kinds = Vec::new();
+    let streamed = c.eval_with(source, |events| loop {
+        let event = events.next()?;
+        kinds.push(match &event {
+            Event::ArrayStart(_) | Event::ObjectStart(_) => "open",
+            Event::End => "end",
+            Event::Key(_) => "key",
+            _ => "scalar",
+        });
+        match event {
+            Event::ArrayStart(_) | Event::ObjectStart(_) => depth += 1,
+            Event::End => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
+            _ => {}
+        }
+    });
+    streamed.unwrap();
+    assert_eq!(kinds.iter().filter(|k| **k == "open").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "key").count(), 5);
+    // And the `value()` shortcut is `eval`.
+    let again = c.eval_with(source, |events| events.value()).unwrap();
+    assert!(again.same_value(&built));
+    // A result over the bound fails before the closure sees an event.
+    let mut small = Context::new(ContextOptions {
+        max_result_bytes: 1 << 10,
+        ..common::options(isolation)
+    })
+    .unwrap();
+    let mut called = false;
+    let refused = small.eval_with("'x'.repeat(4096)", |_| {
+        called = true;
+        Ok(())
+    });
+    assert!(matches!(refused, Err(Error::Conversion(_))), "{refused:?}");
+    assert!(!called);
 }
