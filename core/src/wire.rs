@@ -424,9 +424,14 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// A string of the encoding, borrowed when it is valid UTF-8.
+    /// A string of the encoding, borrowed when it is valid UTF-8 (always,
+    /// from the shim; a worker's reply is not trusted).
     fn text(&mut self) -> Result<Cow<'a, str>, Error> {
-        Ok(String::from_utf8_lossy(self.bytes()?))
+        let bytes = self.bytes()?;
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        })
     }
 
     pub(crate) fn value(&mut self) -> Result<Value, Error> {

@@ -10,8 +10,8 @@ use pyo3::types::{
 use std::sync::atomic::Ordering::Relaxed;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use v8cage::{BigInt, Error, Event, Value, MAX_BIGINT_BITS, MAX_SAFE_INTEGER};
 
 use crate::context::{JsHandle, PyContext};
@@ -108,15 +108,28 @@ pub(crate) fn events_to_py<'a, 'py>(
     const MAX_INTERNED_KEYS: usize = 4096;
     let py = owner.py();
     let mut stack: Vec<Open<'py>> = Vec::new();
-    let mut keys: HashMap<Cow<'a, str>, Bound<'py, PyString>> = HashMap::new();
+    let mut keys: FxHashMap<Cow<'a, str>, Bound<'py, PyString>> = FxHashMap::default();
+    // Python's cyclic collector runs every few hundred new containers and
+    // walks young ones each time; a large result is built with it paused
+    // (as if by gc.disable()), from its first such pause point on.
+    let mut collector = CollectorPause::new(py);
+    let mut containers = 0u32;
     loop {
         let event = next().map_err(|err| to_py_err(py, err))?;
         let done = match event {
             Event::ArrayStart(_) => {
+                containers += 1;
+                if containers == PAUSE_COLLECTOR_AFTER {
+                    collector.pause()?;
+                }
                 stack.push(Open::List(PyList::empty(py)));
                 continue;
             }
             Event::ObjectStart(_) => {
+                containers += 1;
+                if containers == PAUSE_COLLECTOR_AFTER {
+                    collector.pause()?;
+                }
                 stack.push(Open::Dict(PyDict::new(py), None));
                 continue;
             }
@@ -162,6 +175,42 @@ pub(crate) fn events_to_py<'a, 'py>(
                 Some(key) => dict.set_item(key, done)?,
                 None => return Err(conversion_error(py, "object value without a key".into())),
             },
+        }
+    }
+}
+
+/// Containers a result may make before the cyclic collector is paused:
+/// below it, pausing costs more than collecting.
+const PAUSE_COLLECTOR_AFTER: u32 = 256;
+
+/// Pauses Python's cyclic garbage collector (`gc.disable()`) and resumes
+/// it when dropped, if it was enabled before.
+struct CollectorPause<'py> {
+    py: Python<'py>,
+    paused: bool,
+}
+
+impl<'py> CollectorPause<'py> {
+    fn new(py: Python<'py>) -> Self {
+        CollectorPause { py, paused: false }
+    }
+
+    fn pause(&mut self) -> PyResult<()> {
+        let gc = self.py.import("gc")?;
+        if gc.call_method0("isenabled")?.is_truthy()? {
+            gc.call_method0("disable")?;
+            self.paused = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CollectorPause<'_> {
+    fn drop(&mut self) {
+        if self.paused {
+            if let Ok(gc) = self.py.import("gc") {
+                let _ = gc.call_method0("enable");
+            }
         }
     }
 }
