@@ -3,6 +3,7 @@
 
 #include "encoder.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -210,14 +211,25 @@ class Encoder {
     if (!Spend(4) || static_cast<size_t>(n) > budget_) return Fail("array too large for max_result_bytes");
     w_.Byte(kArray);
     w_.U32(n);
+    w_.Reserve(std::min(static_cast<size_t>(n) * 9, budget_));
+    // Elements within the depth limit may take the inline path below.
+    bool inline_numbers = depth + 1 <= s_.self()->limits.max_depth;
     // One handle scope per chunk, not per element: opening a scope costs as
     // much as reading a number.
     for (uint32_t chunk = 0; chunk < n; chunk += kHandlesPerScope) {
       v8::HandleScope scope(s_.isolate());
       uint32_t chunk_end = n - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : n;
+      if (s_.stop_requested()) return false;
       for (uint32_t i = chunk; i < chunk_end; ++i) {
         v8::Local<v8::Value> item;
         if (!array->Get(s_.context(), i).ToLocal(&item)) return false;
+        // Numbers inline: most arrays of data are arrays of numbers.
+        if (inline_numbers && item->IsNumber()) {
+          if (!Spend(1 + 8)) return false;
+          w_.Byte(kNumber);
+          w_.F64(item.As<v8::Number>()->Value());
+          continue;
+        }
         if (!Encode(item, depth + 1)) return false;
       }
     }
@@ -234,16 +246,20 @@ class Encoder {
     if (!Spend(4) || static_cast<size_t>(n) > budget_ / 5) return Fail("object too large for max_result_bytes");
     w_.Byte(kObject);
     w_.U32(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      // Scoped per property: a property's value may be a large subtree.
+    // Scoped per chunk of properties, as arrays are: a property's value may
+    // be a large subtree, but its own handles are scoped where it is encoded.
+    for (uint32_t chunk = 0; chunk < n; chunk += kHandlesPerScope) {
       v8::HandleScope scope(s_.isolate());
-      v8::Local<v8::Value> key;
-      v8::Local<v8::Value> item;
-      if (!keys->Get(ctx, i).ToLocal(&key)) return false;
-      if (!key->IsString()) return Fail("object key is not a string");
-      if (!StringBody(key.As<v8::String>())) return false;
-      if (!obj->Get(ctx, key).ToLocal(&item)) return false;
-      if (!Encode(item, depth + 1)) return false;
+      uint32_t chunk_end = n - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : n;
+      for (uint32_t i = chunk; i < chunk_end; ++i) {
+        v8::Local<v8::Value> key;
+        v8::Local<v8::Value> item;
+        if (!keys->Get(ctx, i).ToLocal(&key)) return false;
+        if (!key->IsString()) return Fail("object key is not a string");
+        if (!StringBody(key.As<v8::String>())) return false;
+        if (!obj->Get(ctx, key).ToLocal(&item)) return false;
+        if (!Encode(item, depth + 1)) return false;
+      }
     }
     return true;
   }

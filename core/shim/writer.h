@@ -4,6 +4,7 @@
 
 #include <v8.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -32,6 +33,11 @@ class Writer {
     return out_.data() + at;
   }
   void Truncate(size_t size) { out_.resize(size); }
+  // Room for `n` more bytes (a hint: writes grow the buffer anyway),
+  // growing geometrically so that many small hints stay linear.
+  void Reserve(size_t n) {
+    if (out_.capacity() - out_.size() < n) out_.reserve(std::max(out_.size() + n, 2 * out_.capacity()));
+  }
   size_t size() const { return out_.size(); }
 
   // A length-prefixed UTF-8 copy of `s` of at most `cap` bytes; lone
