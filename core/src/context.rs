@@ -455,8 +455,9 @@ impl Context {
     /// A JavaScript function that calls `callback` (on the evaluating
     /// thread, inside the evaluation's timeout). Its arguments arrive as
     /// results do; what it returns goes back as call arguments do; an
-    /// `Err(message)` is thrown in JavaScript as an `Error`. In-process
-    /// contexts only.
+    /// `Err(message)` is thrown in JavaScript as an `Error`. With
+    /// [`Isolation::Process`] the worker sends each call over its channel
+    /// and the host runs `callback` while it waits for the evaluation.
     pub fn host_function(&mut self, callback: Arc<HostFunction>) -> Result<Value, Error> {
         let id = self.host_functions()?.add(callback)?;
         self.handle_op(ffi::OP_HOST_FUNCTION, id, &[])
@@ -468,23 +469,23 @@ impl Context {
         self.set(None, &Value::from(name), &function)
     }
 
+    /// The context's host functions, made on first use. In-process the
+    /// shim calls them directly; a worker sends their calls over its
+    /// channel, answered while the host waits for its reply.
     fn host_functions(&mut self) -> Result<&HostFunctions, Error> {
-        let Backend::InProcess(isolate) = &mut self.backend else {
-            return Err(Error::InvalidInput(
-                "host functions need an in-process context (Isolation::InProcess)".into(),
-            ));
-        };
         if self.host.is_none() {
             let host = Box::new(HostFunctions::new(
                 self.functions.clone(),
                 self.options.max_depth,
                 self.options.max_result_bytes,
             ));
-            let data = &*host as *const HostFunctions as *mut std::ffi::c_void;
-            // SAFETY: `host` is boxed (its address is stable) and stored in
-            // `self.host`, which is dropped after `self.backend` (field
-            // order), so it outlives the isolate that calls back into it.
-            unsafe { isolate.set_host(host::trampoline, data) };
+            if let Backend::InProcess(isolate) = &mut self.backend {
+                let data = &*host as *const HostFunctions as *mut std::ffi::c_void;
+                // SAFETY: `host` is boxed (its address is stable) and stored
+                // in `self.host`, which is dropped after `self.backend` (field
+                // order), so it outlives the isolate that calls back into it.
+                unsafe { isolate.set_host(host::trampoline, data) };
+            }
             self.host = Some(host);
         }
         Ok(self.host.as_deref().expect("set above"))
@@ -547,7 +548,7 @@ impl Context {
                 decode_output_with(status, bytes, &self.functions, &self.options, read)
             }
             Backend::Process(remote) => {
-                let body = remote.run(job, &released, timeout)?;
+                let body = remote.run(job, &released, timeout, self.host.as_deref())?;
                 match process::decode_reply_with(&body, &self.functions, &self.options, read) {
                     Err(e @ Error::Crashed { .. }) => Err(remote.reject_reply(e)),
                     decoded => decoded,

@@ -55,7 +55,15 @@ impl HostFunctions {
         Ok((callbacks.len() - 1) as u32)
     }
 
-    fn call(&self, id: u32, args: &[u8]) -> Result<Vec<u8>, String> {
+    /// Runs host function `id` on encoded `args`: its encoded result, or
+    /// the message JavaScript's Error gets (also for a panic, which must
+    /// not unwind into C++ or through the worker protocol).
+    pub(crate) fn call(&self, id: u32, args: &[u8]) -> Result<Vec<u8>, String> {
+        catch_unwind(AssertUnwindSafe(|| self.call_unguarded(id, args)))
+            .unwrap_or_else(|_| Err("the host function panicked".into()))
+    }
+
+    fn call_unguarded(&self, id: u32, args: &[u8]) -> Result<Vec<u8>, String> {
         let callback = self
             .callbacks
             .lock()
@@ -102,9 +110,7 @@ pub(crate) unsafe extern "C" fn trampoline(
         // SAFETY: the shim's encoded arguments, valid during this call.
         unsafe { std::slice::from_raw_parts(args, args_len) }
     };
-    // A panic must not unwind into C++.
-    let outcome = catch_unwind(AssertUnwindSafe(|| host.call(callback_id, args)))
-        .unwrap_or_else(|_| Err("the host function panicked".into()));
+    let outcome = host.call(callback_id, args);
     let mut buffer = host.result.lock().unwrap_or_else(|e| e.into_inner());
     let status = match outcome {
         Ok(bytes) => {

@@ -216,9 +216,11 @@ fn an_endless_timer_is_charged_to_the_entry_point_that_runs_it(
     assert_eq!(c.eval("2").unwrap(), Value::from(2));
 }
 
-#[test]
-fn host_functions_are_called_with_arguments_and_return_values() {
-    let mut c = context_with(Isolation::InProcess, false, false);
+#[rstest]
+fn host_functions_are_called_with_arguments_and_return_values(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = context_with(isolation, false, false);
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     c.expose(
@@ -266,9 +268,11 @@ fn host_functions_are_called_with_arguments_and_return_values() {
 }
 
 /// The timeout covers the whole evaluation, host calls included.
-#[test]
-fn the_timeout_covers_host_calls() {
-    let mut c = context_with(Isolation::InProcess, false, false);
+#[rstest]
+fn the_timeout_covers_host_calls(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = context_with(isolation, false, false);
     c.expose("tick", Arc::new(|_| Ok(Value::Undefined)))
         .unwrap();
     assert_eq!(
@@ -278,14 +282,29 @@ fn the_timeout_covers_host_calls() {
     assert_eq!(c.eval("tick(); 1").unwrap(), Value::from(1));
 }
 
+/// A worker's host-function calls cross its channel one at a time, in the
+/// middle of an evaluation, with values both ways (handles included).
 #[test]
-fn host_functions_need_an_in_process_context() {
-    let mut c = context_with(Isolation::Process, false, false);
-    assert!(matches!(
-        c.expose("f", Arc::new(|_| Ok(Value::Null))),
-        Err(Error::InvalidInput(_))
-    ));
-    assert_eq!(c.eval("typeof f").unwrap(), key("undefined"));
+fn host_functions_cross_the_process_channel() {
+    let mut c = context_with(Isolation::Process, true, false);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    c.expose(
+        "note",
+        Arc::new(move |args: Vec<Value>| {
+            let mut seen = record.lock().unwrap();
+            seen.push(args.len());
+            Ok(Value::from(seen.len()))
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        c.eval("let n = 0; for (let i = 0; i < 100; i++) n = note(i, {i}); n")
+            .unwrap(),
+        Value::from(100)
+    );
+    assert_eq!(seen.lock().unwrap().len(), 100);
+    assert!(seen.lock().unwrap().iter().all(|&n| n == 2));
 }
 
 #[rstest]

@@ -519,7 +519,8 @@ impl PyContext {
     /// Python callable `function` synchronously, on the evaluating thread
     /// and inside the evaluation's timeout. Its exceptions are thrown in
     /// JavaScript as Errors (with the traceback); it cannot use this
-    /// context itself (JSInvalidInputError). In-process contexts only.
+    /// context itself (JSInvalidInputError). A process context's worker
+    /// sends each call over its channel.
     ///
     /// An async function (from async code) becomes a JavaScript function
     /// returning a Promise, settled when the coroutine, run on the current

@@ -72,3 +72,25 @@ def test_a_forked_child_can_create_process_contexts() -> None:
         child.join(timeout=60)
         assert child.exitcode == 0
         assert parent.eval("1 + 1") == 2
+
+
+def test_python_functions_called_from_a_worker() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def record(*args: Any) -> int:
+        calls.append(args)
+        return len(calls)
+
+    with v8cage.Context(isolation="process", timeout=60) as ctx:
+        ctx.expose("record", record)
+        assert ctx.eval("record(1, 'a'); record([true])") == 2
+        assert calls == [(1, "a"), ([True],)]
+
+        def fail() -> None:
+            raise ValueError("from the host")
+
+        ctx.expose("fail", fail)
+        message = ctx.eval("try { fail(); 'no error' } catch (e) { e.message }")
+        assert "ValueError: from the host" in message
+        # The worker is still serving.
+        assert ctx.eval("record(); 6 * 7") == 42

@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use pool::{prestart_worker, set_worker_command, WORKER_ENV};
 use protocol::{
     kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,
-    REPLY_OVERHEAD,
+    REPLY_OVERHEAD, STATUS_CALLBACK,
 };
 pub use sandbox::IsolationReport;
 #[cfg(feature = "sandbox-probes")]
@@ -28,6 +28,7 @@ pub(crate) use worker::NO_SECCOMP_ENV;
 
 use crate::context::{HeapStats, Job};
 use crate::function::FunctionOwner;
+use crate::host::HostFunctions;
 use crate::watchdog::{self, OnDeadline};
 use crate::{ffi, wire, ContextOptions, Error};
 
@@ -228,6 +229,7 @@ impl Remote {
         job: &Job<'_>,
         released: &[u32],
         timeout: Option<Duration>,
+        host: Option<&HostFunctions>,
     ) -> Result<Vec<u8>, Error> {
         let seq = {
             let mut state = self.state.borrow_mut();
@@ -269,7 +271,7 @@ impl Remote {
             });
             (kill, t.saturating_add(self.shared.kill_grace))
         });
-        match self.exchange_in_flight(&frame, seq, hard_deadline) {
+        match self.exchange_in_flight(&frame, seq, hard_deadline, host) {
             Outcome::Reply(body) => Ok(body),
             Outcome::Failed(e) => Err(e),
         }
@@ -277,17 +279,20 @@ impl Remote {
 
     /// Sends a request and reads its reply, with no evaluation in flight.
     fn exchange(&self, frame: &[u8]) -> Outcome {
-        self.exchange_in_flight(frame, 0, None)
+        self.exchange_in_flight(frame, 0, None, None)
     }
 
     /// Sends a request and waits for the reply; while it runs, evaluation
     /// `seq` (if not 0) can be terminated, and the worker is killed at the
     /// hard deadline if one is given.
+    /// Host-function calls the evaluation makes meanwhile are answered
+    /// from `host` (their time counts against the deadline).
     fn exchange_in_flight(
         &self,
         frame: &[u8],
         seq: u64,
         hard_deadline: Option<(Arc<KillAt>, Duration)>,
+        host: Option<&HostFunctions>,
     ) -> Outcome {
         let mut state = self.state.borrow_mut();
         if let Some(e) = &state.lost {
@@ -306,16 +311,38 @@ impl Remote {
             flight.killed = None;
         }
         let armed = hard_deadline.map(|(kill, after)| watchdog::arm(kill, after));
-        let worker = state.worker.as_ref().expect("a worker while not lost");
+        let fields = &mut *state;
+        let worker = fields.worker.as_ref().expect("a worker while not lost");
         let sent = send_all(worker.requests.as_fd(), frame);
         let received = match sent {
-            Ok(()) => {
-                let reader = state.reader.as_mut().expect("a reader while not lost");
+            Ok(()) => loop {
+                let reader = fields.reader.as_mut().expect("a reader while not lost");
                 if reader.buffer().is_empty() {
                     poll_readable(reader.get_ref().as_fd(), POLL_BEFORE_BLOCKING);
                 }
-                read_frame(reader, self.max_reply)
-            }
+                let body = match read_frame(reader, self.max_reply) {
+                    Ok(body) => body,
+                    failed => break failed,
+                };
+                let Some(call) = callback_in(&body) else {
+                    break Ok(body);
+                };
+                let (status, bytes) = match (call, host) {
+                    (Ok((id, args)), Some(host)) => match host.call(id, args) {
+                        Ok(result) => (0, result),
+                        Err(message) => (1, message.into_bytes()),
+                    },
+                    // A worker calling what was never made is broken.
+                    _ => break Err(FrameError::Malformed("a host-function call".into())),
+                };
+                let reply = Frame::new(kind::CALLBACK_REPLY)
+                    .i32(status)
+                    .bytes(&bytes)
+                    .finish();
+                if let Err(e) = send_all(worker.requests.as_fd(), &reply) {
+                    break Err(FrameError::Closed(e));
+                }
+            },
             Err(e) => Err(FrameError::Closed(e)),
         };
         let (killed, terminate_deadline) = {
@@ -470,6 +497,19 @@ impl Remote {
     }
 }
 
+/// A worker -> host frame calling a host function (see `STATUS_CALLBACK`):
+/// `None` for any other frame, `Some(Err)` for a malformed call.
+fn callback_in(body: &[u8]) -> Option<Result<(u32, &[u8]), ()>> {
+    let (status, rest) = body.split_first_chunk::<4>()?;
+    if i32::from_le_bytes(*status) != STATUS_CALLBACK {
+        return None;
+    }
+    Some(match rest.split_first_chunk::<4>() {
+        Some((id, args)) => Ok((u32::from_le_bytes(*id), args)),
+        None => Err(()),
+    })
+}
+
 /// Decodes an evaluation's reply body (status, then the shim's output as
 /// the worker claims it). Anything that does not parse is
 /// [`Error::Crashed`]; a well-formed result that breaks a limit is the
@@ -602,6 +642,21 @@ fn fatal_lines(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::Value;
+
+    #[test]
+    fn host_function_calls_are_told_apart_from_replies() {
+        let call = Frame::reply()
+            .i32(STATUS_CALLBACK)
+            .u32(7)
+            .tail(b"args")
+            .finish();
+        assert_eq!(callback_in(&call[4..]), Some(Ok((7, &b"args"[..]))));
+        let short = Frame::reply().i32(STATUS_CALLBACK).u8(1).finish();
+        assert_eq!(callback_in(&short[4..]), Some(Err(())));
+        let reply = Frame::reply().i32(ffi::STATUS_OK).tail(&[1]).finish();
+        assert_eq!(callback_in(&reply[4..]), None);
+        assert_eq!(callback_in(&[]), None);
+    }
 
     fn decode(body: &[u8]) -> Result<Value, Error> {
         let functions = FunctionOwner {

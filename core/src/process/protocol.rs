@@ -18,10 +18,19 @@ pub(crate) mod kind {
     pub const MEMORY_LIMITS_REACHED: u8 = 7;
     pub const LOW_MEMORY: u8 = 8;
     pub const HANDLE_OP: u8 = 10;
+    /// Host -> worker, during an evaluation: a host function's outcome
+    /// (i32 status as `v8cage_host_call` returns it, then its bytes).
+    pub const CALLBACK_REPLY: u8 = 11;
     /// Test-only sandbox probes (feature `sandbox-probes`).
     #[cfg(feature = "sandbox-probes")]
     pub const PROBE: u8 = 9;
 }
+
+/// The status of a worker -> host frame that is not the reply but a call
+/// of a host function from the running evaluation: u32 callback id, then
+/// the encoded arguments. The host answers with `kind::CALLBACK_REPLY` and
+/// waits for the reply again.
+pub(crate) const STATUS_CALLBACK: i32 = -2;
 
 /// Bytes a reply may carry besides a result of `max_result_bytes`: status,
 /// error texts the shim bounds, heap figures.

@@ -6,13 +6,17 @@
 //! context and `_exit`s. So a test binary, a user's program or the Python
 //! interpreter loading the extension all work with no worker binary to ship.
 
+use std::cell::RefCell;
+use std::ffi::c_void;
 use std::io::BufReader;
 use std::os::fd::{AsFd, FromRawFd, RawFd};
+use std::os::raw::c_int;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::protocol::{
     kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,
+    STATUS_CALLBACK,
 };
 use super::sandbox::{self, IsolationReport};
 use crate::context::Job;
@@ -110,8 +114,15 @@ fn serve(channel: &str) -> i32 {
     if send_all(requests.as_fd(), &Frame::reply().finish()).is_err() {
         return 0;
     }
-    let mut reader = BufReader::with_capacity(64 << 10, &requests);
-    let (mut isolate, limits) = match create(&mut reader) {
+    // Declared before the isolate: it outlives it (the isolate's host
+    // functions call through it).
+    let channel = Box::new(Channel {
+        requests: &requests,
+        reader: RefCell::new(BufReader::with_capacity(64 << 10, &requests)),
+        result: RefCell::default(),
+    });
+    let created = create(&mut channel.reader.borrow_mut());
+    let (mut isolate, limits) = match created {
         Ok(created) => created,
         Err(message) => {
             let reply = Frame::reply().i32(-1).bytes(message.as_bytes()).finish();
@@ -119,6 +130,11 @@ fn serve(channel: &str) -> i32 {
             return 0;
         }
     };
+    // SAFETY: `channel` is boxed and outlives `isolate` (declared first,
+    // dropped last); the shim calls `call_host` only on this thread, while
+    // an evaluation runs inside `answer`, when the main loop does not hold
+    // the reader.
+    unsafe { isolate.set_host(call_host, &*channel as *const Channel as *mut c_void) };
     let progress: Arc<Shared> = Arc::default();
     spawn_terminator(control, isolate.stop_target(), Arc::clone(&progress));
     let heap = match limits.heap_limit {
@@ -144,10 +160,14 @@ fn serve(channel: &str) -> i32 {
         return 0;
     }
     loop {
-        if reader.buffer().is_empty() {
-            poll_readable(requests.as_fd(), POLL_BEFORE_BLOCKING);
-        }
-        let body = match read_frame(&mut reader, usize::MAX) {
+        let read = {
+            let mut reader = channel.reader.borrow_mut();
+            if reader.buffer().is_empty() {
+                poll_readable(requests.as_fd(), POLL_BEFORE_BLOCKING);
+            }
+            read_frame(&mut *reader, usize::MAX)
+        };
+        let body = match read {
             Ok(body) => body,
             // The host closed the channel: the context was dropped.
             Err(FrameError::Closed(_)) => return 0,
@@ -199,6 +219,83 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
     let limits = parsed.map_err(|e| format!("{e:?}"))?;
     let isolate = LocalIsolate::new(&limits).map_err(|e| e.to_string())?;
     Ok((isolate, limits))
+}
+
+/// The worker's end of the request socket, shared by the request loop and
+/// the host functions of the running evaluation, which send their calls to
+/// the host and read its answers in between.
+struct Channel<'a> {
+    requests: &'a UnixStream,
+    reader: RefCell<BufReader<&'a UnixStream>>,
+    // The last host function's answer, read by the shim right after.
+    result: RefCell<Vec<u8>>,
+}
+
+impl Channel<'_> {
+    /// Calls host function `id` on the host: (status, bytes) as
+    /// `v8cage_host_call` returns them.
+    fn call(&self, id: u32, args: &[u8]) -> (c_int, Vec<u8>) {
+        let gone = || (1, b"the host is gone".to_vec());
+        let frame = Frame::reply()
+            .i32(STATUS_CALLBACK)
+            .u32(id)
+            .tail(args)
+            .finish();
+        if send_all(self.requests.as_fd(), &frame).is_err() {
+            return gone();
+        }
+        let Ok(mut reader) = self.reader.try_borrow_mut() else {
+            return gone();
+        };
+        let Ok(body) = read_frame(&mut *reader, usize::MAX) else {
+            return gone();
+        };
+        let mut f = Fields::new(&body);
+        let answer = (|| {
+            if f.u8()? != kind::CALLBACK_REPLY {
+                return Err(FrameError::Malformed("expected CALLBACK_REPLY".into()));
+            }
+            let status = f.i32()?;
+            let bytes = f.bytes()?.to_vec();
+            f.end()?;
+            Ok((status, bytes))
+        })();
+        answer.unwrap_or_else(|_| gone())
+    }
+}
+
+/// The shim's `v8cage_host_call` in a worker: forwards to the host.
+///
+/// # Safety
+/// `data` is the `Channel` `serve` registered; `args` is valid for
+/// `args_len` bytes; `result` is writable.
+unsafe extern "C" fn call_host(
+    data: *mut c_void,
+    callback_id: u32,
+    args: *const u8,
+    args_len: usize,
+    result: *mut ffi::Output,
+) -> c_int {
+    // SAFETY: see the function's contract; the channel is only read.
+    let channel = unsafe { &*(data as *const Channel) };
+    let args: &[u8] = if args.is_null() {
+        &[]
+    } else {
+        // SAFETY: the shim's encoded arguments, valid during this call.
+        unsafe { std::slice::from_raw_parts(args, args_len) }
+    };
+    let (status, bytes) = channel.call(callback_id, args);
+    let mut buffer = channel.result.borrow_mut();
+    *buffer = bytes;
+    // SAFETY: `result` is the shim's out-parameter; the buffer stays put
+    // until the next host call replaces it.
+    unsafe {
+        *result = ffi::Output {
+            data: buffer.as_ptr(),
+            len: buffer.len(),
+        };
+    }
+    status
 }
 
 /// Which evaluation may be stopped now, shared by the request loop and the
@@ -258,7 +355,7 @@ fn answer(
                 kind::EVAL => Job::Eval(f.str()?),
                 kind::CALL => Job::Call(f.str()?, f.bytes()?),
                 kind::CALL_FUNCTION => Job::CallFunction(f.u32()?, f.bytes()?),
-                _ => Job::Handle(f.u32()? as std::os::raw::c_int, f.u32()?, f.bytes()?),
+                _ => Job::Handle(f.u32()? as c_int, f.u32()?, f.bytes()?),
             };
             f.end()?;
             let (lock, started) = progress;
