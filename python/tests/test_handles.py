@@ -45,8 +45,25 @@ def test_objects_are_live_proxies_in_mini_racer(mr: Any) -> None:
 def test_copying_contexts_return_handles_only_for_what_a_copy_would_lose() -> None:
     with v8cage.Context() as ctx:
         assert ctx.eval("({a: [1]})") == {"a": [1]}
-        for source in ("new Map([[1, 2]])", "new Set([1])", "new Error('e')", "/re/"):
+        for source in ("new Error('e')", "/re/g"):
             assert isinstance(ctx.eval(source), v8cage.JSMappedObject), source
+        assert str(ctx.eval("/re/g")) == "/re/g"
+        # Maps and sets are their entries and values, live.
+        mapping = ctx.eval("var m = new Map([[1, 'one'], ['k', {v: 2}]]); m")
+        assert isinstance(mapping, v8cage.JSMap)
+        assert dict(mapping) == {1: "one", "k": {"v": 2}}
+        mapping[None] = "null key"
+        assert ctx.eval("m.get(null)") == "null key"
+        del mapping[1]
+        assert len(mapping) == 2 and 1 not in mapping
+        with pytest.raises(KeyError):
+            mapping["absent"]
+        values = ctx.eval("var s = new Set([1, 'a']); s")
+        assert isinstance(values, v8cage.JSSet)
+        assert set(values) == {1, "a"} and "a" in values
+        values.add(2)
+        values.discard(1)
+        assert ctx.eval("[...s].join()") == "a,2"
         error = ctx.eval("new TypeError('bad')")
         assert str(error) == "TypeError: bad"
         assert "TypeError: bad" in error.stack

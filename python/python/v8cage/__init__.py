@@ -42,9 +42,11 @@ from ._objects import (
     CancelableJSFunction,
     JSArray,
     JSFunction,
+    JSMap,
     JSMappedObject,
     JSObject,
     JSPromise,
+    JSSet,
     JSSymbol,
 )
 from ._v8cage import (
@@ -83,9 +85,11 @@ __all__ = [
     "CancelableJSFunction",
     "JSArray",
     "JSFunction",
+    "JSMap",
     "JSMappedObject",
     "JSObject",
     "JSPromise",
+    "JSSet",
     "JSSymbol",
     # mini-racer (py_mini_racer) compatibility
     "DEFAULT_V8_FLAGS",

@@ -12,7 +12,15 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import traceback
-from collections.abc import Awaitable, Callable, Generator, Iterator, MutableMapping, MutableSequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    MutableMapping,
+    MutableSequence,
+    MutableSet,
+)
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from ._errors import JSArrayIndexError, JSKeyError, JSPromiseError, JSTimeoutException
@@ -96,7 +104,8 @@ class JSMappedObject(JSObject, MutableMapping[Any, Any]):
         return stack if isinstance(stack, str) else None
 
     def __str__(self) -> str:
-        if self._handle.kind == "error":
+        """JavaScript's ``toString()`` of an error or regexp."""
+        if self._handle.kind in ("error", "regexp"):
             return str(self._ctx._call(self._ctx._get(self, "toString"), self, ()))
         return repr(self)
 
@@ -204,6 +213,83 @@ class CancelableJSFunction(JSMappedObject):
     async def __call__(self, *args: Any, this: Any = None) -> Any:
         ctx = self._ctx
         return await run_cancelable(ctx, lambda: ctx._call(self, this, args))
+
+
+class JSMap(JSObject, MutableMapping[Any, Any]):
+    """A live JavaScript ``Map``: its entries (any keys), not its properties."""
+
+    __slots__ = ()
+
+    def _method(self, name: str, *args: Any) -> Any:
+        ctx = self._ctx
+        return ctx._call(ctx._get(self, name), self, args)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not self._method("has", key):
+            raise JSKeyError(key)
+        return self._method("get", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._method("set", key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if not self._method("delete", key):
+            raise JSKeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._method("has", key))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(_listed(self._ctx, self, "keys"))
+
+    def __len__(self) -> int:
+        return int(self._ctx._get(self, "size"))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JSObject) and JSObject.__eq__(self, other):
+            return True
+        return MutableMapping.__eq__(self, other)
+
+    __hash__ = JSObject.__hash__
+
+
+class JSSet(JSObject, MutableSet[Any]):
+    """A live JavaScript ``Set``: its values."""
+
+    __slots__ = ()
+
+    def _method(self, name: str, *args: Any) -> Any:
+        ctx = self._ctx
+        return ctx._call(ctx._get(self, name), self, args)
+
+    def __contains__(self, value: object) -> bool:
+        return bool(self._method("has", value))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(_listed(self._ctx, self, "values"))
+
+    def __len__(self) -> int:
+        return int(self._ctx._get(self, "size"))
+
+    def add(self, value: Any) -> None:
+        self._method("add", value)
+
+    def discard(self, value: Any) -> None:
+        self._method("delete", value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JSObject) and JSObject.__eq__(self, other):
+            return True
+        return MutableSet.__eq__(self, other)
+
+    __hash__ = JSObject.__hash__
+
+
+def _listed(ctx: Context, collection: JSObject, method: str) -> list[Any]:
+    """``Array.from(collection[method]())`` as a Python list (a snapshot)."""
+    iterator = ctx._call(ctx._get(collection, method), collection, ())
+    array = ctx._call(ctx._get(ctx._get(None, "Array"), "from"), None, (iterator,))
+    return list(array)
 
 
 class JSSymbol(JSMappedObject):
@@ -330,6 +416,8 @@ def async_bridge(
 
 _KINDS: dict[str, type[JSObject]] = {
     "function": JSFunction,
+    "map": JSMap,
+    "set": JSSet,
     "array": JSArray,
     "promise": JSPromise,
     "symbol": JSSymbol,
@@ -366,8 +454,10 @@ __all__ = [
     "CancelableJSFunction",
     "JSArray",
     "JSFunction",
+    "JSMap",
     "JSMappedObject",
     "JSObject",
     "JSPromise",
+    "JSSet",
     "JSSymbol",
 ]
