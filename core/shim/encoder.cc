@@ -23,7 +23,10 @@ class Encoder {
   // After a failed Encode: the partial result never reaches the embedder,
   // so nobody could release the handles it retained.
   void ReleaseRetained() {
-    for (uint32_t id : retained_) s_.self()->handles.erase(id);
+    for (uint32_t id : retained_) {
+      s_.self()->handles.erase(id);
+      s_.self()->lent_buffers.erase(id);
+    }
     retained_.clear();
   }
 
@@ -178,6 +181,16 @@ class Encoder {
     uint32_t id = Keep(v);
     if (id == 0) return Fail("the context holds too many handles; release some first");
     w_.U32(id);
+    if (kind == kHandleArrayBuffer) {
+      std::shared_ptr<v8::BackingStore> store = v->IsArrayBuffer() ? v.As<v8::ArrayBuffer>()->GetBackingStore()
+                                                                   : v.As<v8::SharedArrayBuffer>()->GetBackingStore();
+      if (!Spend(16)) return false;
+      uint64_t address = reinterpret_cast<uintptr_t>(store->Data());
+      uint64_t length = store->ByteLength();
+      w_.Raw(&address, sizeof address);
+      w_.Raw(&length, sizeof length);
+      s_.self()->lent_buffers[id] = std::move(store);
+    }
     return true;
   }
   bool Fail(const std::string& why) {

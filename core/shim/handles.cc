@@ -60,22 +60,6 @@ int PromiseOp(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> target, v8cage_
   return CompleteWithValue(s, tc, v8::Array::New(s.isolate(), pair, 2), out, true);
 }
 
-int LendBuffer(Session& s, v8::TryCatch& tc, uint32_t id, v8::Local<v8::Value> target, v8cage_output* out) {
-  std::shared_ptr<v8::BackingStore> store;
-  if (target->IsArrayBuffer()) {
-    store = target.As<v8::ArrayBuffer>()->GetBackingStore();
-  } else if (target->IsSharedArrayBuffer()) {
-    store = target.As<v8::SharedArrayBuffer>()->GetBackingStore();
-  } else {
-    return FailWith(V8CAGE_INVALID, "the handle is not an ArrayBuffer", s.self(), out);
-  }
-  v8::Local<v8::Value> pair[2] = {
-      v8::Number::New(s.isolate(), static_cast<double>(reinterpret_cast<uintptr_t>(store->Data()))),
-      v8::Number::New(s.isolate(), static_cast<double>(store->ByteLength()))};
-  s.self()->lent_buffers[id] = std::move(store);
-  return CompleteWithValue(s, tc, v8::Array::New(s.isolate(), pair, 2), out, true);
-}
-
 int KeysOp(Session& s, v8::TryCatch& tc, v8::Local<v8::Object> target, v8cage_output* out) {
   v8::Local<v8::Array> keys;
   if (!target
@@ -105,7 +89,6 @@ int Operate(Session& s, v8::TryCatch& tc, int op, uint32_t id, std::vector<v8::L
   v8::Local<v8::Value> target = Lookup(s, id, &error);
   if (target.IsEmpty()) return FailWith(V8CAGE_INVALID, error, self, out);
   if (op == V8CAGE_OP_PROMISE) return PromiseOp(s, tc, target, out);
-  if (op == V8CAGE_OP_BUFFER) return LendBuffer(s, tc, id, target, out);
   if (!target->IsObject()) return FailWith(V8CAGE_INVALID, "the handle is not an object", self, out);
   v8::Local<v8::Object> object = target.As<v8::Object>();
   size_t wanted = op == V8CAGE_OP_GET || op == V8CAGE_OP_DELETE || op == V8CAGE_OP_HAS ? 1

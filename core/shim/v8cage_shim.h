@@ -53,8 +53,10 @@ enum v8cage_option {
   // enters the context, inside that entry point's timeout.
   V8CAGE_OPTION_EVENT_LOOP = 2,
   // With OBJECT_HANDLES: ArrayBuffers and SharedArrayBuffers are handles
-  // too, whose memory V8CAGE_OP_BUFFER lends to the embedder (in-process
-  // embedders only: the address means nothing in another process).
+  // too, whose memory (its address in the encoding, wire.def) is lent to
+  // the embedder until the handle is released, even if JavaScript detaches
+  // the buffer; the embedder may read and write it. In-process embedders
+  // only: the address means nothing in another process.
   V8CAGE_OPTION_BUFFER_HANDLES = 4,
 };
 
@@ -124,11 +126,7 @@ enum v8cage_handle_op {
   V8CAGE_OP_HOST_FUNCTION = 7,  // [] -> a function calling host callback `id`
   V8CAGE_OP_HAS = 8,            // [key] -> `key in target`
   V8CAGE_OP_HEAP_SNAPSHOT = 9,  // [] -> V8's heap snapshot, JSON text (id unused)
-  // [] -> [address, byte length] of an ArrayBuffer handle's memory, which
-  // stays allocated until the handle is released (even if JavaScript
-  // detaches the buffer); the embedder may read and write it.
-  V8CAGE_OP_BUFFER = 10,
-  V8CAGE_OP_COUNT = 11,
+  V8CAGE_OP_COUNT = 10,
 };
 
 int v8cage_handle_op(v8cage_isolate* iso, int op, uint32_t id, const uint8_t* args, size_t args_len,

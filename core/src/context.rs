@@ -209,12 +209,14 @@ impl Context {
 
     fn around(backend: Backend, options: ContextOptions) -> Context {
         static NEXT_CONTEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let local_memory = matches!(backend, Backend::InProcess(_));
         Context {
             backend,
             options,
             functions: FunctionOwner {
                 context_id: NEXT_CONTEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 released: Arc::default(),
+                local_memory,
             },
             host: None,
         }
@@ -497,16 +499,15 @@ impl Context {
     /// handle is released: every clone of it dropped and the next operation
     /// on this context begun. Dereferencing the pointer is the caller's
     /// `unsafe` business.
-    pub fn buffer_memory(&mut self, buffer: &Value) -> Result<(*mut u8, usize), Error> {
-        let id = self.target_id(buffer)?;
-        let Value::Array(pair) = self.handle_op(ffi::OP_BUFFER, id, &[])? else {
-            return Err(Error::Conversion("malformed buffer answer".into()));
-        };
-        match pair.as_slice() {
-            [Value::Number(address), Value::Number(length)] => {
-                Ok((*address as usize as *mut u8, *length as usize))
-            }
-            _ => Err(Error::Conversion("malformed buffer answer".into())),
+    pub fn buffer_memory(&self, buffer: &Value) -> Result<(*mut u8, usize), Error> {
+        self.target_id(buffer)?;
+        match buffer {
+            Value::Handle(handle) => handle.buffer_memory().ok_or_else(|| {
+                Error::InvalidInput("the handle is not an ArrayBuffer of this process".into())
+            }),
+            _ => Err(Error::InvalidInput(
+                "a function is not an ArrayBuffer".into(),
+            )),
         }
     }
 

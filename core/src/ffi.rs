@@ -64,7 +64,6 @@ pub const OP_RUN_PENDING: c_int = 6;
 pub const OP_HOST_FUNCTION: c_int = 7;
 pub const OP_HAS: c_int = 8;
 pub const OP_HEAP_SNAPSHOT: c_int = 9;
-pub const OP_BUFFER: c_int = 10;
 
 /// `v8cage_host_call`: see v8cage_shim.h.
 pub type HostCall = unsafe extern "C" fn(

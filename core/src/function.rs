@@ -119,6 +119,10 @@ impl ReleasedFunctions {
 pub(crate) struct FunctionOwner {
     pub(crate) context_id: u64,
     pub(crate) released: Arc<ReleasedFunctions>,
+    /// Its values come from this process's own V8: ArrayBuffer handles,
+    /// which carry the address of their memory, are believed. A worker's
+    /// never are.
+    pub(crate) local_memory: bool,
 }
 
 /// One value the context keeps for the embedder (a function or any other

@@ -72,6 +72,8 @@ pub struct Handle {
 struct Inner {
     kind: HandleKind,
     label: Box<str>,
+    // An ArrayBuffer's memory (address, length), lent while the handle lives.
+    memory: Option<(usize, usize)>,
     // None only where no context owns the result (wire-format tests).
     retained: Option<FunctionHandle>,
 }
@@ -82,6 +84,7 @@ impl Handle {
         label: String,
         id: u32,
         owner: Option<&FunctionOwner>,
+        memory: Option<(usize, usize)>,
     ) -> Handle {
         let retained = owner
             .filter(|_| id != 0)
@@ -90,9 +93,18 @@ impl Handle {
             inner: Arc::new(Inner {
                 kind,
                 label: label.into_boxed_str(),
+                memory,
                 retained,
             }),
         }
+    }
+
+    /// An ArrayBuffer handle's memory: address and byte length, lent while
+    /// this handle (any clone) lives; see `Context::buffer_memory`.
+    pub fn buffer_memory(&self) -> Option<(*mut u8, usize)> {
+        self.inner
+            .memory
+            .map(|(address, length)| (address as *mut u8, length))
     }
 
     pub fn kind(&self) -> HandleKind {

@@ -305,6 +305,11 @@ impl<'a> Reader<'a> {
             self.take(LEN_BYTES)?.try_into().map_err(|_| corrupt())?,
         ))
     }
+    fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_ne_bytes(
+            self.take(F64_BYTES)?.try_into().map_err(|_| corrupt())?,
+        ))
+    }
     fn f64(&mut self) -> Result<f64, Error> {
         Ok(f64::from_ne_bytes(
             self.take(F64_BYTES)?.try_into().map_err(|_| corrupt())?,
@@ -382,7 +387,16 @@ impl<'a> Reader<'a> {
                 let kind = HandleKind::from_wire(self.byte()?).ok_or_else(corrupt)?;
                 let label = self.string()?;
                 let id = self.u32()?;
-                Event::Handle(Handle::from_result(kind, label, id, self.owner))
+                let memory = if kind == HandleKind::ArrayBuffer {
+                    // An address is believed only from this process's V8.
+                    if !self.owner.is_some_and(|o| o.local_memory) {
+                        return Err(corrupt());
+                    }
+                    Some((self.u64()? as usize, self.u64()? as usize))
+                } else {
+                    None
+                };
+                Event::Handle(Handle::from_result(kind, label, id, self.owner, memory))
             }
             tag::BYTES => Event::Bytes(Cow::Borrowed(self.bytes()?)),
             tag::BIG_INT => {

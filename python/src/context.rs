@@ -63,6 +63,18 @@ impl JsHandle {
         }
     }
 
+    /// An ArrayBuffer's memory (address, byte length), lent by the context
+    /// while this handle lives; None for other values.
+    #[getter]
+    fn memory(&self) -> Option<(usize, usize)> {
+        match &self.value {
+            Value::Handle(h) => h
+                .buffer_memory()
+                .map(|(address, length)| (address as usize, length)),
+            _ => None,
+        }
+    }
+
     #[getter]
     fn context(&self, py: Python<'_>) -> Py<PyContext> {
         self.context.clone_ref(py)
@@ -460,16 +472,6 @@ impl PyContext {
             .get()
             .with_context(slf.py(), None, |ctx| ctx.await_promise(&promise, wait))?;
         promise_pair(slf, state)
-    }
-
-    /// (address, length) of an ArrayBuffer handle's memory, valid while the
-    /// handle lives (see `v8cage._objects.wrap`).
-    fn _buffer(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
-        let buffer = Self::target(Some(buffer))?.unwrap_or(Value::Undefined);
-        self.with_context(py, None, |ctx| {
-            ctx.buffer_memory(&buffer)
-                .map(|(address, length)| (address as usize, length))
-        })
     }
 
     /// Runs due timers and pending jobs; seconds until the next timer, or None.

@@ -240,3 +240,18 @@ def test_ctrl_c_cancels_an_awaited_evaluation() -> None:
     finally:
         child.kill()
     assert out == "interrupted 2\n"
+
+
+def test_array_buffers_are_memoryviews_shared_with_javascript(mr: v8cage.MiniRacer) -> None:
+    view = mr.eval("var sab = new SharedArrayBuffer(4); new Uint8Array(sab)[0] = 7; sab")
+    assert isinstance(view, memoryview) and len(view) == 4 and view[0] == 7
+    view[1] = 9
+    assert mr.eval("new Uint8Array(sab)[1]") == 9
+    # Nested in a result too, and kept alive by the view alone.
+    nested = mr.eval("({buffer: new ArrayBuffer(2)})")["buffer"]
+    nested[0] = 1
+    assert bytes(nested) == b"\x01\x00"
+    # A process context cannot share memory: a copy.
+    with v8cage.Context(isolation="process", objects="handles") as ctx:
+        copy = ctx.eval("new Uint8Array([1, 2]).buffer")
+        assert bytes(copy) == b"\x01\x02"

@@ -559,6 +559,7 @@ pub(crate) fn read_and_decode_reply(
     let functions = FunctionOwner {
         context_id: 0,
         released: Default::default(),
+        local_memory: false,
     };
     decode_reply(&body, &functions, options)
 }
@@ -662,6 +663,7 @@ mod tests {
         let functions = FunctionOwner {
             context_id: 0,
             released: Default::default(),
+            local_memory: false,
         };
         decode_reply(body, &functions, &ContextOptions::default())
     }

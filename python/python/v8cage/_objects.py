@@ -434,12 +434,15 @@ class _Byte(ctypes.Structure):
 def buffer_view(handle: JSHandle) -> memoryview:
     """A writable memoryview of an ArrayBuffer's memory, shared with
     JavaScript; it keeps the buffer (and so the memory) alive."""
-    address, length = handle.context._buffer(handle)
+    memory = handle.memory
+    if memory is None:
+        raise TypeError(f"{handle!r} is not an ArrayBuffer of this process")
+    address, length = memory
     if length == 0:
         return memoryview(bytearray())
-    memory = (_Byte * length).from_address(address)
-    memory._handle = handle  # type: ignore[attr-defined]  # keeps the memory lent
-    return memoryview(memory).cast("B")
+    view = (_Byte * length).from_address(address)
+    view._handle = handle  # type: ignore[attr-defined]  # keeps the memory lent
+    return memoryview(view).cast("B")
 
 
 def wrap(handle: JSHandle) -> Any:
