@@ -184,6 +184,13 @@ impl Entered {
     }
 }
 
+impl Entered {
+    fn is_inside(context: &PyContext) -> bool {
+        let id = context as *const PyContext as usize;
+        ENTERED.with(|entered| entered.borrow().contains(&id))
+    }
+}
+
 impl Drop for Entered {
     fn drop(&mut self) {
         ENTERED.with(|entered| entered.borrow_mut().retain(|&id| id != self.0));
@@ -667,6 +674,13 @@ impl PyContext {
     /// Frees the isolate; later calls raise JSInvalidInputError. Idempotent.
     fn close(&self, py: Python<'_>) {
         self.stop.terminate();
+        // From inside this context's own evaluation (a host function, or a
+        // finaliser run while a result is built) the context is busy on
+        // this very thread: waiting for it would deadlock. It stops; the
+        // caller's next use closes it, or dropping this object frees it.
+        if Entered::is_inside(self) {
+            return;
+        }
         let closed = py.detach(|| self.inner.lock().unwrap_or_else(|e| e.into_inner()).take());
         drop(closed);
     }

@@ -255,3 +255,13 @@ def test_array_buffers_are_memoryviews_shared_with_javascript(mr: v8cage.MiniRac
     with v8cage.Context(isolation="process", objects="handles") as ctx:
         copy = ctx.eval("new Uint8Array([1, 2]).buffer")
         assert bytes(copy) == b"\x01\x02"
+
+
+def test_closing_a_context_from_its_own_host_function_does_not_deadlock() -> None:
+    ctx = v8cage.Context(timeout=60)
+    ctx.expose("close", ctx.close)
+    # The evaluation is stopped, not waited for.
+    with pytest.raises(v8cage.JSTerminatedError):
+        ctx.eval("close(); for (;;) {}")
+    ctx.close()
+    assert ctx.closed
