@@ -104,31 +104,44 @@ pub(crate) unsafe extern "C" fn trampoline(
     // SAFETY: the shim passes back the pointer `Context::host_functions`
     // registered (a live, boxed HostFunctions, only read through `&`).
     let host = unsafe { &*(data as *const HostFunctions) };
-    let args: &[u8] = if args.is_null() {
+    // SAFETY: the caller's contract.
+    let args = unsafe { shim_bytes(args, args_len) };
+    let (status, bytes) = match host.call(callback_id, args) {
+        Ok(bytes) => (0, bytes),
+        Err(message) => (1, message.into_bytes()),
+    };
+    let mut buffer = host.result.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the caller's contract; `buffer` is kept until the next call.
+    unsafe { answer(&mut buffer, bytes, result) };
+    status
+}
+
+/// The bytes the shim passes a host callback.
+///
+/// # Safety
+/// `data` is null or valid for `len` bytes for the returned lifetime.
+pub(crate) unsafe fn shim_bytes<'a>(data: *const u8, len: usize) -> &'a [u8] {
+    if data.is_null() {
         &[]
     } else {
-        // SAFETY: the shim's encoded arguments, valid during this call.
-        unsafe { std::slice::from_raw_parts(args, args_len) }
-    };
-    let outcome = host.call(callback_id, args);
-    let mut buffer = host.result.lock().unwrap_or_else(|e| e.into_inner());
-    let status = match outcome {
-        Ok(bytes) => {
-            *buffer = bytes;
-            0
-        }
-        Err(message) => {
-            *buffer = message.into_bytes();
-            1
-        }
-    };
-    // SAFETY: `result` is the shim's out-parameter; the buffer stays put
-    // until the next callback of this context replaces it.
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
+/// Stores a host callback's answer in `buffer` and points the shim's
+/// `result` at it.
+///
+/// # Safety
+/// `result` is writable, and `buffer` is not changed until the shim has
+/// read the answer (the next callback).
+pub(crate) unsafe fn answer(buffer: &mut Vec<u8>, bytes: Vec<u8>, result: *mut ffi::Output) {
+    *buffer = bytes;
+    // SAFETY: the caller's contract.
     unsafe {
         *result = ffi::Output {
             data: buffer.as_ptr(),
             len: buffer.len(),
         };
     }
-    status
 }

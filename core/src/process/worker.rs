@@ -278,23 +278,12 @@ unsafe extern "C" fn call_host(
 ) -> c_int {
     // SAFETY: see the function's contract; the channel is only read.
     let channel = unsafe { &*(data as *const Channel) };
-    let args: &[u8] = if args.is_null() {
-        &[]
-    } else {
-        // SAFETY: the shim's encoded arguments, valid during this call.
-        unsafe { std::slice::from_raw_parts(args, args_len) }
-    };
+    // SAFETY: the function's contract.
+    let args = unsafe { crate::host::shim_bytes(args, args_len) };
     let (status, bytes) = channel.call(callback_id, args);
     let mut buffer = channel.result.borrow_mut();
-    *buffer = bytes;
-    // SAFETY: `result` is the shim's out-parameter; the buffer stays put
-    // until the next host call replaces it.
-    unsafe {
-        *result = ffi::Output {
-            data: buffer.as_ptr(),
-            len: buffer.len(),
-        };
-    }
+    // SAFETY: the function's contract; `buffer` is kept until the next call.
+    unsafe { crate::host::answer(&mut buffer, bytes, result) };
     status
 }
 

@@ -46,6 +46,11 @@ class JSObject:
     def _ctx(self) -> Context:
         return self._handle.context
 
+    def _method(self, name: str, *args: Any) -> Any:
+        """Calls this object's method ``name``."""
+        ctx = self._ctx
+        return ctx._call(ctx._get(self, name), self, args)
+
     def __hash__(self) -> int:
         return hash(self._handle)
 
@@ -106,7 +111,7 @@ class JSMappedObject(JSObject, MutableMapping[Any, Any]):
     def __str__(self) -> str:
         """JavaScript's ``toString()`` of an error or regexp."""
         if self._handle.kind in ("error", "regexp"):
-            return str(self._ctx._call(self._ctx._get(self, "toString"), self, ()))
+            return str(self._method("toString"))
         return repr(self)
 
     # Contents compare equal, as mini-racer's objects do; Mapping would make
@@ -157,7 +162,7 @@ class JSArray(JSObject, MutableSequence[Any]):
         self._splice(self._index(index), 1)
 
     def _splice(self, start: int, count: int, *items: Any) -> None:
-        self._ctx._call(self._ctx._get(self, "splice"), self, (start, count, *items))
+        self._method("splice", start, count, *items)
 
     def insert(self, index: int, value: Any) -> None:
         length = len(self)
@@ -166,7 +171,7 @@ class JSArray(JSObject, MutableSequence[Any]):
         self._splice(min(index, length), 0, value)
 
     def append(self, value: Any) -> None:
-        self._ctx._call(self._ctx._get(self, "push"), self, (value,))
+        self._method("push", value)
 
     def __iter__(self) -> Iterator[Any]:
         for i in range(len(self)):
@@ -220,10 +225,6 @@ class JSMap(JSObject, MutableMapping[Any, Any]):
 
     __slots__ = ()
 
-    def _method(self, name: str, *args: Any) -> Any:
-        ctx = self._ctx
-        return ctx._call(ctx._get(self, name), self, args)
-
     def __getitem__(self, key: Any) -> Any:
         if not self._method("has", key):
             raise JSKeyError(key)
@@ -257,10 +258,6 @@ class JSSet(JSObject, MutableSet[Any]):
     """A live JavaScript ``Set``: its values."""
 
     __slots__ = ()
-
-    def _method(self, name: str, *args: Any) -> Any:
-        ctx = self._ctx
-        return ctx._call(ctx._get(self, name), self, args)
 
     def __contains__(self, value: object) -> bool:
         return bool(self._method("has", value))
