@@ -145,6 +145,9 @@ pub(crate) struct PyContext {
     argument_limits: ArgumentLimits,
     /// mini-racer's message formats (set by `v8cage.MiniRacer`).
     pub(crate) mini_racer_messages: std::sync::atomic::AtomicBool,
+    /// A KeyboardInterrupt (or other non-Exception) a host function raised:
+    /// it ends the evaluation and is raised when that returns.
+    escaping: Mutex<Option<PyErr>>,
 }
 
 /// `Context` objects alive in this process (mini-racer's `context_count`).
@@ -238,6 +241,12 @@ impl PyContext {
             }
             result
         });
+        // Taken first, so that it never outlives this evaluation.
+        let escaping = self
+            .escaping
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(watch) = watch {
             watch
                 .running
@@ -252,6 +261,9 @@ impl PyContext {
                 py.check_signals()?;
                 return Err(PyKeyboardInterrupt::new_err(()));
             }
+        }
+        if let Some(err) = escaping {
+            return Err(err);
         }
         result.map_err(|err| self.to_py_err(py, err, source))
     }
@@ -345,6 +357,7 @@ impl PyContext {
             timeout,
             argument_limits,
             mini_racer_messages: Default::default(),
+            escaping: Mutex::new(None),
         })
     }
 
@@ -463,22 +476,48 @@ impl PyContext {
     }
 
     /// Waits up to `timeout` seconds (None: no bound) for `promise` to
-    /// settle, with the GIL released, running timers as they come due.
+    /// settle, running timers as they come due. Between looks the context
+    /// is free (another thread may settle the promise through it) and
+    /// Python's signal handlers run (Ctrl-C raises KeyboardInterrupt).
     #[pyo3(signature = (promise, timeout=None))]
     fn _await_promise<'py>(
         slf: &Bound<'py, Self>,
         promise: &Bound<'py, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<(u8, Bound<'py, PyAny>)> {
+        // V8's own tasks (e.g. WebAssembly compilation) finish unannounced:
+        // look again after at most this long.
+        const MAX_POLL: Duration = Duration::from_millis(20);
+        let py = slf.py();
         let wait = match timeout {
             Some(t) if t <= 0.0 => Some(Duration::ZERO),
             other => seconds(other, "timeout")?,
         };
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
         let promise = Self::target(Some(promise))?.unwrap_or(Value::Undefined);
-        let state = slf
-            .get()
-            .with_context(slf.py(), None, |ctx| ctx.await_promise(&promise, wait))?;
-        promise_pair(slf, state)
+        let mut poll = Duration::from_micros(500);
+        loop {
+            let (state, next_timer) = slf.get().with_context(py, None, |ctx| {
+                let state = ctx.promise_state(&promise)?;
+                let next_timer = match state {
+                    PromiseState::Pending => ctx.run_pending()?,
+                    _ => None,
+                };
+                Ok((state, next_timer))
+            })?;
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if !matches!(state, PromiseState::Pending) || left == Some(Duration::ZERO) {
+                return promise_pair(slf, state);
+            }
+            let pause = [Some(poll), next_timer, left]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(poll);
+            py.detach(|| std::thread::sleep(pause));
+            py.check_signals()?;
+            poll = (poll * 2).min(MAX_POLL);
+        }
     }
 
     /// Runs due timers and pending jobs; seconds until the next timer, or None.
@@ -751,7 +790,17 @@ fn call_python(
         let result = function.bind(py).call1(args)?;
         owner.get().one_value(&result)
     })();
-    outcome.map_err(|err| describe(py, err))
+    outcome.map_err(|err| {
+        if err.is_instance_of::<pyo3::exceptions::PyException>(py) {
+            return describe(py, err);
+        }
+        // KeyboardInterrupt, SystemExit...: not JavaScript's to catch. The
+        // evaluation stops, and the host raises it once it has.
+        let context = owner.get();
+        *context.escaping.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+        context.stop.terminate();
+        "interrupted by the host".to_string()
+    })
 }
 
 /// Builds the Python object for a result straight from its events, taking

@@ -265,3 +265,68 @@ def test_closing_a_context_from_its_own_host_function_does_not_deadlock() -> Non
         ctx.eval("close(); for (;;) {}")
     ctx.close()
     assert ctx.closed
+
+
+def test_another_thread_can_settle_a_promise_get_waits_for() -> None:
+    """``get()`` leaves the context free between looks: a thread settling
+    the promise through it is not locked out until the wait times out."""
+    import threading
+
+    with v8cage.Context(timeout=60) as ctx:
+        promise = ctx.eval("var settle; new Promise(r => { settle = r })")
+        settle = ctx.eval("settle")
+        waiting = threading.Event()
+
+        def settle_later() -> None:
+            waiting.wait()
+            settle(42)
+
+        thread = threading.Thread(target=settle_later)
+        thread.start()
+        waiting.set()
+        assert promise.get(timeout=60) == 42
+        thread.join()
+
+
+def test_ctrl_c_interrupts_a_promise_get() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import v8cage\n"
+            "ctx = v8cage.Context()\n"
+            "ctx.expose('ready', lambda: print('ready', flush=True))\n"
+            "promise = ctx.eval('new Promise(() => {})')\n"
+            "ctx.eval('setTimeout(ready, 0)')\n"  # runs inside get(): the wait has begun
+            "try:\n"
+            "    promise.get()\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted', ctx.eval('1 + 1'), flush=True)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        os.kill(child.pid, signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert out == "interrupted 2\n"
+
+
+def test_keyboard_interrupt_in_a_host_function_is_not_javascripts_to_catch() -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    with v8cage.Context(timeout=60) as ctx:
+        ctx.expose("interrupt", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            ctx.eval("try { interrupt() } catch (e) {}; for (;;) {}")
+        assert ctx.eval("1 + 1") == 2
