@@ -330,3 +330,49 @@ def test_keyboard_interrupt_in_a_host_function_is_not_javascripts_to_catch() -> 
         with pytest.raises(KeyboardInterrupt):
             ctx.eval("try { interrupt() } catch (e) {}; for (;;) {}")
         assert ctx.eval("1 + 1") == 2
+
+
+def test_every_mini_racer_name_is_there_and_typed() -> None:
+    import asyncio as aio
+
+    import v8cage._context
+
+    assert v8cage.DEFAULT_V8_FLAGS == ()
+    assert issubclass(v8cage.JSArrayIndexError, IndexError)
+    assert issubclass(v8cage.LibNotFoundError, v8cage.MiniRacerBaseException)
+    assert "Unexpected return value type" in str(v8cage.WrongReturnTypeException(int))
+    assert v8cage.PythonJSConvertedTypes is object
+    assert callable(v8cage.PyJsFunctionType)
+    assert v8cage._context.context_count() >= 0
+    with v8cage.MiniRacer() as racer:
+        thing = racer.eval("({blob: 'start', stuff(x) { return this.blob + x }})")
+        stuff = thing["stuff"]
+        assert isinstance(stuff, v8cage.JSFunction) and stuff.name == "stuff"
+        assert stuff("end", this=thing) == "startend"
+        assert racer.eval("[1, 2]")[-1] == 2
+        with pytest.raises(v8cage.JSArrayIndexError):
+            del racer.eval("[]")[0]
+        endless = racer.eval("() => { for (;;) {} }").cancelable()
+        assert isinstance(endless, v8cage.CancelableJSFunction)
+
+        async def cancel() -> None:
+            with pytest.raises(aio.TimeoutError):
+                await aio.wait_for(endless(), timeout=0.05)
+
+        aio.run(cancel())
+        assert racer.eval("6 * 7") == 42
+        assert racer._ctx is not None
+        held = racer.eval("({})")
+        assert racer._ctx.handle_count() >= 1
+        del held
+
+
+def test_run_pending_runs_due_timers_and_says_when_the_next_is_due() -> None:
+    with v8cage.Context(timeout=60) as ctx:
+        assert ctx.run_pending() is None
+        ctx.eval("var fired = 0; setTimeout(() => fired++, 0); setTimeout(() => fired++, 3600e3)")
+        next_due = ctx.run_pending()
+        assert next_due is not None and next_due > 3000
+        assert ctx.eval("fired") == 1
+        handle = ctx.eval("Symbol('s')")._handle
+        assert isinstance(handle, v8cage.JSHandle) and handle.kind == "symbol"
