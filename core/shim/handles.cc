@@ -165,13 +165,4 @@ void v8cage_release_functions(v8cage_isolate* iso, const uint32_t* ids, size_t c
   });
 }
 
-size_t v8cage_handle_count(v8cage_isolate* iso) {
-  return Guarded(
-      [&]() -> size_t {
-        v8::Locker locker(iso->isolate);
-        return iso->handles.size();
-      },
-      [] { return size_t{0}; });
-}
-
 }  // extern "C"

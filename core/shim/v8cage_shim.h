@@ -142,9 +142,6 @@ typedef int (*v8cage_host_call)(void* data, uint32_t callback_id, const uint8_t*
                                 v8cage_output* result);
 void v8cage_set_host(v8cage_isolate* iso, v8cage_host_call call, void* data);
 
-// Live handles the context keeps for the embedder (functions, objects...).
-size_t v8cage_handle_count(v8cage_isolate* iso);
-
 // Memory limits checked after every GC, below the isolate's heap limit (0:
 // none): past `hard` the running evaluation stops as out of memory; past
 // `soft` only the flag is set. Setting them clears both flags. Thread-safe.
