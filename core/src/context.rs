@@ -420,37 +420,19 @@ impl Context {
     }
 
     /// Waits up to `wait` (`None`: as long as it takes) for `promise` to
-    /// settle, running timers as they come due; each step is one context
+    /// settle, running timers as they come due; each look is one context
     /// operation under the context's timeout. `Pending` when the wait ran out.
     pub fn await_promise(
         &mut self,
         promise: &Value,
         wait: Option<Duration>,
     ) -> Result<PromiseState, Error> {
-        let started = std::time::Instant::now();
-        // V8's own tasks (e.g. WebAssembly compilation) arrive from its
-        // threads unannounced: poll for them, backing off to this.
-        const MAX_POLL: Duration = Duration::from_millis(20);
-        let mut poll = Duration::from_micros(500);
+        let mut waiting = PromiseWait::new(wait);
         loop {
-            let state = self.promise_state(promise)?;
-            if !matches!(state, PromiseState::Pending) {
-                return Ok(state);
+            match waiting.look(self, promise)? {
+                PromiseLook::Done(state) => return Ok(state),
+                PromiseLook::Pause(pause) => std::thread::sleep(pause),
             }
-            let next_timer = self.run_pending()?;
-            let left = wait.map(|w| w.saturating_sub(started.elapsed()));
-            if left == Some(Duration::ZERO) {
-                return Ok(PromiseState::Pending);
-            }
-            let mut pause = poll;
-            if let Some(timer) = next_timer {
-                pause = pause.min(timer);
-            }
-            if let Some(left) = left {
-                pause = pause.min(left);
-            }
-            poll = (poll * 2).min(MAX_POLL);
-            std::thread::sleep(pause);
         }
     }
 
@@ -744,6 +726,60 @@ pub(crate) fn decode_output_with<T>(
             r.string()
                 .unwrap_or_else(|_| format!("shim status {status}")),
         )),
+    }
+}
+
+/// The pacing of a wait for a promise ([`Context::await_promise`]), for
+/// embedders that pause between looks themselves (e.g. with the context
+/// free for other threads, or to check for signals).
+#[derive(Debug)]
+pub struct PromiseWait {
+    deadline: Option<std::time::Instant>,
+    poll: Duration,
+}
+
+/// What one look at a waited-for promise found.
+#[derive(Debug)]
+pub enum PromiseLook {
+    /// Settled, or still pending when the wait ran out.
+    Done(PromiseState),
+    /// Look again after this pause (the next timer, or a poll for V8's
+    /// own tasks, which arrive from its threads unannounced).
+    Pause(Duration),
+}
+
+impl PromiseWait {
+    /// Polls back off to this between looks.
+    const MAX_POLL: Duration = Duration::from_millis(20);
+
+    /// A wait of up to `wait` (`None`: unbounded) from now.
+    pub fn new(wait: Option<Duration>) -> PromiseWait {
+        PromiseWait {
+            deadline: wait.map(|w| std::time::Instant::now() + w),
+            poll: Duration::from_micros(500),
+        }
+    }
+
+    /// Looks at `promise` once, running what is due first.
+    pub fn look(&mut self, ctx: &mut Context, promise: &Value) -> Result<PromiseLook, Error> {
+        let state = ctx.promise_state(promise)?;
+        if !matches!(state, PromiseState::Pending) {
+            return Ok(PromiseLook::Done(state));
+        }
+        let next_timer = ctx.run_pending()?;
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(PromiseLook::Done(state));
+        }
+        let pause = [Some(self.poll), next_timer, left]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.poll);
+        self.poll = (self.poll * 2).min(Self::MAX_POLL);
+        Ok(PromiseLook::Pause(pause))
     }
 }
 

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use v8cage::{
-    Context, ContextOptions, Error, Events, HandleKind, Isolation, PromiseState, TerminateHandle,
-    Value,
+    Context, ContextOptions, Error, Events, HandleKind, Isolation, PromiseLook, PromiseState,
+    PromiseWait, TerminateHandle, Value,
 };
 
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
@@ -485,38 +485,24 @@ impl PyContext {
         promise: &Bound<'py, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<(u8, Bound<'py, PyAny>)> {
-        // V8's own tasks (e.g. WebAssembly compilation) finish unannounced:
-        // look again after at most this long.
-        const MAX_POLL: Duration = Duration::from_millis(20);
         let py = slf.py();
         let wait = match timeout {
             Some(t) if t <= 0.0 => Some(Duration::ZERO),
             other => seconds(other, "timeout")?,
         };
-        let deadline = wait.map(|w| std::time::Instant::now() + w);
         let promise = Self::target(Some(promise))?.unwrap_or(Value::Undefined);
-        let mut poll = Duration::from_micros(500);
+        let mut waiting = PromiseWait::new(wait);
         loop {
-            let (state, next_timer) = slf.get().with_context(py, None, |ctx| {
-                let state = ctx.promise_state(&promise)?;
-                let next_timer = match state {
-                    PromiseState::Pending => ctx.run_pending()?,
-                    _ => None,
-                };
-                Ok((state, next_timer))
-            })?;
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            if !matches!(state, PromiseState::Pending) || left == Some(Duration::ZERO) {
-                return promise_pair(slf, state);
+            let look = slf
+                .get()
+                .with_context(py, None, |ctx| waiting.look(ctx, &promise))?;
+            match look {
+                PromiseLook::Done(state) => return promise_pair(slf, state),
+                PromiseLook::Pause(pause) => {
+                    py.detach(|| std::thread::sleep(pause));
+                    py.check_signals()?;
+                }
             }
-            let pause = [Some(poll), next_timer, left]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(poll);
-            py.detach(|| std::thread::sleep(pause));
-            py.check_signals()?;
-            poll = (poll * 2).min(MAX_POLL);
         }
     }
 
