@@ -144,7 +144,11 @@ fn refusal(token: &str) -> Option<&'static str> {
         .filter(|rest| !rest.is_empty())
         .unwrap_or(&name);
     const EXITS: &[&str] = &["help", "h", "version"];
-    const NATIVES: &[&str] = &["allow-natives-syntax"];
+    // The second implies the first (with V8's allow-list for fuzzers).
+    const NATIVES: &[&str] = &[
+        "allow-natives-syntax",
+        "allow-natives-for-differential-fuzzing",
+    ];
     if EXITS.contains(&name) {
         Some("V8 prints and exits the process")
     } else if name.starts_with("abort-on-") || name == "hard-abort" {
@@ -182,6 +186,7 @@ mod tests {
             "--hard_abort",
             "--allow-natives-syntax",
             "--allow_natives_syntax=true",
+            "--allow-natives-for-differential-fuzzing",
         ] {
             assert!(refusal(token).is_some(), "{token} was accepted");
         }
