@@ -76,6 +76,36 @@ pub fn set_flags(flags: &str) -> Result<(), Error> {
     }
 }
 
+/// Adds `flags` past [`refusal`], for the test fence only
+/// (`testing::enable_fuzzing_natives`). `Ok` also when V8 (or a worker)
+/// already started with exactly these flags among its own.
+#[cfg(feature = "fuzzing-natives")]
+pub(crate) fn add_unrefused_flags(flags: &str) -> Result<(), Error> {
+    let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let started_with = |given: &str| {
+        let given: Vec<&str> = given.split_whitespace().collect();
+        flags.split_whitespace().all(|flag| given.contains(&flag))
+    };
+    match &mut *state {
+        State::Uninitialised { flags: pending }
+            if !FLAGS_SENT_TO_WORKERS.load(Ordering::Relaxed) =>
+        {
+            if !started_with(pending) {
+                if !pending.is_empty() {
+                    pending.push(' ');
+                }
+                pending.push_str(flags);
+            }
+            Ok(())
+        }
+        State::Uninitialised { flags: pending } if started_with(pending) => Ok(()),
+        _ if started_with(&INITIAL_FLAGS.lock().unwrap_or_else(|e| e.into_inner())) => Ok(()),
+        _ => Err(Error::InvalidInput(format!(
+            "V8 already started without {flags:?}"
+        ))),
+    }
+}
+
 /// Set once the flags went to a worker process: later flags would reach
 /// only some contexts.
 static FLAGS_SENT_TO_WORKERS: AtomicBool = AtomicBool::new(false);

@@ -59,7 +59,8 @@ mod wire;
     feature = "planted-bugs",
     feature = "bench-floor",
     feature = "sandbox-probes",
-    feature = "reply-decoder"
+    feature = "reply-decoder",
+    feature = "fuzzing-natives"
 ))]
 #[doc(hidden)]
 pub mod testing;

@@ -10,6 +10,9 @@
 //!   worker without its seccomp filter, to show the probes can succeed.
 //! - [`worker_reply`] (feature `reply-decoder`): the host's decoding of a
 //!   worker's reply, for the fuzz target that plays a hostile worker.
+//! - [`enable_fuzzing_natives`] (feature `fuzzing-natives`): V8's intrinsics
+//!   (`%OptimizeFunctionOnNextCall`, ...) for the fuzz harness, which
+//!   `set_flags` refuses to everyone else.
 
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
@@ -17,6 +20,19 @@ pub mod planted;
 pub mod sandbox;
 #[cfg(feature = "reply-decoder")]
 pub mod worker_reply;
+
+/// V8's flags for fuzzing with intrinsics: `%Name(...)` calls parse, and
+/// `--fuzzing` keeps them to V8's allow-list for fuzzers (the rest become
+/// `undefined`), each failing softly on bad arguments instead of aborting.
+#[cfg(feature = "fuzzing-natives")]
+pub const FUZZING_NATIVES: &str = "--allow-natives-syntax --fuzzing";
+
+/// Starts V8 (in this process and its workers) with [`FUZZING_NATIVES`].
+/// Before the first context; `Ok` again after it if V8 started with them.
+#[cfg(feature = "fuzzing-natives")]
+pub fn enable_fuzzing_natives() -> Result<(), crate::Error> {
+    crate::engine::add_unrefused_flags(FUZZING_NATIVES)
+}
 
 #[cfg(feature = "bench-floor")]
 mod bench_floor {
