@@ -21,12 +21,27 @@ use v8cage::{Error, Value};
 pub mod generators;
 pub mod ops;
 pub mod oracles;
+pub mod planted;
+mod quickjs;
 mod targets;
 
 pub use targets::{
-    api_ops, describe, eval, eval_gen, fuzz_options, json, roundtrip, run, worker_reply,
-    worker_reply_options, Target, TARGETS,
+    api_ops, describe, differential_options, eval, eval_gen, fuzz_options, jit_diff, json,
+    quickjs_diff, roundtrip, run, worker_reply, worker_reply_options, Target, TARGETS,
 };
+
+/// Starts V8 the way every harness context needs it: with V8's intrinsics
+/// under `--fuzzing` (`jit_diff` calls `%OptimizeFunctionOnNextCall`; in
+/// the other targets they are more engine surface to reach). Called before
+/// any harness context is made; panics if V8 already started without them
+/// in this process (something made a context before the harness did).
+pub fn init_engine() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        v8cage::testing::enable_fuzzing_natives()
+            .expect("the harness must start V8 (with intrinsics) before any other context");
+    });
+}
 
 /// LeakSanitizer's built-in suppressions (its runtime calls this weak hook at
 /// start-up): V8 never frees some process-wide allocations inside libnode by

@@ -319,6 +319,7 @@ fn timeout(ms: u8) -> Option<Duration> {
 }
 
 pub fn run(script: &Script, outcome: &mut Outcome) {
+    crate::init_engine();
     let mut slots: [Live; SLOTS] = Default::default();
     for (n, op) in script.ops.iter().enumerate() {
         apply(op, &mut slots, n, outcome);

@@ -8,9 +8,10 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use v8cage::{Context, ContextOptions, Error, Value};
 
-use crate::generators::{jsgen, values};
+use crate::generators::{jitgen, jsgen, values};
+use crate::oracles::differential::{self, Printout, Protocol, INTERPRETED, OPTIMIZED, QUICKJS};
 use crate::oracles::{assert_typed, json as json_oracle, still_usable};
-use crate::{ops, Outcome};
+use crate::{ops, planted, quickjs, Outcome};
 
 /// One fuzz target: what runs an input, and what shows the input as the
 /// target reads it (source, generated program, value or op list).
@@ -57,6 +58,16 @@ pub const TARGETS: &[Target] = &[
         describe: |data| format!("{data:02x?}"),
     },
     Target {
+        name: "jit_diff",
+        run: jit_diff,
+        describe: describe_jitgen,
+    },
+    Target {
+        name: "quickjs_diff",
+        run: quickjs_diff,
+        describe: describe_jitgen,
+    },
+    Target {
         name: "api_ops",
         run: api_ops,
         describe: |data| {
@@ -65,6 +76,11 @@ pub const TARGETS: &[Target] = &[
         },
     },
 ];
+
+fn describe_jitgen(data: &[u8]) -> String {
+    jitgen::Program::arbitrary_take_rest(Unstructured::new(data))
+        .map_or_else(|e| format!("(no program: {e})"), |p| p.source)
+}
 
 fn as_text(data: &[u8]) -> String {
     String::from_utf8_lossy(data).into_owned()
@@ -98,7 +114,19 @@ pub fn fuzz_options() -> ContextOptions {
     }
 }
 
+/// Limits of the differential targets' contexts: room for a few TurboFan
+/// compilations per input; a run that still hits one is not compared.
+pub fn differential_options() -> ContextOptions {
+    ContextOptions {
+        timeout: Some(Duration::from_millis(250)),
+        ..fuzz_options()
+    }
+}
+
 thread_local! {
+    static JIT_COLD_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static JIT_HOT_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static QUICKJS_V8_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static EVAL_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static EVAL_GEN_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static ROUNDTRIP_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
@@ -113,10 +141,21 @@ fn with_reused_context<R>(
     setup: &'static str,
     f: impl FnOnce(&mut Context) -> R,
 ) -> R {
+    with_reused_context_as(slot, fuzz_options, setup, f)
+}
+
+/// [`with_reused_context`] with other limits.
+fn with_reused_context_as<R>(
+    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    options: fn() -> ContextOptions,
+    setup: &'static str,
+    f: impl FnOnce(&mut Context) -> R,
+) -> R {
+    crate::init_engine();
     slot.with(|cell| {
         let mut cell = cell.borrow_mut();
         let ctx = cell.get_or_insert_with(|| {
-            let mut ctx = Context::new(fuzz_options()).expect("creating a fuzz context");
+            let mut ctx = Context::new(options()).expect("creating a fuzz context");
             if !setup.is_empty() {
                 ctx.eval(setup).expect("fuzz context setup script");
             }
@@ -271,5 +310,73 @@ pub fn api_ops(data: &[u8]) -> Outcome {
     };
     let mut outcome = Outcome::default();
     ops::run(&script, &mut outcome);
+    outcome
+}
+
+/// V8's printout of `program` under `protocol`, in the context of `slot`.
+fn v8_printout(
+    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    protocol: &Protocol,
+    program: &str,
+    outcome: &mut Outcome,
+) -> Printout {
+    let script = differential::driver(protocol, program, planted::is_planted(protocol.name));
+    let result = with_reused_context_as(slot, differential_options, "", |ctx| ctx.eval(&script));
+    let printout = Printout::from_v8(&result);
+    outcome.step(protocol.name, result);
+    printout
+}
+
+/// `jit_diff`: a [`jitgen`] program in V8's interpreter and in TurboFan
+/// (optimised, then deoptimised) must print the same.
+pub fn jit_diff(data: &[u8]) -> Outcome {
+    let Ok(program) = jitgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
+        return Outcome::default();
+    };
+    let mut outcome = Outcome::default();
+    let cold = v8_printout(
+        &JIT_COLD_CONTEXT,
+        &INTERPRETED,
+        &program.source,
+        &mut outcome,
+    );
+    let hot = v8_printout(&JIT_HOT_CONTEXT, &OPTIMIZED, &program.source, &mut outcome);
+    differential::compare(
+        "jit_diff",
+        (INTERPRETED.name, &cold),
+        (OPTIMIZED.name, &hot),
+        &program.source,
+        false,
+        differential::JIT_TRIAGE,
+    );
+    outcome
+}
+
+/// `quickjs_diff`: a [`jitgen`] program in V8 and in QuickJS must print the
+/// same, but for the differences in [`differential::QUICKJS_TRIAGE`].
+pub fn quickjs_diff(data: &[u8]) -> Outcome {
+    let Ok(program) = jitgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
+        return Outcome::default();
+    };
+    let mut outcome = Outcome::default();
+    let v8 = v8_printout(
+        &QUICKJS_V8_CONTEXT,
+        &INTERPRETED,
+        &program.source,
+        &mut outcome,
+    );
+    let portable = program.portable_source();
+    let script = differential::driver(&QUICKJS, &portable, planted::is_planted(QUICKJS.name));
+    let timeout = differential_options().timeout.unwrap_or_default();
+    let other = quickjs::run(&script, timeout);
+    outcome.step(QUICKJS.name, Ok(Value::String(format!("{other:?}"))));
+    differential::compare(
+        "quickjs_diff",
+        ("V8", &v8),
+        (QUICKJS.name, &other),
+        &portable,
+        program.uses_approximated_math(),
+        differential::QUICKJS_TRIAGE,
+    );
     outcome
 }

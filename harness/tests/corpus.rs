@@ -71,6 +71,16 @@ fn worker_reply_corpus() {
 }
 
 #[test]
+fn jit_diff_corpus() {
+    assert!(replay("jit_diff") > 0);
+}
+
+#[test]
+fn quickjs_diff_corpus() {
+    assert!(replay("quickjs_diff") > 0);
+}
+
+#[test]
 fn api_ops_corpus() {
     assert!(replay("api_ops") > 0);
 }
@@ -83,6 +93,9 @@ fn api_ops_corpus() {
 fn contained_corpus() {
     use std::time::{Duration, Instant};
     use v8cage::{Context, ContextOptions, Error, Isolation, Value};
+    // V8 (here: its worker processes) starts the harness's way, whichever
+    // test of this process comes first.
+    fuzzing::init_engine();
     let options = ContextOptions {
         isolation: Isolation::Process,
         timeout: Some(Duration::from_millis(100)),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use v8cage::{Context, Error, Value};
 
+pub mod differential;
 pub mod json;
 
 /// The "survivors keep working" oracle: `1+1` still gives 2. `false` when the

@@ -1,0 +1,131 @@
+//! The differential oracles can fail: a difference planted in one
+//! configuration (feature `planted-differences`) is reported by each, and
+//! the TurboFan protocol really optimises and deoptimises the target.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use v8cage::{Context, Value};
+use v8cage_harness::oracles::differential::{driver, INTERPRETED, OPTIMIZED};
+use v8cage_harness::planted::plant_difference;
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the target's seed folder")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+/// What `target` said of each seed with `configuration` perturbed (or
+/// nothing, with `None`): its finding, or whether both runs were compared
+/// (no limit cut one short).
+fn findings(target: &str, configuration: Option<&'static str>) -> Vec<Result<bool, String>> {
+    plant_difference(configuration);
+    let said = seeds(target)
+        .iter()
+        .map(|data| {
+            catch_unwind(AssertUnwindSafe(|| v8cage_harness::run(target, data)))
+                .map(|outcome| {
+                    let shown = outcome.expect("a known target").to_string();
+                    let limits = [
+                        "Err(Timeout)",
+                        "Err(OutOfMemory)",
+                        "Err(Terminated)",
+                        "Cut(",
+                    ];
+                    !limits.iter().any(|limit| shown.contains(limit))
+                })
+                .map_err(|payload| match payload.downcast::<String>() {
+                    Ok(text) => *text,
+                    Err(_) => "(no message)".into(),
+                })
+        })
+        .collect();
+    plant_difference(None);
+    said
+}
+
+fn assert_reports_planted(target: &str, configuration: &'static str, expected: &str) {
+    // Findings are the point here: only other panics reach the hook.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload().downcast_ref::<String>();
+        if !text.is_some_and(|t| t.contains(" disagree\n")) {
+            default_hook(info);
+        }
+    }));
+    let clean = findings(target, None);
+    let perturbed = findings(target, Some(configuration));
+    for (n, (clean, perturbed)) in clean.iter().zip(&perturbed).enumerate() {
+        match (clean, perturbed) {
+            (Ok(true), Err(message)) => {
+                assert!(message.starts_with(expected), "seed {n}: {message}");
+                assert!(message.contains('~'), "seed {n}: the mark is shown");
+            }
+            // A run cut by a limit (a loaded machine) is not compared.
+            (Ok(false), _) => {}
+            other => panic!("{target}, seed {n}: {other:?}"),
+        }
+    }
+    let compared = clean.iter().filter(|c| matches!(c, Ok(true))).count();
+    assert!(
+        compared * 2 > clean.len(),
+        "{compared} of {} compared",
+        clean.len()
+    );
+}
+
+#[test]
+fn jit_diff_reports_a_difference_planted_in_turbofan() {
+    assert_reports_planted(
+        "jit_diff",
+        "TurboFan",
+        "jit_diff: interpreter and TurboFan disagree",
+    );
+}
+
+#[test]
+fn quickjs_diff_reports_a_difference_planted_in_quickjs() {
+    assert_reports_planted(
+        "quickjs_diff",
+        "QuickJS",
+        "quickjs_diff: V8 and QuickJS disagree",
+    );
+}
+
+#[test]
+fn the_turbofan_protocol_optimises_then_deoptimises_the_target() {
+    v8cage_harness::init_engine();
+    let mut ctx = Context::new(v8cage_harness::differential_options()).unwrap();
+    // Bit 4 of V8's optimisation status: the function has optimised code.
+    let program = "(function () {
+        function target(a) { return %GetOptimizationStatus(target) & 16; }
+        return [target, [[1], ['x']]];
+    })";
+    let mut printout = |protocol| match ctx.eval(&driver(protocol, program, false)).unwrap() {
+        Value::String(text) => text,
+        other => panic!("{other:?}"),
+    };
+    let hot = printout(&OPTIMIZED);
+    let expected_hot = [
+        "r0.0 return 0",
+        "r0.1 return 0",
+        "r1.0 return 16",
+        "r1.1 return 16",
+        "r2.0 return 16",
+        "r2.1 return 16",
+        "r3.0 return 0",
+        "r3.1 return 0",
+    ];
+    assert_eq!(hot.lines().collect::<Vec<_>>(), expected_hot);
+    let cold = printout(&INTERPRETED);
+    assert!(
+        cold.lines().all(|line| line.ends_with("return 0")),
+        "{cold}"
+    );
+}
