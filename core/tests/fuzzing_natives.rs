@@ -1,7 +1,7 @@
 //! The test fence's V8 intrinsics (`testing::enable_fuzzing_natives`), in a
 //! process of their own: V8's flags are process-wide.
 
-use v8cage::{set_flags, testing, Context, ContextOptions, Error, Value};
+use v8cage::{set_flags, testing, Context, ContextOptions, Error, Isolation, Value};
 
 #[test]
 fn intrinsics_work_for_the_harness_and_stay_soft_and_refused_elsewhere() {
@@ -33,6 +33,13 @@ fn intrinsics_work_for_the_harness_and_stay_soft_and_refused_elsewhere() {
     ] {
         assert_eq!(ctx.eval(source).unwrap(), Value::Undefined, "{source}");
     }
+    // Workers start with the host's flags: intrinsics parse there too.
+    let mut worker = Context::new(ContextOptions {
+        isolation: Isolation::Process,
+        ..ContextOptions::default()
+    })
+    .unwrap();
+    assert_eq!(worker.eval("%DeoptimizeNow(); 7"), Ok(Value::from(7)));
     // The public way in stays shut.
     assert!(matches!(
         set_flags("--allow-natives-syntax"),

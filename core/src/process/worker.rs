@@ -101,7 +101,9 @@ fn serve(channel: &str) -> i32 {
     };
     if let Ok(flags) = std::env::var(FLAGS_ENV) {
         std::env::remove_var(FLAGS_ENV);
-        let _ = engine::set_flags(&flags);
+        // Checked by the host (`set_flags`, `ContextOptions::v8_flags`);
+        // V8 has not started here, so this cannot fail.
+        let _ = engine::set_checked_flags(&flags);
     }
     warm_up();
     let mut report = IsolationReport {
