@@ -64,6 +64,11 @@ pub struct ContextOptions {
     /// `await_promise`), inside that operation's timeout; never in the
     /// background.
     pub event_loop: bool,
+    /// [`Isolation::Process`] only: V8 flags for this context's worker on
+    /// top of [`set_flags`](crate::set_flags)' (e.g. `"--jitless"`), refused
+    /// as `set_flags` refuses them. Such a context gets a worker of its own,
+    /// never the pool's prestarted spare.
+    pub v8_flags: String,
 }
 
 impl Default for ContextOptions {
@@ -77,6 +82,7 @@ impl Default for ContextOptions {
             kill_grace: Duration::from_millis(200),
             object_handles: false,
             event_loop: false,
+            v8_flags: String::new(),
         }
     }
 }
@@ -193,6 +199,14 @@ impl Context {
         }
         if options.max_depth == 0 {
             return Err(Error::InvalidInput("max_depth must be at least 1".into()));
+        }
+        if !options.v8_flags.trim().is_empty() {
+            if options.isolation != Isolation::Process {
+                return Err(Error::InvalidInput(
+                    "v8_flags needs Isolation::Process: V8 reads flags once per process".into(),
+                ));
+            }
+            crate::engine::check_flags(&options.v8_flags)?;
         }
         // After the checks: bad options never start V8 or a worker.
         let backend = match options.isolation {

@@ -49,13 +49,13 @@ static ENGINE: Mutex<State> = Mutex::new(State::Uninitialised {
 /// standard output, are refused in every spelling V8 accepts (see
 /// [`refusal`]).
 pub fn set_flags(flags: &str) -> Result<(), Error> {
-    for token in flags.split_whitespace() {
-        if let Some(why) = refusal(token) {
-            return Err(Error::InvalidInput(format!(
-                "V8 flag {token:?} refused: {why}"
-            )));
-        }
-    }
+    check_flags(flags)?;
+    set_checked_flags(flags)
+}
+
+/// [`set_flags`] for flags already checked: the host's, passed on to a
+/// worker (which may include the test fence's intrinsics).
+pub(crate) fn set_checked_flags(flags: &str) -> Result<(), Error> {
     let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     if FLAGS_SENT_TO_WORKERS.load(Ordering::Relaxed) {
         return Err(Error::InvalidInput(
@@ -104,6 +104,18 @@ pub(crate) fn add_unrefused_flags(flags: &str) -> Result<(), Error> {
             "V8 already started without {flags:?}"
         ))),
     }
+}
+
+/// `Err` naming the first flag of `flags` that [`refusal`] refuses.
+pub(crate) fn check_flags(flags: &str) -> Result<(), Error> {
+    for token in flags.split_whitespace() {
+        if let Some(why) = refusal(token) {
+            return Err(Error::InvalidInput(format!(
+                "V8 flag {token:?} refused: {why}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Set once the flags went to a worker process: later flags would reach

@@ -181,3 +181,38 @@ fn the_host_never_starts_v8_and_a_forked_child_can_use_process_contexts() {
     // The parent's context is untouched by the child's use of its copy.
     assert_eq!(parent.eval("21 * 2"), Ok(Value::Number(42.0)));
 }
+
+#[test]
+fn a_process_context_may_have_v8_flags_of_its_own() {
+    let probe = "typeof WebAssembly";
+    let mut plain = caged(ContextOptions::default());
+    assert_eq!(plain.eval(probe), Ok(Value::from("object")));
+    // `--jitless` turns WebAssembly off: the flag reached that worker only.
+    let mut jitless = caged(ContextOptions {
+        v8_flags: "--jitless".into(),
+        ..ContextOptions::default()
+    });
+    assert_eq!(jitless.eval(probe), Ok(Value::from("undefined")));
+    assert_eq!(plain.eval(probe), Ok(Value::from("object")));
+    assert_eq!(jitless.eval("6 * 7"), Ok(Value::from(42)));
+
+    // Flags V8 reads once per process, and flags set_flags refuses, are
+    // refused before any worker starts.
+    let in_process = Context::new(ContextOptions {
+        v8_flags: "--jitless".into(),
+        ..ContextOptions::default()
+    });
+    assert!(matches!(in_process, Err(Error::InvalidInput(_))));
+    for refused in [
+        "--allow-natives-syntax",
+        "--abort-on-uncaught-exception",
+        "--help",
+    ] {
+        let made = Context::new(ContextOptions {
+            isolation: Isolation::Process,
+            v8_flags: format!("--jitless {refused}"),
+            ..ContextOptions::default()
+        });
+        assert!(matches!(made, Err(Error::InvalidInput(_))), "{refused}");
+    }
+}

@@ -130,7 +130,11 @@ enum Outcome {
 
 impl Remote {
     pub(crate) fn new(options: &ContextOptions) -> Result<Remote, Error> {
-        let worker = pool::take()?;
+        let worker = if options.v8_flags.trim().is_empty() {
+            pool::take()?
+        } else {
+            pool::spawn_with_flags(&options.v8_flags)?
+        };
         Remote::start(worker, options)
     }
 

@@ -95,7 +95,8 @@ enum Job {
     /// Start a spare if there is none, and tell when it is ready.
     Prestart(mpsc::Sender<()>),
     /// Start a worker for a caller waiting on the sender.
-    Spawn(Env, mpsc::Sender<io::Result<Worker>>),
+    /// A worker with extra environment variables and extra V8 flags.
+    Spawn(Env, String, mpsc::Sender<io::Result<Worker>>),
 }
 
 struct Pool {
@@ -126,8 +127,9 @@ fn pool() -> Result<Arc<Pool>, Error> {
         .spawn(move || {
             for job in inbox {
                 match job {
-                    Job::Spawn(env, reply) => {
-                        let _ = reply.send(spawn(&flags, &env));
+                    Job::Spawn(env, extra_flags, reply) => {
+                        let flags = format!("{flags} {extra_flags}");
+                        let _ = reply.send(spawn(flags.trim(), &env));
                     }
                     Job::Refill => {
                         let Some(pool) = weak.upgrade() else { return };
@@ -181,9 +183,9 @@ impl Pool {
             .map_err(|_| Error::Engine("the worker pool thread is gone".into()))
     }
 
-    fn spawn(&self, env: Env) -> Result<Worker, Error> {
+    fn spawn(&self, env: Env, extra_flags: &str) -> Result<Worker, Error> {
         let (reply, answer) = mpsc::channel();
-        self.send(Job::Spawn(env, reply))?;
+        self.send(Job::Spawn(env, extra_flags.to_owned(), reply))?;
         answer
             .recv()
             .map_err(|_| Error::Engine("the worker pool thread is gone".into()))?
@@ -198,7 +200,7 @@ pub(crate) fn take() -> Result<Worker, Error> {
     let spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
     let worker = match spare {
         Some(worker) => worker,
-        None => pool.spawn(Vec::new())?,
+        None => pool.spawn(Vec::new(), "")?,
     };
     pool.send(Job::Refill)?;
     Ok(worker)
@@ -218,7 +220,12 @@ pub fn prestart_worker() -> Result<(), Error> {
 /// A new worker with extra environment variables (not from the spare).
 #[cfg(feature = "sandbox-probes")]
 pub(crate) fn spawn_with_env(env: Env) -> Result<Worker, Error> {
-    pool()?.spawn(env)
+    pool()?.spawn(env, "")
+}
+
+/// A new worker whose V8 also gets `extra_flags` (not from the spare).
+pub(crate) fn spawn_with_flags(extra_flags: &str) -> Result<Worker, Error> {
+    pool()?.spawn(Vec::new(), extra_flags)
 }
 
 /// A sanitizer's options as the host has them, plus `symbolize=0`: a
