@@ -26,8 +26,8 @@ mod quickjs;
 mod targets;
 
 pub use targets::{
-    api_ops, describe, differential_options, eval, eval_gen, fuzz_options, jit_diff, json,
-    quickjs_diff, roundtrip, run, worker_reply, worker_reply_options, Target, TARGETS,
+    api_ops, config_diff, describe, differential_options, eval, eval_gen, fuzz_options, jit_diff,
+    json, quickjs_diff, roundtrip, run, worker_reply, worker_reply_options, Target, TARGETS,
 };
 
 /// Starts V8 the way every harness context needs it: with V8's intrinsics

@@ -9,7 +9,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use v8cage::{Context, ContextOptions, Error, Value};
 
 use crate::generators::{jitgen, jsgen, values};
-use crate::oracles::differential::{self, Printout, Protocol, INTERPRETED, OPTIMIZED, QUICKJS};
+use crate::oracles::differential::{
+    self, Printout, Protocol, DETERMINISTIC_FLAGS, FLAG_CONFIGURATIONS, INTERPRETED, OPTIMIZED,
+    PLAIN, QUICKJS,
+};
 use crate::oracles::{assert_typed, json as json_oracle, still_usable};
 use crate::{ops, planted, quickjs, Outcome};
 
@@ -66,6 +69,20 @@ pub const TARGETS: &[Target] = &[
         name: "quickjs_diff",
         run: quickjs_diff,
         describe: describe_jitgen,
+    },
+    Target {
+        name: "config_diff",
+        run: config_diff,
+        describe: |data| {
+            let Some((&pick, rest)) = data.split_first() else {
+                return "(no input)".into();
+            };
+            let (name, flags) = FLAG_CONFIGURATIONS[pick as usize % FLAG_CONFIGURATIONS.len()];
+            format!(
+                "// configuration {name}: {flags}\n{}",
+                describe_jitgen(rest)
+            )
+        },
     },
     Target {
         name: "api_ops",
@@ -127,6 +144,8 @@ thread_local! {
     static JIT_COLD_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static JIT_HOT_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static QUICKJS_V8_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    /// `config_diff`'s process contexts, by V8 flags.
+    static CONFIG_CONTEXTS: RefCell<Vec<(String, Context)>> = const { RefCell::new(Vec::new()) };
     static EVAL_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static EVAL_GEN_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
     static ROUNDTRIP_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
@@ -377,6 +396,80 @@ pub fn quickjs_diff(data: &[u8]) -> Outcome {
         &portable,
         program.uses_approximated_math(),
         differential::QUICKJS_TRIAGE,
+    );
+    outcome
+}
+
+/// The printout of `program` in this thread's process context whose worker
+/// runs V8 with `flags` (made on first use, replaced when lost).
+fn flagged_printout(
+    flags: &str,
+    program: &str,
+    outcome: &mut Outcome,
+    step: &str,
+    perturb: bool,
+) -> Printout {
+    crate::init_engine();
+    let script = differential::driver(&PLAIN, program, perturb);
+    CONFIG_CONTEXTS.with(|cell| {
+        let mut contexts = cell.borrow_mut();
+        let at = match contexts.iter().position(|(f, _)| f == flags) {
+            Some(at) => at,
+            None => {
+                let ctx = Context::new(ContextOptions {
+                    isolation: v8cage::Isolation::Process,
+                    v8_flags: flags.to_owned(),
+                    ..differential_options()
+                })
+                .expect("creating a flagged process context");
+                contexts.push((flags.to_owned(), ctx));
+                contexts.len() - 1
+            }
+        };
+        let ctx = &mut contexts[at].1;
+        let result = ctx.eval(&script);
+        let printout = Printout::from_v8(&result);
+        // After a limit the worker may have been killed (a builtin that
+        // ignores its timeout): start afresh rather than ask.
+        let limited = matches!(printout, Printout::Cut(_));
+        if limited || !still_usable(ctx) {
+            contexts.remove(at);
+        }
+        outcome.step(step, result);
+        printout
+    })
+}
+
+/// `config_diff`: a [`jitgen`] program (after one byte that picks a flag
+/// set of [`FLAG_CONFIGURATIONS`]) in a worker on V8's default flags and in
+/// one on the picked flags must print the same.
+pub fn config_diff(data: &[u8]) -> Outcome {
+    let Some((&pick, rest)) = data.split_first() else {
+        return Outcome::default();
+    };
+    let Ok(program) = jitgen::Program::arbitrary_take_rest(Unstructured::new(rest)) else {
+        return Outcome::default();
+    };
+    let (name, flags) = FLAG_CONFIGURATIONS[pick as usize % FLAG_CONFIGURATIONS.len()];
+    let mut outcome = Outcome::default();
+    let baseline = flagged_printout(
+        DETERMINISTIC_FLAGS,
+        &program.source,
+        &mut outcome,
+        "default",
+        false,
+    );
+    let flagged = format!("{DETERMINISTIC_FLAGS} {flags}");
+    // A planted difference goes to whichever flag set the input picked.
+    let perturb = planted::is_planted("flagged");
+    let other = flagged_printout(&flagged, &program.source, &mut outcome, name, perturb);
+    differential::compare(
+        "config_diff",
+        ("default", &baseline),
+        (name, &other),
+        &program.source,
+        false,
+        differential::JIT_TRIAGE,
     );
     outcome
 }

@@ -81,6 +81,11 @@ fn quickjs_diff_corpus() {
 }
 
 #[test]
+fn config_diff_corpus() {
+    assert!(replay("config_diff") > 0);
+}
+
+#[test]
 fn api_ops_corpus() {
     assert!(replay("api_ops") > 0);
 }

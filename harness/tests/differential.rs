@@ -99,6 +99,11 @@ fn quickjs_diff_reports_a_difference_planted_in_quickjs() {
 }
 
 #[test]
+fn config_diff_reports_a_difference_planted_in_the_flagged_worker() {
+    assert_reports_planted("config_diff", "flagged", "config_diff: default and ");
+}
+
+#[test]
 fn the_turbofan_protocol_optimises_then_deoptimises_the_target() {
     v8cage_harness::init_engine();
     let mut ctx = Context::new(v8cage_harness::differential_options()).unwrap();

@@ -112,7 +112,7 @@ enum Cmd {
     /// from corpus/<target>/; new inputs go to fuzz/corpus/<target>/,
     /// findings to fuzz/artifacts/<target>/.
     Fuzz {
-        /// A target of fuzz/fuzz_targets/ (eval, eval_gen, roundtrip, json, api_ops).
+        /// A target of fuzz/fuzz_targets/ (eval, eval_gen, jit_diff, quickjs_diff, roundtrip, json, api_ops, ...).
         target: String,
         /// Seconds to run.
         #[arg(long, default_value_t = 60)]

@@ -155,6 +155,31 @@ pub const OPTIMIZED: Protocol = Protocol {
     ],
 };
 
+/// V8 flag sets for `config_diff` (foozzie-style), each in a worker process
+/// of its own and compared with a worker on V8's defaults. Every set also
+/// has `--predictable` and a fixed seed, so that nothing but the named
+/// flags differs.
+pub const FLAG_CONFIGURATIONS: &[(&str, &str)] = &[
+    ("jitless", "--jitless"),
+    ("always-opt", "--always-opt"),
+    ("no-opt", "--no-opt --no-sparkplug"),
+    ("always-sparkplug", "--always-sparkplug"),
+    ("no-lazy-feedback", "--no-lazy-feedback-allocation"),
+    ("stress-inline", "--stress-inline"),
+    ("deopt-every-3", "--deopt-every-n-times=3"),
+    ("no-turbo-inlining", "--no-turbo-inlining"),
+];
+
+/// What every `config_diff` worker gets, the baseline too.
+pub const DETERMINISTIC_FLAGS: &str = "--predictable --random-seed=1234";
+
+/// How every `config_diff` worker runs the program (the flags differ).
+pub const PLAIN: Protocol = Protocol {
+    name: "plain",
+    setup: "",
+    rounds: PLAIN_ROUNDS,
+};
+
 /// QuickJS runs what V8's interpreter runs, without intrinsics.
 pub const QUICKJS: Protocol = Protocol {
     name: "QuickJS",
