@@ -158,6 +158,39 @@ pub enum Where {
     Process,
 }
 
+/// Snippets that make functions, for `CallFunction`.
+const FUNCTIONS: &[&str] = &[
+    "(a, b) => a + b",
+    "(function f(x) { return [x, typeof this]; })",
+    "async x => x",
+    "x => { for (;;) {} }",
+    "x => { throw x; }",
+    "(class K {})",
+    "Math.max",
+    "(function* () { yield 1; })",
+    "(...r) => r.length",
+];
+
+/// Snippets that make promises, for `AwaitPromise`.
+const PROMISES: &[&str] = &[
+    "Promise.resolve(7)",
+    "Promise.reject(new TypeError('no'))",
+    "new Promise(() => {})",
+    "new Promise(r => setTimeout(() => r(1), 1))",
+    "(async () => { await null; return [3]; })()",
+    "(async () => { await null; for (;;) {} })()",
+    "Promise.all([1, Promise.resolve(2)])",
+];
+
+/// Extra V8 flags a process context's worker may get.
+const WORKER_FLAGS: &[&str] = &[
+    "",
+    "--jitless",
+    "--no-opt",
+    "--always-sparkplug",
+    "--single-threaded",
+];
+
 /// One operation. Indices into the snippet and callee tables wrap around.
 #[derive(Debug, Arbitrary)]
 pub enum Op {
@@ -168,6 +201,28 @@ pub enum Op {
         isolation: Where,
         object_handles: bool,
         event_loop: bool,
+        /// Into [`WORKER_FLAGS`], for process contexts.
+        worker_flags: u8,
+    },
+    /// Sets the soft and hard memory limits (in 256 KiB steps, 0: none).
+    SetMemoryLimits {
+        slot: Slot,
+        soft: u8,
+        hard: u8,
+    },
+    /// Makes a function ([`FUNCTIONS`]) and calls it by its handle, the
+    /// function itself among the arguments when `itself`.
+    CallFunction {
+        slot: Slot,
+        function: u8,
+        args: Vec<SmallArg>,
+        itself: bool,
+    },
+    /// Makes a promise ([`PROMISES`]) and waits for it up to `wait_ms`.
+    AwaitPromise {
+        slot: Slot,
+        promise: u8,
+        wait_ms: u8,
     },
     /// Evaluates a snippet and works on a handle in its result (a property
     /// read, `in`, keys, delete, a promise's state).
@@ -343,9 +398,16 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
             isolation,
             object_handles,
             event_loop,
+            worker_flags,
         } => {
             let live = &mut slots[live(slot)];
             live.stop_hammer();
+            let process = matches!(isolation, Where::Process);
+            let v8_flags = if process {
+                WORKER_FLAGS[usize::from(*worker_flags) % WORKER_FLAGS.len()]
+            } else {
+                ""
+            };
             let heap_limit = match heap {
                 HeapLimit::Mib16 => 16 << 20,
                 HeapLimit::Mib32 => 32 << 20,
@@ -363,6 +425,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 kill_grace: Duration::from_secs(10),
                 object_handles: *object_handles,
                 event_loop: *event_loop,
+                v8_flags: v8_flags.to_owned(),
                 ..ContextOptions::default()
             })
             .expect("creating a context");
@@ -453,6 +516,81 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 true,
             );
             outcome.step(format!("#{n} inspect {source:?}"), result);
+        }
+        Op::SetMemoryLimits { slot, soft, hard } => {
+            let Some(ctx) = slots[live(slot)].ctx.as_mut() else {
+                return;
+            };
+            let steps = |n: u8| (n != 0).then(|| usize::from(n) << 18);
+            ctx.set_memory_limits(steps(*soft), steps(*hard));
+            assert_eq!(
+                ctx.memory_limits_reached(),
+                (false, false),
+                "setting memory limits clears their records"
+            );
+        }
+        Op::CallFunction {
+            slot,
+            function,
+            args,
+            itself,
+        } => {
+            let live = &mut slots[live(slot)];
+            let Some(ctx) = live.ctx.as_mut() else {
+                return;
+            };
+            let source = FUNCTIONS[usize::from(*function) % FUNCTIONS.len()];
+            let Ok(Value::Function(made)) = ctx.eval(source) else {
+                return;
+            };
+            let mut args: Vec<Value> = args.iter().take(3).map(SmallArg::to_value).collect();
+            let bad_arg = args
+                .iter()
+                .any(|a| matches!(a, Value::Function(_) | Value::Array(_)));
+            if *itself {
+                args.push(Value::Function(made.clone()));
+            }
+            let result = ctx.call_function(&made, &args);
+            let terminating = live.hammer.is_some();
+            live.stop_hammer();
+            if bad_arg {
+                assert!(
+                    matches!(result, Err(Error::InvalidInput(_))),
+                    "call_function with an unsendable argument gave {result:?}"
+                );
+            } else {
+                typed(
+                    &format!("call_function {source}"),
+                    &result,
+                    terminating,
+                    false,
+                );
+            }
+            outcome.step(format!("#{n} call_function {source}"), result);
+        }
+        Op::AwaitPromise {
+            slot,
+            promise,
+            wait_ms,
+        } => {
+            let live = &mut slots[live(slot)];
+            let Some(ctx) = live.ctx.as_mut() else {
+                return;
+            };
+            let source = PROMISES[usize::from(*promise) % PROMISES.len()];
+            // Settled promises are copied unless the context hands out
+            // handles; only a handle is left to wait for.
+            let Ok(made @ Value::Handle(_)) = ctx.eval(source) else {
+                return;
+            };
+            let wait = Duration::from_millis(u64::from(*wait_ms % 20));
+            let result = ctx
+                .await_promise(&made, Some(wait))
+                .map(|state| Value::from(format!("{state:?}")));
+            let terminating = live.hammer.is_some();
+            live.stop_hammer();
+            typed(&format!("await {source}"), &result, terminating, false);
+            outcome.step(format!("#{n} await {source}"), result);
         }
         Op::RunPending { slot } => {
             let live = &mut slots[live(slot)];
