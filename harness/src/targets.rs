@@ -118,13 +118,16 @@ pub fn describe(target: &str, data: &[u8]) -> Option<String> {
     find(target).map(|t| (t.describe)(data))
 }
 
-/// Limits of the reused evaluation contexts: short enough that an endless
-/// loop costs one fuzz iteration a few dozen milliseconds, small enough that
-/// an allocation loop ends quickly.
+/// Limits of the reused evaluation contexts. Inputs that loop or allocate
+/// without end dominated the fuzzers' time (a 50 ms timeout was half of
+/// `eval_gen`'s): 10 ms still runs every ordinary input to its end (they
+/// take well under a millisecond, under ASan a few), and a 16 MiB heap ends
+/// an allocation loop sooner. No oracle judges a `Timeout`, so there is
+/// nothing a longer re-check could change.
 pub fn fuzz_options() -> ContextOptions {
     ContextOptions {
-        timeout: Some(Duration::from_millis(50)),
-        heap_limit: Some(32 << 20),
+        timeout: Some(Duration::from_millis(10)),
+        heap_limit: Some(16 << 20),
         max_result_bytes: 1 << 20,
         max_depth: 200,
         ..Default::default()
@@ -140,23 +143,32 @@ pub fn differential_options() -> ContextOptions {
     }
 }
 
+/// A reused context and how many inputs it has run.
+type Reused = RefCell<Option<(Context, u32)>>;
+
+/// Inputs a reused context runs before it is replaced: bounds what earlier
+/// inputs can leave behind (a global that a later input turns into a
+/// minutes-long V8 stall, memory), at the cost of one context creation per
+/// this many inputs.
+const INPUTS_PER_CONTEXT: u32 = 1000;
+
 thread_local! {
-    static JIT_COLD_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
-    static JIT_HOT_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
-    static QUICKJS_V8_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static JIT_COLD_CONTEXT: Reused = const { RefCell::new(None) };
+    static JIT_HOT_CONTEXT: Reused = const { RefCell::new(None) };
+    static QUICKJS_V8_CONTEXT: Reused = const { RefCell::new(None) };
     /// `config_diff`'s process contexts, by V8 flags.
     static CONFIG_CONTEXTS: RefCell<Vec<(String, Context)>> = const { RefCell::new(Vec::new()) };
-    static EVAL_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
-    static EVAL_GEN_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
-    static ROUNDTRIP_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
-    static JSON_CONTEXT: RefCell<Option<Context>> = const { RefCell::new(None) };
+    static EVAL_CONTEXT: Reused = const { RefCell::new(None) };
+    static EVAL_GEN_CONTEXT: Reused = const { RefCell::new(None) };
+    static ROUNDTRIP_CONTEXT: Reused = const { RefCell::new(None) };
+    static JSON_CONTEXT: Reused = const { RefCell::new(None) };
 }
 
 /// Runs `f` on this thread's context for one target, creating it on first
 /// use (and running `setup` in it), and replacing it when the heap is found
-/// exhausted afterwards.
+/// exhausted afterwards or after [`INPUTS_PER_CONTEXT`] inputs.
 fn with_reused_context<R>(
-    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    slot: &'static LocalKey<Reused>,
     setup: &'static str,
     f: impl FnOnce(&mut Context) -> R,
 ) -> R {
@@ -165,7 +177,7 @@ fn with_reused_context<R>(
 
 /// [`with_reused_context`] with other limits.
 fn with_reused_context_as<R>(
-    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    slot: &'static LocalKey<Reused>,
     options: fn() -> ContextOptions,
     setup: &'static str,
     f: impl FnOnce(&mut Context) -> R,
@@ -173,19 +185,51 @@ fn with_reused_context_as<R>(
     crate::init_engine();
     slot.with(|cell| {
         let mut cell = cell.borrow_mut();
-        let ctx = cell.get_or_insert_with(|| {
+        let (ctx, inputs) = cell.get_or_insert_with(|| {
             let mut ctx = Context::new(options()).expect("creating a fuzz context");
             if !setup.is_empty() {
                 ctx.eval(setup).expect("fuzz context setup script");
             }
-            ctx
+            (ctx, 0)
         });
         let result = f(ctx);
-        if !still_usable(ctx) {
+        *inputs += 1;
+        if !still_usable(ctx) || *inputs >= INPUTS_PER_CONTEXT {
             *cell = None;
         }
         result
     })
+}
+
+/// The source `eval` or `eval_gen` runs for `data` (`None` for other
+/// targets, or bytes that make no program).
+pub fn source_of(target: &str, data: &[u8]) -> Option<String> {
+    match target {
+        "eval" => Some(String::from_utf8_lossy(data).into_owned()),
+        "eval_gen" => jsgen::Program::arbitrary_take_rest(Unstructured::new(data))
+            .ok()
+            .map(|p| p.source),
+        _ => None,
+    }
+}
+
+/// Re-runs the source of an `eval`/`eval_gen` input alone, in a fresh
+/// process context under the fuzz limits with a one-second kill grace: how
+/// a libFuzzer timeout of those targets is triaged. `Err(Timeout)` within
+/// a few seconds means V8 itself ignored the termination (a builtin without
+/// interrupt checks, README "Known limits") and the cage ended it; anything
+/// else needs a look (our hang, or a stall that needs earlier inputs).
+/// `None` for other targets.
+pub fn rerun_contained(target: &str, data: &[u8]) -> Option<Result<Value, Error>> {
+    let source = source_of(target, data)?;
+    crate::init_engine();
+    let mut ctx = Context::new(ContextOptions {
+        isolation: v8cage::Isolation::Process,
+        kill_grace: Duration::from_secs(1),
+        ..fuzz_options()
+    })
+    .expect("creating a process context");
+    Some(ctx.eval(&source))
 }
 
 /// `eval`: bytes as (lossy UTF-8) source in a reused context.
@@ -334,7 +378,7 @@ pub fn api_ops(data: &[u8]) -> Outcome {
 
 /// V8's printout of `program` under `protocol`, in the context of `slot`.
 fn v8_printout(
-    slot: &'static LocalKey<RefCell<Option<Context>>>,
+    slot: &'static LocalKey<Reused>,
     protocol: &Protocol,
     program: &str,
     outcome: &mut Outcome,
