@@ -15,6 +15,12 @@ struct Args {
     target: String,
     /// The input file (a crash, a corpus entry, ...).
     file: std::path::PathBuf,
+    /// `eval`/`eval_gen` only: run the input's source alone in a process
+    /// context instead; exit 0 if it ended in `Timeout` within 5 s (a V8
+    /// builtin that ignores termination, which the cage's kill ended), 1
+    /// otherwise. How `cargo xtask fuzz` triages their libFuzzer timeouts.
+    #[arg(long)]
+    contained: bool,
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,21 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    if args.contained {
+        let started = std::time::Instant::now();
+        let Some(result) = fuzzing::rerun_contained(target.name, &data) else {
+            eprintln!("--contained is for eval and eval_gen");
+            return ExitCode::from(2);
+        };
+        let took = started.elapsed();
+        println!("alone, in a process context: {result:?} after {took:?}");
+        let stall = matches!(result, Err(v8cage::Error::Timeout)) && took.as_secs() < 5;
+        return if stall {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     // Printed before running, so it is there even when the oracle panics.
     println!("--- decoded input ---\n{}", (target.describe)(&data));
     let outcome = (target.run)(&data);

@@ -23,6 +23,15 @@ use crate::cmd::{apt_install, cargo_command, run};
 /// inputs under ASan, a flat 55 MiB over 8,000 without).
 const GROWING_UNDER_ASAN: &[&str] = &["api_ops", "jit_diff", "quickjs_diff", "config_diff"];
 
+/// Targets whose inputs are scripts that can reach V8 10.2 builtins that
+/// ignore termination (README, "Known limits": e.g. a sparse array of
+/// length 2^32-1 turned into a string walks every index, minutes under
+/// ASan). They run in fork mode with libFuzzer's timeouts ignored, and each
+/// timeout is re-run alone in a process context: if the cage's kill ends it
+/// as a `Timeout`, it is a known V8 stall (kept in
+/// `fuzz/artifacts/<target>/known-v8-stalls/`), otherwise a finding.
+const STALLING_IN_V8: &[&str] = &["eval", "eval_gen"];
+
 /// The fuzz targets, named by their libFuzzer drivers in
 /// `fuzz/fuzz_targets/` (one per entry of `v8cage_harness::TARGETS`; the
 /// harness's corpus test checks both agree). xtask cannot link the harness:
@@ -193,7 +202,8 @@ pub fn libfuzzer(
     if let Some(dict) = dictionary(root, target) {
         cmd.arg(format!("-dict={}", dict.display()));
     }
-    let fork = jobs > 1 || GROWING_UNDER_ASAN.contains(&target);
+    let stalling = STALLING_IN_V8.contains(&target);
+    let fork = jobs > 1 || GROWING_UNDER_ASAN.contains(&target) || stalling;
     if fork {
         // One process per job, all sharing fuzz/corpus/<target>: the parent
         // merges what each child finds and starts the next from it.
@@ -201,6 +211,9 @@ pub fn libfuzzer(
         // GROWING_UNDER_ASAN targets run this way with one job too.
         cmd.arg(format!("-fork={}", jobs.max(1)));
         cmd.arg("-ignore_ooms=1");
+        if stalling {
+            cmd.arg("-ignore_timeouts=1");
+        }
     }
     cmd.args(extra);
     sanitizer_env(&mut cmd, root);
@@ -229,8 +242,21 @@ pub fn libfuzzer(
             outcome = Ok(());
         }
     }
+    let mut known_stalls = 0;
+    if stalling {
+        let known = artifacts.join("known-v8-stalls");
+        for name in found.clone().iter().filter(|n| n.starts_with("timeout-")) {
+            if is_contained_v8_stall(target, &artifacts.join(name))? {
+                std::fs::create_dir_all(&known)?;
+                std::fs::rename(artifacts.join(name), known.join(name))?;
+                found.retain(|n| n != name);
+                known_stalls += 1;
+            }
+        }
+    }
     let ignored_ooms = found.iter().filter(|n| n.starts_with("oom-")).count();
-    if outcome.is_err() && fork && !found.is_empty() && ignored_ooms == found.len() {
+    let only_ignored = ignored_ooms == found.len() && (ignored_ooms + known_stalls) > 0;
+    if outcome.is_err() && fork && only_ignored {
         // Fork mode exits with its last job's status even when that was an
         // ignored out-of-memory (see above); OOMs alone are not a finding.
         outcome = Ok(());
@@ -246,6 +272,7 @@ pub fn libfuzzer(
         artifacts: &artifacts,
         found: &found,
         ignored_ooms,
+        known_stalls,
     })?;
     if outcome.is_err() {
         eprintln!(
@@ -327,6 +354,8 @@ struct LibFuzzerCampaign<'a> {
     artifacts: &'a Path,
     found: &'a [String],
     ignored_ooms: usize,
+    /// Timeouts the re-run in a process context showed to be V8's.
+    known_stalls: usize,
 }
 
 /// Prints what the campaign did and writes its coverage over time.
@@ -398,6 +427,13 @@ fn libfuzzer_summary(campaign: &LibFuzzerCampaign) -> Result<()> {
             campaign.ignored_ooms
         );
     }
+    if campaign.known_stalls > 0 {
+        println!(
+            "  V8 stalls      {} (builtins ignoring termination, contained when re-run alone; in {}/known-v8-stalls)",
+            campaign.known_stalls,
+            campaign.artifacts.display()
+        );
+    }
     println!("  plot           {}", svg.display());
     println!("  data           {}", csv.display());
     Ok(())
@@ -420,6 +456,19 @@ pub fn smoke(root: &Path, seconds: u64) -> Result<()> {
 }
 
 /// `cargo xtask repro <target> <file>`: the decoded input and its outcome.
+/// Whether `file`, a libFuzzer timeout of a [`STALLING_IN_V8`] target,
+/// ends as a `Timeout` when re-run alone in a process context (see
+/// `repro --contained`).
+fn is_contained_v8_stall(target: &str, file: &Path) -> Result<bool> {
+    let status = cargo_command()
+        .args(["run", "--quiet", "--release", "-p", "v8cage-harness"])
+        .args(["--example", "repro", "--", "--contained", target])
+        .arg(file)
+        .status()
+        .context("re-running a timeout in a process context")?;
+    Ok(status.success())
+}
+
 pub fn repro(root: &Path, target: &str, file: &Path) -> Result<()> {
     check_target(root, target)?;
     let mut cmd = cargo_command();
@@ -511,9 +560,14 @@ mod tests {
         assert!(targets.len() >= 5, "{targets:?}");
         for target in &targets {
             let flags = libfuzzer_options(&root, target).unwrap();
-            for expected in ["-rss_limit_mb=4096", "-timeout=120"] {
-                assert!(flags.iter().any(|f| f == expected), "{target}: {flags:?}");
-            }
+            assert!(
+                flags.iter().any(|f| f == "-rss_limit_mb=4096"),
+                "{target}: {flags:?}"
+            );
+            assert!(
+                flags.iter().any(|f| f.starts_with("-timeout=")),
+                "{target}: {flags:?}"
+            );
             assert!(flags.iter().all(|f| f.starts_with('-') && f.contains('=')));
         }
         let generator = libfuzzer_options(&root, "eval_gen").unwrap();
