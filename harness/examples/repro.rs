@@ -16,12 +16,21 @@ struct Args {
     /// The input file (a crash, a corpus entry, ...).
     file: std::path::PathBuf,
     /// `eval`/`eval_gen` only: run the input's source alone in a process
-    /// context instead; exit 0 if it ended in `Timeout` within 5 s (a V8
-    /// builtin that ignores termination, which the cage's kill ended), 1
-    /// otherwise. How `cargo xtask fuzz` triages their libFuzzer timeouts.
+    /// context instead and say whether V8 itself failed there: exit 0 for a
+    /// stall (a builtin that ignores termination, ended as `Timeout` by the
+    /// cage's kill within 5 s), 3 for a known V8 10.2 abort (`Crashed` with
+    /// V8's size errors), 1 for anything else. How `cargo xtask fuzz`
+    /// triages their timeouts and crashes.
     #[arg(long)]
     contained: bool,
 }
+
+/// V8 10.2's fatal errors on sizes a script chooses (README, "Known
+/// limits"), as a worker's last words show them.
+const KNOWN_V8_ABORTS: &[&str] = &[
+    "Fatal JavaScript invalid size error",
+    "Fatal javascript OOM in invalid array length",
+];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -49,11 +58,14 @@ fn main() -> ExitCode {
         };
         let took = started.elapsed();
         println!("alone, in a process context: {result:?} after {took:?}");
-        let stall = matches!(result, Err(v8cage::Error::Timeout)) && took.as_secs() < 5;
-        return if stall {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
+        return match result {
+            Err(v8cage::Error::Timeout) if took.as_secs() < 5 => ExitCode::SUCCESS,
+            Err(v8cage::Error::Crashed { message, .. })
+                if KNOWN_V8_ABORTS.iter().any(|m| message.contains(m)) =>
+            {
+                ExitCode::from(3)
+            }
+            _ => ExitCode::FAILURE,
         };
     }
     // Printed before running, so it is there even when the oracle panics.

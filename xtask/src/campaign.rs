@@ -20,12 +20,16 @@ pub struct LibFuzzerSample {
 }
 
 /// Reads a libFuzzer status line: `#4096\tpulse  cov: 812 ft: 2405 corp:
-/// 301/88Kb exec/s: 2048 rss: 512Mb`, or in fork mode `#30247: cov: 1000
-/// ft: 4551 corp: 354 exec/s: 49 oom/timeout/crash: 0/0/0 time: 60s`.
-/// Anything else (including the children's output) is `None`.
-pub fn parse_libfuzzer_line(line: &str, seconds: f64) -> Option<LibFuzzerSample> {
+/// 301/88Kb exec/s: 2048 rss: 512Mb`, or in fork mode (`fork`) only the
+/// parent's `#30247: cov: 1000 ft: 4551 corp: 354 exec/s: 49
+/// oom/timeout/crash: 0/0/0 time: 60s`: there the children's own status
+/// lines count only their part. Anything else is `None`.
+pub fn parse_libfuzzer_line(line: &str, seconds: f64, fork: bool) -> Option<LibFuzzerSample> {
     let rest = line.strip_prefix('#')?;
     let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    if fork && !rest[digits..].starts_with(':') {
+        return None;
+    }
     let execs = rest[..digits].parse().ok()?;
     let mut sample = LibFuzzerSample {
         seconds,
@@ -124,7 +128,7 @@ mod tests {
         let normal =
             "#4096\tpulse  cov: 812 ft: 2405 corp: 301/88Kb lim: 4096 exec/s: 2048 rss: 512Mb";
         assert_eq!(
-            parse_libfuzzer_line(normal, 2.0),
+            parse_libfuzzer_line(normal, 2.0, false),
             Some(LibFuzzerSample {
                 seconds: 2.0,
                 execs: 4096,
@@ -135,7 +139,9 @@ mod tests {
             })
         );
         let fork = "#30247: cov: 1000 ft: 4551 corp: 354 exec/s: 49 oom/timeout/crash: 0/0/0 time: 60s job: 12 dft_time: 0";
-        let sample = parse_libfuzzer_line(fork, 60.0).unwrap();
+        let sample = parse_libfuzzer_line(fork, 60.0, true).unwrap();
+        // In fork mode a child's own status line is not the campaign's.
+        assert_eq!(parse_libfuzzer_line(normal, 2.0, true), None);
         assert_eq!(
             (
                 sample.execs,
@@ -156,7 +162,7 @@ mod tests {
             "==1234==ERROR: AddressSanitizer: heap-use-after-free",
             "",
         ] {
-            assert_eq!(parse_libfuzzer_line(line, 0.0), None, "{line:?}");
+            assert_eq!(parse_libfuzzer_line(line, 0.0, false), None, "{line:?}");
         }
     }
 

@@ -212,7 +212,8 @@ pub fn libfuzzer(
         cmd.arg(format!("-fork={}", jobs.max(1)));
         cmd.arg("-ignore_ooms=1");
         if stalling {
-            cmd.arg("-ignore_timeouts=1");
+            // Triaged afterwards, each by a contained re-run (see above).
+            cmd.args(["-ignore_timeouts=1", "-ignore_crashes=1"]);
         }
     }
     cmd.args(extra);
@@ -221,7 +222,7 @@ pub fn libfuzzer(
     std::fs::create_dir_all(&record)?;
     let before = artifact_names(&artifacts)?;
     let log = record.join("libfuzzer.log");
-    let (mut outcome, samples) = run_recording(&mut cmd, &log);
+    let (mut outcome, samples) = run_recording(&mut cmd, &log, fork);
     let mut found: Vec<String> = artifact_names(&artifacts)?
         .into_iter()
         .filter(|name| !before.contains(name))
@@ -244,14 +245,17 @@ pub fn libfuzzer(
     }
     let mut known_stalls = 0;
     if stalling {
-        let known = artifacts.join("known-v8-stalls");
-        for name in found.clone().iter().filter(|n| n.starts_with("timeout-")) {
-            if is_contained_v8_stall(target, &artifacts.join(name))? {
-                std::fs::create_dir_all(&known)?;
-                std::fs::rename(artifacts.join(name), known.join(name))?;
-                found.retain(|n| n != name);
-                known_stalls += 1;
-            }
+        for name in found.clone() {
+            let folder = match contained_rerun(target, &artifacts.join(&name))? {
+                Some(V8Failure::Stall) => "known-v8-stalls",
+                Some(V8Failure::Abort) => "known-v8-aborts",
+                None => continue,
+            };
+            let known = artifacts.join(folder);
+            std::fs::create_dir_all(&known)?;
+            std::fs::rename(artifacts.join(&name), known.join(&name))?;
+            found.retain(|n| *n != name);
+            known_stalls += 1;
         }
     }
     let ignored_ooms = found.iter().filter(|n| n.starts_with("oom-")).count();
@@ -318,7 +322,7 @@ fn is_known_v8_abort(log: &str) -> bool {
 
 /// Runs the fuzzer, passing its output through and into `log`, and
 /// collects its status lines stamped with the time since start.
-fn run_recording(cmd: &mut Command, log: &Path) -> (Result<()>, Vec<LibFuzzerSample>) {
+fn run_recording(cmd: &mut Command, log: &Path, fork: bool) -> (Result<()>, Vec<LibFuzzerSample>) {
     let mut samples = Vec::new();
     let outcome = (|| {
         eprintln!("xtask: running {cmd:?}");
@@ -332,7 +336,7 @@ fn run_recording(cmd: &mut Command, log: &Path) -> (Result<()>, Vec<LibFuzzerSam
             eprintln!("{line}");
             writeln!(log, "{line}")?;
             let seconds = started.elapsed().as_secs_f64();
-            samples.extend(campaign::parse_libfuzzer_line(&line, seconds));
+            samples.extend(campaign::parse_libfuzzer_line(&line, seconds, fork));
         }
         let status = child.wait()?;
         if !status.success() {
@@ -354,7 +358,7 @@ struct LibFuzzerCampaign<'a> {
     artifacts: &'a Path,
     found: &'a [String],
     ignored_ooms: usize,
-    /// Timeouts the re-run in a process context showed to be V8's.
+    /// Timeouts and crashes a re-run in a process context showed to be V8's.
     known_stalls: usize,
 }
 
@@ -429,7 +433,7 @@ fn libfuzzer_summary(campaign: &LibFuzzerCampaign) -> Result<()> {
     }
     if campaign.known_stalls > 0 {
         println!(
-            "  V8 stalls      {} (builtins ignoring termination, contained when re-run alone; in {}/known-v8-stalls)",
+            "  V8's own       {} (stalls and size aborts, contained when re-run alone; in {}/known-v8-*)",
             campaign.known_stalls,
             campaign.artifacts.display()
         );
@@ -456,17 +460,30 @@ pub fn smoke(root: &Path, seconds: u64) -> Result<()> {
 }
 
 /// `cargo xtask repro <target> <file>`: the decoded input and its outcome.
-/// Whether `file`, a libFuzzer timeout of a [`STALLING_IN_V8`] target,
-/// ends as a `Timeout` when re-run alone in a process context (see
-/// `repro --contained`).
-fn is_contained_v8_stall(target: &str, file: &Path) -> Result<bool> {
+/// A failure of V8 itself, shown by re-running an input alone in a process
+/// context.
+enum V8Failure {
+    /// A builtin that ignores termination; the cage's kill ended it.
+    Stall,
+    /// One of V8 10.2's fatal errors on sizes a script chooses.
+    Abort,
+}
+
+/// What `file`, a timeout or crash of a [`STALLING_IN_V8`] target, does when
+/// re-run alone in a process context (`repro --contained`): `None` when it
+/// is not a known failure of V8's (a finding, or not reproducible alone).
+fn contained_rerun(target: &str, file: &Path) -> Result<Option<V8Failure>> {
     let status = cargo_command()
         .args(["run", "--quiet", "--release", "-p", "v8cage-harness"])
         .args(["--example", "repro", "--", "--contained", target])
         .arg(file)
         .status()
-        .context("re-running a timeout in a process context")?;
-    Ok(status.success())
+        .context("re-running an input in a process context")?;
+    Ok(match status.code() {
+        Some(0) => Some(V8Failure::Stall),
+        Some(3) => Some(V8Failure::Abort),
+        _ => None,
+    })
 }
 
 pub fn repro(root: &Path, target: &str, file: &Path) -> Result<()> {
