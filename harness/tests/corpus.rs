@@ -144,6 +144,24 @@ fn contained_corpus() {
     assert_eq!(fresh.eval("6 * 7"), Ok(Value::Number(42.0)));
 }
 
+/// How `cargo xtask fuzz` triages an `eval`/`eval_gen` timeout: the input
+/// alone, in a process context. A V8 stall ends as `Timeout` (the kill); an
+/// ordinary input as itself; other targets have no source to re-run.
+#[test]
+fn a_v8_stall_re_runs_contained() {
+    use v8cage::{Error, Value};
+    let stall = std::fs::read(corpus_root().join("contained/sparse-array-join.js")).unwrap();
+    assert!(matches!(
+        fuzzing::rerun_contained("eval", &stall),
+        Some(Err(Error::Timeout))
+    ));
+    assert_eq!(
+        fuzzing::rerun_contained("eval", b"6 * 7"),
+        Some(Ok(Value::from(42)))
+    );
+    assert!(fuzzing::rerun_contained("json", b"1").is_none());
+}
+
 fn target_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = fuzzing::TARGETS.iter().map(|t| t.name).collect();
     names.sort();
