@@ -459,7 +459,6 @@ pub fn smoke(root: &Path, seconds: u64) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask repro <target> <file>`: the decoded input and its outcome.
 /// A failure of V8 itself, shown by re-running an input alone in a process
 /// context.
 enum V8Failure {
@@ -486,6 +485,7 @@ fn contained_rerun(target: &str, file: &Path) -> Result<Option<V8Failure>> {
     })
 }
 
+/// `cargo xtask repro <target> <file>`: the decoded input and its outcome.
 pub fn repro(root: &Path, target: &str, file: &Path) -> Result<()> {
     check_target(root, target)?;
     let mut cmd = cargo_command();
