@@ -310,7 +310,7 @@ impl Generator<'_, '_> {
                 let kind = *self.u.choose(TYPED_ARRAYS)?;
                 write!(self.out, "new {kind}(").unwrap();
                 if self.u.arbitrary()? {
-                    let size = *self.u.choose(SIZES)?;
+                    let size = self.size()?;
                     self.emit(size);
                 } else {
                     self.expr()?;
@@ -319,7 +319,7 @@ impl Generator<'_, '_> {
             }
             14 => {
                 self.emit("new DataView(new ArrayBuffer(");
-                let size = *self.u.choose(SIZES)?;
+                let size = self.size()?;
                 self.emit(size);
                 self.emit("))");
             }
@@ -370,7 +370,7 @@ impl Generator<'_, '_> {
                 // A large allocation. (`new Array(n).fill` is bounded: V8
                 // 10.2 aborts on some builtins that fill huge arrays without
                 // checking for termination; that is V8's bug, not ours.)
-                let size = *self.u.choose(SIZES)?;
+                let size = self.size()?;
                 let shape = *self.u.choose(&[
                     "'ab'.repeat(SIZE)",
                     "new Array(Math.min(SIZE, 1e6)).fill(1.5)",

@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use vocabulary::SIZES;
+use vocabulary::{LARGE_SIZES, SMALL_SIZES};
 
 mod expressions;
 mod vocabulary;
@@ -70,6 +70,16 @@ impl Generator<'_, '_> {
     fn fresh(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}{}", self.next_id)
+    }
+
+    /// A loop count or allocation size: large one time in eight.
+    fn size(&mut self) -> Result<&'static str> {
+        let sizes = if self.u.ratio(1, 8)? {
+            LARGE_SIZES
+        } else {
+            SMALL_SIZES
+        };
+        Ok(*self.u.choose(sizes)?)
     }
 
     fn emit(&mut self, text: &str) {
@@ -130,7 +140,7 @@ impl Generator<'_, '_> {
             }
             2 => {
                 let i = self.fresh("i");
-                let size = *self.u.choose(SIZES)?;
+                let size = self.size()?;
                 write!(self.out, "for (let {i} = 0; {i} < {size}; {i}++) ").unwrap();
                 self.loop_body(&i)?;
             }

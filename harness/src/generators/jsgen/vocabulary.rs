@@ -35,9 +35,13 @@ pub(super) const INTERESTING_INTS: &[&str] = &[
     "5e-324",
 ];
 
-/// Sizes for loops and allocations: small, medium, and large enough to hit
-/// the timeout or the heap limit.
-pub(super) const SIZES: &[&str] = &["0", "1", "3", "16", "1000", "100000", "1e6", "1e7", "2**28"];
+/// Sizes for loops and allocations: small and medium ones...
+pub(super) const SMALL_SIZES: &[&str] = &["0", "1", "3", "16", "1000"];
+/// ...and ones large enough to hit the timeout or the heap limit. Those
+/// cost the fuzzer most of its time (an allocation refused at the heap
+/// limit first runs full garbage collections), so [`size`](super::Generator::size)
+/// picks one of them only one time in eight.
+pub(super) const LARGE_SIZES: &[&str] = &["100000", "1e6", "1e7", "2**28"];
 
 pub(super) const PROPERTY_NAMES: &[&str] = &[
     "a",
