@@ -145,8 +145,19 @@ impl Generator<'_, '_> {
                 self.loop_body(&i)?;
             }
             3 => {
-                // Ends by `break`, an exception, or the timeout.
-                self.emit("while (true) {\nif (");
+                // Ends by `break`, an exception, or (one time in eight,
+                // where the endless loop is the point) the timeout; else
+                // after 64 rounds, as timeouts cost the fuzzer most.
+                if self.u.ratio(1, 8)? {
+                    self.emit("while (true) {\nif (");
+                } else {
+                    let guard = self.fresh("g");
+                    write!(
+                        self.out,
+                        "for (let {guard} = 0; {guard} < 64; {guard}++) {{\nif ("
+                    )
+                    .unwrap();
+                }
                 self.expr()?;
                 self.emit(") break;\n");
                 self.loop_depth += 1;
