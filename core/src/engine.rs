@@ -81,29 +81,19 @@ pub(crate) fn set_checked_flags(flags: &str) -> Result<(), Error> {
 /// already started with exactly these flags among its own.
 #[cfg(feature = "fuzzing-natives")]
 pub(crate) fn add_unrefused_flags(flags: &str) -> Result<(), Error> {
-    let mut state = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let started_with = |given: &str| {
-        let given: Vec<&str> = given.split_whitespace().collect();
-        flags.split_whitespace().all(|flag| given.contains(&flag))
+    let given = match &*ENGINE.lock().unwrap_or_else(|e| e.into_inner()) {
+        State::Uninitialised { flags: pending } => pending.clone(),
+        _ => INITIAL_FLAGS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
     };
-    match &mut *state {
-        State::Uninitialised { flags: pending }
-            if !FLAGS_SENT_TO_WORKERS.load(Ordering::Relaxed) =>
-        {
-            if !started_with(pending) {
-                if !pending.is_empty() {
-                    pending.push(' ');
-                }
-                pending.push_str(flags);
-            }
-            Ok(())
-        }
-        State::Uninitialised { flags: pending } if started_with(pending) => Ok(()),
-        _ if started_with(&INITIAL_FLAGS.lock().unwrap_or_else(|e| e.into_inner())) => Ok(()),
-        _ => Err(Error::InvalidInput(format!(
-            "V8 already started without {flags:?}"
-        ))),
+    let given: Vec<&str> = given.split_whitespace().collect();
+    if flags.split_whitespace().all(|flag| given.contains(&flag)) {
+        return Ok(());
     }
+    set_checked_flags(flags)
+        .map_err(|_| Error::InvalidInput(format!("V8 already started without {flags:?}")))
 }
 
 /// `Err` naming the first flag of `flags` that [`refusal`] refuses.
