@@ -184,8 +184,11 @@ const ARRAY_METHODS: &[&str] = &[
     ".slice(E)",
     ".join()",
     ".concat(E)",
-    ".fill(E, 1)",
-    ".reverse()",
+    // `fill` and `reverse` return the array itself: stored back into it,
+    // that makes a cycle, which V8 joins as '' (as browsers do) and QuickJS
+    // recurses into until the stack overflows (quickjs_diff's first finding).
+    ".fill(E, 1).length",
+    ".reverse()[0]",
     ".flat()",
     ".keys().next().value",
 ];
