@@ -203,7 +203,7 @@ fn with_reused_context_as<R>(
 
 /// The source `eval` or `eval_gen` runs for `data` (`None` for other
 /// targets, or bytes that make no program).
-pub fn source_of(target: &str, data: &[u8]) -> Option<String> {
+fn source_of(target: &str, data: &[u8]) -> Option<String> {
     match target {
         "eval" => Some(String::from_utf8_lossy(data).into_owned()),
         "eval_gen" => jsgen::Program::arbitrary_take_rest(Unstructured::new(data))

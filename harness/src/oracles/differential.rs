@@ -222,11 +222,11 @@ pub struct Legitimate {
     pub applies: fn(&Difference<'_>) -> bool,
 }
 
-/// What a triage rule looks at: the two differing lines and the program.
+/// What a triage rule looks at: the two differing lines, and whether the
+/// program uses implementation-approximated math.
 pub struct Difference<'a> {
     pub left: &'a str,
     pub right: &'a str,
-    pub source: &'a str,
     pub approximated_math: bool,
 }
 
@@ -346,7 +346,6 @@ pub fn compare(
         let context = Difference {
             left: l,
             right: r,
-            source,
             approximated_math,
         };
         match triage.iter().find(|rule| (rule.applies)(&context)) {
