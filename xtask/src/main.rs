@@ -17,6 +17,7 @@ mod python;
 mod sanitize;
 mod setup;
 mod test;
+mod v8build;
 
 use cmd::cargo_command;
 use setup::setup;
@@ -186,6 +187,25 @@ enum Cmd {
     /// HTML source-coverage report of a target over its corpus (cargo fuzz
     /// coverage + llvm-cov).
     Coverage { target: String },
+    /// Our own V8 builds (the same V8 10.2, from Debian's nodejs 18
+    /// sources), cached in $V8CAGE_CACHE or ~/.cache/v8cage.
+    V8 {
+        #[command(subcommand)]
+        command: V8Cmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum V8Cmd {
+    /// Build (or resume building) a profile: asan-cov (ASan + libFuzzer
+    /// coverage of V8's edges), release. Hours on 2 cores; ends with the
+    /// prefix for V8CAGE_V8_DIR.
+    Build {
+        profile: String,
+        /// Parallel compile jobs (each takes about 0.6 GB).
+        #[arg(long, default_value_t = 2)]
+        jobs: u32,
+    },
 }
 
 fn main() -> Result<()> {
@@ -260,6 +280,9 @@ fn main() -> Result<()> {
         Cmd::CfliteBuild => cflite::build_and_check(&root),
         Cmd::Repro { target, file } => fuzz::repro(&root, &target, &user_dir.join(file)),
         Cmd::Coverage { target } => fuzz::coverage(&root, &target),
+        Cmd::V8 {
+            command: V8Cmd::Build { profile, jobs },
+        } => v8build::build(&profile, jobs),
         Cmd::Run {
             file,
             timeout,

@@ -120,7 +120,7 @@ fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
     Ok(())
 }
 
-fn package_installed(name: &str) -> bool {
+pub(crate) fn package_installed(name: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", name])
         .output()
