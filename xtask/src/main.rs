@@ -198,8 +198,9 @@ enum Cmd {
 #[derive(Subcommand)]
 enum V8Cmd {
     /// Build (or resume building) a profile: asan-cov (ASan + libFuzzer
-    /// coverage of V8's edges), release. Hours on 2 cores; ends with the
-    /// prefix for V8CAGE_V8_DIR.
+    /// coverage of V8's edges), msan (MemorySanitizer, its own libc++, V8's
+    /// arm64 simulator), release. Hours on 2 cores; ends with the prefix
+    /// for V8CAGE_V8_DIR.
     Build {
         profile: String,
         /// Parallel compile jobs (each takes about 0.6 GB).

@@ -8,14 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::env;
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{apt_install, run};
+
+mod libcxx;
+mod ninja;
 
 /// The source package whose `deps/v8` is V8 10.2.154.26 (the security
 /// update `~deb12u3` has no `.dsc` on the mirror; its V8 is the same).
@@ -71,6 +73,11 @@ pub struct Profile {
     /// `--with-intl=...`: ICU from the system, or none where the system's
     /// uninstrumented ICU would be wrong (MSan).
     intl: &'static str,
+    /// gyp variables (`GYP_DEFINES`).
+    gyp_defines: &'static str,
+    /// Built against an MSan-instrumented libc++ of our own (`{libcxx}` in
+    /// the flags is its prefix), copied into the V8 prefix.
+    msan_libcxx: bool,
 }
 
 pub const PROFILES: &[Profile] = &[
@@ -83,6 +90,22 @@ pub const PROFILES: &[Profile] = &[
         cflags: "-fsanitize=address,fuzzer-no-link -O1 -gline-tables-only",
         ldflags: "-fsanitize=address",
         intl: "system-icu",
+        gyp_defines: "",
+        msan_libcxx: false,
+    },
+    Profile {
+        name: "msan",
+        what: "MemorySanitizer with origins, MSan libc++, no Intl, JIT code run by V8's arm64 simulator",
+        // Every byte must be written by instrumented code: libc++ is ours
+        // (libstdc++'s extern templates run uninstrumented), ICU is left out,
+        // and V8 generates arm64 code that its simulator (C++, instrumented)
+        // runs, as Chromium's MSan builds do — native x64 builtins and JIT
+        // code would write memory MSan never sees.
+        cflags: "-fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer -O1 -gline-tables-only -nostdinc++ -isystem {libcxx}/include/c++/v1 -stdlib=libc++",
+        ldflags: "-fsanitize=memory -stdlib=libc++ -L{libcxx}/lib -Wl,-rpath,{libcxx}/lib",
+        intl: "none",
+        gyp_defines: "v8_target_arch=arm64",
+        msan_libcxx: true,
     },
     Profile {
         name: "release",
@@ -90,6 +113,8 @@ pub const PROFILES: &[Profile] = &[
         cflags: "-gline-tables-only",
         ldflags: "",
         intl: "system-icu",
+        gyp_defines: "",
+        msan_libcxx: false,
     },
 ];
 
@@ -113,6 +138,25 @@ fn prefix_of(cache: &Path, profile: &Profile) -> PathBuf {
     cache.join("prefix").join(profile.name)
 }
 
+/// A profile's flags with `{libcxx}` filled in.
+struct Flags {
+    cflags: String,
+    ldflags: String,
+}
+
+impl Flags {
+    fn of(profile: &Profile, libcxx: Option<&Path>) -> Flags {
+        let fill = |flags: &str| match libcxx {
+            Some(dir) => flags.replace("{libcxx}", &dir.display().to_string()),
+            None => flags.to_string(),
+        };
+        Flags {
+            cflags: fill(profile.cflags),
+            ldflags: fill(profile.ldflags),
+        }
+    }
+}
+
 pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
     let profile = profile(profile_name)?;
     let cache = cache_dir()?;
@@ -123,19 +167,32 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
         cache.display()
     );
     ensure_build_packages()?;
-    let dsc = fetch_sources(&cache)?;
-    let tree = extract(&cache, profile, &dsc)?;
-    configure(&tree, profile)?;
     let started = Instant::now();
-    ninja(
+    let libcxx = if profile.msan_libcxx {
+        Some(libcxx::msan_libcxx(&cache, jobs)?)
+    } else {
+        None
+    };
+    let flags = Flags::of(profile, libcxx.as_deref());
+    let dsc = apt_source(&cache, NODE_SOURCE, NODE_DSC)?;
+    let tree = extract(&cache, profile, &dsc)?;
+    configure(&tree, profile, &flags)?;
+    ninja::ninja(
         &tree.join("out/Release"),
         jobs,
+        V8_TARGETS,
         &cache.join(format!("build-{}.log", profile.name)),
     )?;
-    let prefix = install(&tree, profile, &prefix_of(&cache, profile))?;
+    let prefix = install(
+        &tree,
+        profile,
+        &flags,
+        libcxx.as_deref(),
+        &prefix_of(&cache, profile),
+    )?;
     eprintln!(
         "xtask v8: done in {}; use it with\n  V8CAGE_V8_DIR={}",
-        human(started.elapsed()),
+        ninja::human(started.elapsed()),
         prefix.display()
     );
     Ok(())
@@ -169,14 +226,16 @@ fn private_apt(cache: &Path) -> Result<Vec<String>> {
     ])
 }
 
-/// The source package (orig tarballs, Debian's patches, `.dsc`), fetched
-/// once; apt checks them against the signed index.
-fn fetch_sources(cache: &Path) -> Result<PathBuf> {
+/// A source package (`name=version`: orig tarballs, Debian's changes,
+/// `.dsc`) in `<cache>/sources/`, fetched once; apt checks the files
+/// against the signed index. Returns the `.dsc`.
+fn apt_source(cache: &Path, package: &str, dsc_name: &str) -> Result<PathBuf> {
     let sources = cache.join("sources");
-    let dsc = sources.join(NODE_DSC);
+    let dsc = sources.join(dsc_name);
     if dsc.is_file() {
         return Ok(dsc);
     }
+    // Into a directory of its own first: only complete downloads count.
     let partial = cache.join("sources.partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
@@ -184,12 +243,17 @@ fn fetch_sources(cache: &Path) -> Result<PathBuf> {
     run(Command::new("apt-get").args(&apt).arg("update"))?;
     run(Command::new("apt-get")
         .args(&apt)
-        .args(["source", "--download-only", NODE_SOURCE])
+        .args(["source", "--download-only", package])
         .current_dir(&partial))?;
-    if !partial.join(NODE_DSC).is_file() {
-        bail!("apt-get source left no {NODE_DSC} in {}", partial.display());
+    if !partial.join(dsc_name).is_file() {
+        bail!("apt-get source left no {dsc_name} in {}", partial.display());
     }
-    std::fs::rename(&partial, &sources)?;
+    std::fs::create_dir_all(&sources)?;
+    for entry in std::fs::read_dir(&partial)? {
+        let entry = entry?;
+        std::fs::rename(entry.path(), sources.join(entry.file_name()))?;
+    }
+    std::fs::remove_dir(&partial)?;
     Ok(dsc)
 }
 
@@ -212,13 +276,14 @@ fn extract(cache: &Path, profile: &Profile, dsc: &Path) -> Result<PathBuf> {
 
 /// Node's configure with Debian's options, only when its inputs changed:
 /// a rerun would make ninja rebuild everything.
-fn configure(tree: &Path, profile: &Profile) -> Result<()> {
+fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
     let env: BTreeMap<&str, &str> = [
         ("CC", CLANG),
         ("CXX", CLANGXX),
-        ("CFLAGS", profile.cflags),
-        ("CXXFLAGS", profile.cflags),
-        ("LDFLAGS", profile.ldflags),
+        ("CFLAGS", flags.cflags.as_str()),
+        ("CXXFLAGS", flags.cflags.as_str()),
+        ("LDFLAGS", flags.ldflags.as_str()),
+        ("GYP_DEFINES", profile.gyp_defines),
     ]
     .into();
     let intl = format!("--with-intl={}", profile.intl);
@@ -257,129 +322,17 @@ fn configure(tree: &Path, profile: &Profile) -> Result<()> {
     Ok(())
 }
 
-/// `ninja` over V8's targets, its full output in `log`, a progress line
-/// (steps, elapsed, estimate) about once a minute on stderr.
-fn ninja(out: &Path, jobs: u32, log_path: &Path) -> Result<()> {
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
-    let mut cmd = Command::new("ninja");
-    cmd.arg("-C")
-        .arg(out)
-        .arg(format!("-j{jobs}"))
-        .args(V8_TARGETS)
-        .env("NINJA_STATUS", "[%f/%t] ")
-        // torque and mksnapshot run during the build and are instrumented
-        // like the rest (gyp uses one toolchain): no leak report from them.
-        .env("ASAN_OPTIONS", "detect_leaks=0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    eprintln!(
-        "xtask v8: running {cmd:?} (full output in {})",
-        log_path.display()
-    );
-    let mut child = cmd.spawn().context("starting ninja")?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut progress = Progress::new();
-    // V8 compiles with hundreds of warnings (they stay in the log); what
-    // follows a `FAILED:` or a message of ninja's own is shown.
-    let mut showing = false;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        writeln!(log, "{line}")?;
-        if let Some((done, total)) = parse_status(&line) {
-            showing = false;
-            progress.step(done, total);
-            continue;
-        }
-        showing |= line.starts_with("FAILED:") || line.starts_with("ninja:");
-        if showing {
-            eprintln!("{line}");
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!(
-            "ninja failed ({status}); see {} — running the same command again resumes",
-            log_path.display()
-        );
-    }
-    Ok(())
-}
-
-/// `[done/total] ...` from ninja's status line.
-fn parse_status(line: &str) -> Option<(u64, u64)> {
-    let rest = line.strip_prefix('[')?;
-    let (counts, _) = rest.split_once(']')?;
-    let (done, total) = counts.split_once('/')?;
-    Some((done.parse().ok()?, total.parse().ok()?))
-}
-
-/// Steps done, elapsed time and an estimate from this run's pace (a resumed
-/// build starts part way).
-struct Progress {
-    started: Instant,
-    first_done: Option<u64>,
-    last_print: Option<Instant>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Progress {
-            started: Instant::now(),
-            first_done: None,
-            last_print: None,
-        }
-    }
-
-    fn step(&mut self, done: u64, total: u64) {
-        let first = *self.first_done.get_or_insert(done.saturating_sub(1));
-        let due = self
-            .last_print
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
-        if !due && done != total {
-            return;
-        }
-        self.last_print = Some(Instant::now());
-        let elapsed = self.started.elapsed();
-        eprintln!(
-            "xtask v8: {}",
-            progress_line(done, total, done - first, elapsed)
-        );
-    }
-}
-
-fn progress_line(done: u64, total: u64, done_this_run: u64, elapsed: Duration) -> String {
-    let percent = done * 100 / total.max(1);
-    let estimate = if done_this_run == 0 || done >= total {
-        String::new()
-    } else {
-        let per_step = elapsed.as_secs_f64() / done_this_run as f64;
-        let left = Duration::from_secs_f64(per_step * (total - done) as f64);
-        format!(", about {} left", human(left))
-    };
-    format!(
-        "{done}/{total} steps ({percent}%), {} this run{estimate}",
-        human(elapsed)
-    )
-}
-
-fn human(d: Duration) -> String {
-    let minutes = d.as_secs() / 60;
-    if minutes >= 60 {
-        format!("{} h {:02} min", minutes / 60, minutes % 60)
-    } else if minutes > 0 {
-        format!("{minutes} min")
-    } else {
-        format!("{} s", d.as_secs())
-    }
-}
-
-/// The prefix: V8's headers and one `libv8.so` holding V8's archives whole,
-/// written beside the prefix and renamed into place, marked complete last.
-fn install(tree: &Path, profile: &Profile, prefix: &Path) -> Result<PathBuf> {
+/// The prefix: V8's headers and one `libv8.so` holding V8's archives whole
+/// (and for MSan the libc++ it was built with, as `sanitizer-builds/msan.sh`
+/// expects it), written beside the prefix and renamed into place, marked
+/// complete last.
+fn install(
+    tree: &Path,
+    profile: &Profile,
+    flags: &Flags,
+    libcxx: Option<&Path>,
+    prefix: &Path,
+) -> Result<PathBuf> {
     let staging = prefix.with_extension("partial");
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("lib"))?;
@@ -387,26 +340,50 @@ fn install(tree: &Path, profile: &Profile, prefix: &Path) -> Result<PathBuf> {
         .arg("-r")
         .arg(tree.join("deps/v8/include"))
         .arg(staging.join("include")))?;
+    if let Some(libcxx) = libcxx {
+        run(Command::new("cp")
+            .arg("-r")
+            .arg(libcxx.join("include/c++"))
+            .arg(staging.join("include/c++")))?;
+        // -a keeps libc++.so -> libc++.so.1 as links.
+        let mut copy = Command::new("cp");
+        copy.arg("-a");
+        for entry in std::fs::read_dir(libcxx.join("lib"))? {
+            let path = entry?.path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".so"))
+            {
+                copy.arg(path);
+            }
+        }
+        run(copy.arg(staging.join("lib")))?;
+    }
     let archives = tree.join("out/Release/obj/tools/v8_gypfiles");
     let mut link = Command::new(CLANGXX);
-    link.args(["-shared", "-Wl,-soname,libv8.so", "-o"])
-        .arg(staging.join("lib/libv8.so"))
-        .arg("-Wl,--whole-archive");
+    link.args([
+        "-shared",
+        "-Wl,-soname,libv8.so",
+        "-Wl,-rpath,$ORIGIN",
+        "-o",
+    ])
+    .arg(staging.join("lib/libv8.so"))
+    .arg("-Wl,--whole-archive");
     for archive in V8_ARCHIVES {
         link.arg(archives.join(archive));
     }
     link.arg("-Wl,--no-whole-archive")
-        .args(profile.ldflags.split_whitespace());
+        .args(flags.ldflags.split_whitespace());
     if profile.intl == "system-icu" {
         link.args(["-licui18n", "-licuuc"]);
     }
-    link.args(["-lz", "-pthread", "-ldl", "-lm"]);
+    link.args(["-pthread", "-ldl", "-lm"]);
     run(&mut link)?;
     std::fs::write(
         staging.join(COMPLETE_MARK),
         format!(
             "V8 10.2.154.26 from Debian's {NODE_SOURCE}, profile {}: {}\nflags: {}\n",
-            profile.name, profile.what, profile.cflags
+            profile.name, profile.what, flags.cflags
         ),
     )?;
     let _ = std::fs::remove_dir_all(prefix);
@@ -417,33 +394,6 @@ fn install(tree: &Path, profile: &Profile, prefix: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_ninja_status_lines_and_nothing_else() {
-        assert_eq!(
-            parse_status("[12/1328] CXX obj/deps/v8/src/api/api.o"),
-            Some((12, 1328))
-        );
-        assert_eq!(
-            parse_status("../deps/v8/src/api/api.cc:1:2: error: x"),
-            None
-        );
-        assert_eq!(parse_status("[warning] something"), None);
-    }
-
-    #[test]
-    fn estimates_from_this_runs_pace() {
-        // 100 steps in 10 minutes this run, 300 to go: 30 minutes.
-        let line = progress_line(700, 1000, 100, Duration::from_secs(600));
-        assert_eq!(
-            line,
-            "700/1000 steps (70%), 10 min this run, about 30 min left"
-        );
-        assert_eq!(
-            progress_line(1000, 1000, 5, Duration::from_secs(4000)),
-            "1000/1000 steps (100%), 1 h 06 min this run"
-        );
-    }
 
     #[test]
     fn every_profile_is_found_by_name() {
