@@ -96,6 +96,47 @@ fn libfuzzer_options(root: &Path, target: &str) -> Result<Vec<String>> {
     Ok(flags)
 }
 
+/// The V8 a libFuzzer build links.
+enum FuzzingV8 {
+    /// `V8CAGE_V8_DIR`, as the caller set it.
+    Given(PathBuf),
+    /// The cache's `asan-cov` build (`cargo xtask v8 build asan-cov`):
+    /// libFuzzer sees V8's edges too.
+    SelfBuilt(PathBuf),
+    /// Debian's libnode (`cargo xtask setup`): only v8cage's edges.
+    Debian,
+}
+
+impl FuzzingV8 {
+    fn apply(&self, cmd: &mut Command) {
+        if let FuzzingV8::SelfBuilt(prefix) = self {
+            cmd.env("V8CAGE_V8_DIR", prefix);
+        }
+    }
+}
+
+/// Picks the V8 and says which it is.
+fn fuzzing_v8() -> FuzzingV8 {
+    let v8 = match std::env::var_os("V8CAGE_V8_DIR") {
+        Some(dir) => FuzzingV8::Given(dir.into()),
+        None => match crate::v8build::cached_prefix("asan-cov") {
+            Some(prefix) => FuzzingV8::SelfBuilt(prefix),
+            None => FuzzingV8::Debian,
+        },
+    };
+    match &v8 {
+        FuzzingV8::Given(dir) => eprintln!("xtask fuzz: V8 from V8CAGE_V8_DIR={}", dir.display()),
+        FuzzingV8::SelfBuilt(prefix) => eprintln!(
+            "xtask fuzz: V8 = the self-built asan-cov V8 in {} (coverage inside V8)",
+            prefix.display()
+        ),
+        FuzzingV8::Debian => eprintln!(
+            "xtask fuzz: V8 = Debian's libnode, not instrumented (only v8cage's edges; `cargo xtask v8 build asan-cov` for V8's)"
+        ),
+    }
+    v8
+}
+
 /// LeakSanitizer stays on; only V8's own never-freed allocations are suppressed.
 fn sanitizer_env(cmd: &mut Command, root: &Path) {
     let suppressions = root.join("sanitizer-builds/lsan.supp");
@@ -176,11 +217,13 @@ pub fn libfuzzer(
     ensure_nightly()?;
     ensure_installed("fuzz", "cargo-fuzz")?;
     ensure_clang()?;
+    let v8 = fuzzing_v8();
     // Built first, so the campaign's time and rate are the fuzzer's alone.
     let build_started = Instant::now();
     let mut build = cargo_command();
     build.args(["+nightly", "fuzz", "build", "--release", target]);
     sanitizer_env(&mut build, root);
+    v8.apply(&mut build);
     run(&mut build)?;
     let build_seconds = build_started.elapsed().as_secs();
     let work = root.join("fuzz/corpus").join(target);
@@ -218,6 +261,7 @@ pub fn libfuzzer(
     }
     cmd.args(extra);
     sanitizer_env(&mut cmd, root);
+    v8.apply(&mut cmd);
     let record = root.join("fuzz/campaigns").join(target);
     std::fs::create_dir_all(&record)?;
     let before = artifact_names(&artifacts)?;
@@ -294,6 +338,7 @@ pub fn libfuzzer(
             .args(["--", "-merge=1"])
             .args(&options);
         sanitizer_env(&mut cmd, root);
+        v8.apply(&mut cmd);
         run(&mut cmd)?;
         eprintln!("xtask: merged new coverage into {}", seeds.display());
     }

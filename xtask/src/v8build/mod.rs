@@ -157,6 +157,12 @@ impl Flags {
     }
 }
 
+/// The finished prefix of a profile, if the cache has one.
+pub fn cached_prefix(profile_name: &str) -> Option<PathBuf> {
+    let prefix = prefix_of(&cache_dir().ok()?, profile(profile_name).ok()?);
+    prefix.join(COMPLETE_MARK).is_file().then_some(prefix)
+}
+
 pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
     let profile = profile(profile_name)?;
     let cache = cache_dir()?;
