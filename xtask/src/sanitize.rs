@@ -52,6 +52,21 @@ fn job_command(root: &Path, job: &str, planted: bool) -> Result<Command> {
     if planted {
         cmd.arg("--planted");
     }
+    if job == "msan" && std::env::var_os("V8CAGE_V8_DIR").is_none() {
+        // The cache's MSan V8 (`cargo xtask v8 build msan`), when there is one.
+        match crate::v8build::cached_prefix("msan") {
+            Some(prefix) => {
+                eprintln!(
+                    "xtask sanitize: msan uses the self-built MSan V8 in {}",
+                    prefix.display()
+                );
+                cmd.env("V8CAGE_V8_DIR", prefix);
+            }
+            None => eprintln!(
+                "xtask sanitize: no MSan V8 in the cache (`cargo xtask v8 build msan`, hours) and no V8CAGE_V8_DIR"
+            ),
+        }
+    }
     Ok(cmd)
 }
 
