@@ -54,6 +54,14 @@ fn ensure_afl() -> Result<()> {
 
 fn build(root: &Path, target: &str) -> Result<PathBuf> {
     ensure_afl()?;
+    // AFL's build has no ASan, so the cache's asan-cov V8 (libFuzzer's)
+    // cannot link into it.
+    match std::env::var_os("V8CAGE_V8_DIR") {
+        Some(dir) => eprintln!("xtask afl: V8 from V8CAGE_V8_DIR={}", dir.to_string_lossy()),
+        None => eprintln!(
+            "xtask afl: V8 = Debian's libnode, not instrumented (only v8cage's edges; V8's own are libFuzzer's, with the asan-cov build)"
+        ),
+    }
     let target_dir = root.join("target/afl");
     let mut build = cargo_command();
     build

@@ -229,6 +229,9 @@ fn private_apt(cache: &Path) -> Result<Vec<String>> {
         format!("-oDir::State::Lists={}", apt.join("lists").display()),
         // Our own lists need no lock on the system's.
         "-oDebug::NoLocking=1".into(),
+        // The cache belongs to the caller, whom apt's `_apt` user cannot
+        // write for; downloads are checked against the signed index anyway.
+        "-oAPT::Sandbox::User=root".into(),
     ])
 }
 
