@@ -1,6 +1,7 @@
 //! Running ninja over a long build: the full output into a log, a progress
 //! line with an estimate about once a minute, failures shown.
 
+use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -68,46 +69,66 @@ fn parse_status(line: &str) -> Option<(u64, u64)> {
     Some((done.parse().ok()?, total.parse().ok()?))
 }
 
-/// Steps done, elapsed time and an estimate from this run's pace (a resumed
-/// build starts part way).
+/// Steps done, time spent and an estimate from the recent pace: the
+/// steps differ (a header copy takes milliseconds, a V8 translation unit
+/// 10 s), so the pace since the start misleads for long.
 struct Progress {
     started: Instant,
-    first_done: Option<u64>,
     last_print: Option<Instant>,
+    /// (when, steps done) at each printed line of the last PACE_WINDOW.
+    recent: VecDeque<(Instant, u64)>,
 }
+
+const PACE_WINDOW: Duration = Duration::from_secs(600);
 
 impl Progress {
     fn new() -> Self {
         Progress {
             started: Instant::now(),
-            first_done: None,
             last_print: None,
+            recent: VecDeque::new(),
         }
     }
 
     fn step(&mut self, done: u64, total: u64) {
-        let first = *self.first_done.get_or_insert(done.saturating_sub(1));
+        let now = Instant::now();
+        if self.recent.is_empty() {
+            // A resumed build starts part way.
+            self.recent
+                .push_back((self.started, done.saturating_sub(1)));
+        }
         let due = self
             .last_print
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            .is_none_or(|t| now - t >= Duration::from_secs(60));
         if !due && done != total {
             return;
         }
-        self.last_print = Some(Instant::now());
-        let elapsed = self.started.elapsed();
+        self.last_print = Some(now);
+        while self.recent.len() > 1 && now - self.recent[0].0 > PACE_WINDOW {
+            self.recent.pop_front();
+        }
+        let (since, done_then) = self.recent[0];
+        self.recent.push_back((now, done));
         eprintln!(
             "xtask v8: {}",
-            progress_line(done, total, done - first, elapsed)
+            progress_line(
+                done,
+                total,
+                self.started.elapsed(),
+                (done - done_then, now - since)
+            )
         );
     }
 }
 
-fn progress_line(done: u64, total: u64, done_this_run: u64, elapsed: Duration) -> String {
+/// `pace`: steps done in a recent span of time.
+fn progress_line(done: u64, total: u64, elapsed: Duration, pace: (u64, Duration)) -> String {
     let percent = done * 100 / total.max(1);
-    let estimate = if done_this_run == 0 || done >= total {
+    let (steps, span) = pace;
+    let estimate = if steps == 0 || done >= total {
         String::new()
     } else {
-        let per_step = elapsed.as_secs_f64() / done_this_run as f64;
+        let per_step = span.as_secs_f64() / steps as f64;
         let left = Duration::from_secs_f64(per_step * (total - done) as f64);
         format!(", about {} left", human(left))
     };
@@ -146,15 +167,26 @@ mod tests {
     }
 
     #[test]
-    fn estimates_from_this_runs_pace() {
-        // 100 steps in 10 minutes this run, 300 to go: 30 minutes.
-        let line = progress_line(700, 1000, 100, Duration::from_secs(600));
-        assert_eq!(
-            line,
-            "700/1000 steps (70%), 10 min this run, about 30 min left"
+    fn estimates_from_the_recent_pace() {
+        // 100 steps in the last 10 minutes, 300 to go: 30 minutes, however
+        // long the run has taken.
+        let line = progress_line(
+            700,
+            1000,
+            Duration::from_secs(3600),
+            (100, Duration::from_secs(600)),
         );
         assert_eq!(
-            progress_line(1000, 1000, 5, Duration::from_secs(4000)),
+            line,
+            "700/1000 steps (70%), 1 h 00 min this run, about 30 min left"
+        );
+        assert_eq!(
+            progress_line(
+                1000,
+                1000,
+                Duration::from_secs(4000),
+                (5, Duration::from_secs(60))
+            ),
             "1000/1000 steps (100%), 1 h 06 min this run"
         );
     }
