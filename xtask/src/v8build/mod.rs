@@ -75,6 +75,8 @@ pub struct Profile {
     intl: &'static str,
     /// gyp variables (`GYP_DEFINES`).
     gyp_defines: &'static str,
+    /// More options for Node's configure.
+    configure: &'static [&'static str],
     /// Built against an MSan-instrumented libc++ of our own (`{libcxx}` in
     /// the flags is its prefix), copied into the V8 prefix.
     msan_libcxx: bool,
@@ -91,6 +93,7 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "-fsanitize=address",
         intl: "system-icu",
         gyp_defines: "",
+        configure: &[],
         msan_libcxx: false,
     },
     Profile {
@@ -105,6 +108,10 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "-fsanitize=memory -stdlib=libc++ -L{libcxx}/lib -Wl,-rpath,{libcxx}/lib",
         intl: "none",
         gyp_defines: "v8_target_arch=arm64",
+        // V8 10.2's inspector keeps UTF-16 in std::basic_string<uint16_t>,
+        // which libc++ 19 no longer has (no char_traits<unsigned short>);
+        // v8cage does not use the inspector.
+        configure: &["--without-inspector"],
         msan_libcxx: true,
     },
     Profile {
@@ -114,6 +121,7 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "",
         intl: "system-icu",
         gyp_defines: "",
+        configure: &[],
         msan_libcxx: false,
     },
 ];
@@ -296,7 +304,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
     ]
     .into();
     let intl = format!("--with-intl={}", profile.intl);
-    let args = [
+    let args: Vec<&str> = [
         "configure.py",
         "--ninja",
         "--shared",
@@ -309,7 +317,10 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         &intl,
         "--without-npm",
         "--without-corepack",
-    ];
+    ]
+    .into_iter()
+    .chain(profile.configure.iter().copied())
+    .collect::<Vec<_>>();
     let stamp = tree.join("v8cage-configure.txt");
     let wanted = format!("{env:?} {args:?}\n");
     if tree.join("out/Release/build.ninja").is_file()
@@ -318,7 +329,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("python3");
-    cmd.args(args).current_dir(tree);
+    cmd.args(&args).current_dir(tree);
     // CC_host must equal CC (unset, it does): with a separate host
     // toolchain gyp writes two rules for torque's outputs ("multiple rules
     // generate gen/torque-generated/bit-fields.h").
