@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::cargo;
-use crate::{afl, cflite, fuzz, python, sanitize};
+use crate::{afl, cflite, fuzz, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -25,6 +25,7 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
     stage("python tests", || python::pytest(root, &[]))?;
     if full {
         stage("atheris", || python::fuzz(root, 10))?;
+        stage("own V8 builds", v8build::report)?;
         stage("fuzz smoke", || fuzz::smoke(root, 20))?;
         // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
         // example of AFL++ syncing two machines through a shared folder.

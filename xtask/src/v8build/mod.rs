@@ -171,6 +171,35 @@ pub fn cached_prefix(profile_name: &str) -> Option<PathBuf> {
     prefix.join(COMPLETE_MARK).is_file().then_some(prefix)
 }
 
+/// What `cargo xtask test --full` says of the own V8 builds: which jobs
+/// take one from the cache and which are skipped without one (CI never
+/// builds V8: hours on 2 cores).
+pub fn report() -> Result<()> {
+    for (name, with_it, without_it) in [
+        (
+            "asan-cov",
+            "the fuzz smoke links it (coverage inside V8)",
+            "the fuzz smoke links Debian's libnode (no V8 edges)",
+        ),
+        (
+            "msan",
+            "the msan sanitizer proof runs against it",
+            "the msan proof reports its prerequisites missing",
+        ),
+    ] {
+        match cached_prefix(name) {
+            Some(prefix) => eprintln!(
+                "xtask: own V8 `{name}` in {}: {with_it}",
+                prefix.display()
+            ),
+            None => eprintln!(
+                "xtask: own V8 `{name}`: SKIPPED, not in the cache (`cargo xtask v8 build {name}`, hours; never built in CI): {without_it}"
+            ),
+        }
+    }
+    Ok(())
+}
+
 pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
     let profile = profile(profile_name)?;
     let cache = cache_dir()?;
