@@ -75,8 +75,8 @@ pub struct Profile {
     intl: &'static str,
     /// gyp variables (`GYP_DEFINES`).
     gyp_defines: &'static str,
-    /// More options for Node's configure.
-    configure: &'static [&'static str],
+    /// Flags for C++ only, after `cflags`.
+    cxxflags: &'static str,
     /// Built against an MSan-instrumented libc++ of our own (`{libcxx}` in
     /// the flags is its prefix), copied into the V8 prefix.
     msan_libcxx: bool,
@@ -93,7 +93,7 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "-fsanitize=address",
         intl: "system-icu",
         gyp_defines: "",
-        configure: &[],
+        cxxflags: "",
         msan_libcxx: false,
     },
     Profile {
@@ -108,10 +108,10 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "-fsanitize=memory -stdlib=libc++ -L{libcxx}/lib -Wl,-rpath,{libcxx}/lib",
         intl: "none",
         gyp_defines: "v8_target_arch=arm64",
-        // V8 10.2's inspector keeps UTF-16 in std::basic_string<uint16_t>,
-        // which libc++ 19 no longer has (no char_traits<unsigned short>);
-        // v8cage does not use the inspector.
-        configure: &["--without-inspector"],
+        // V8 10.2's inspector (part of V8's base library in Node's gyp
+        // files, --without-inspector or not) keeps UTF-16 in
+        // std::basic_string<uint16_t>, whose traits libc++ 19 dropped.
+        cxxflags: "-include {compat}/char_traits_uint16.h",
         msan_libcxx: true,
     },
     Profile {
@@ -121,7 +121,7 @@ pub const PROFILES: &[Profile] = &[
         ldflags: "",
         intl: "system-icu",
         gyp_defines: "",
-        configure: &[],
+        cxxflags: "",
         msan_libcxx: false,
     },
 ];
@@ -146,23 +146,47 @@ fn prefix_of(cache: &Path, profile: &Profile) -> PathBuf {
     cache.join("prefix").join(profile.name)
 }
 
-/// A profile's flags with `{libcxx}` filled in.
+/// Build-only headers (`{compat}` in a profile's flags).
+const COMPAT_HEADERS: &[(&str, &str)] =
+    &[("char_traits_uint16.h", include_str!("char_traits_uint16.h"))];
+
+/// A profile's flags with `{libcxx}` and `{compat}` filled in.
 struct Flags {
     cflags: String,
+    cxxflags: String,
     ldflags: String,
 }
 
 impl Flags {
-    fn of(profile: &Profile, libcxx: Option<&Path>) -> Flags {
-        let fill = |flags: &str| match libcxx {
-            Some(dir) => flags.replace("{libcxx}", &dir.display().to_string()),
-            None => flags.to_string(),
+    fn of(profile: &Profile, libcxx: Option<&Path>, compat: &Path) -> Flags {
+        let fill = |flags: &str| {
+            let flags = flags.replace("{compat}", &compat.display().to_string());
+            match libcxx {
+                Some(dir) => flags.replace("{libcxx}", &dir.display().to_string()),
+                None => flags,
+            }
         };
         Flags {
             cflags: fill(profile.cflags),
+            cxxflags: fill(&format!("{} {}", profile.cflags, profile.cxxflags)),
             ldflags: fill(profile.ldflags),
         }
     }
+}
+
+/// `<cache>/compat/` with COMPAT_HEADERS, as this xtask has them.
+fn write_compat_headers(cache: &Path) -> Result<PathBuf> {
+    let dir = cache.join("compat");
+    std::fs::create_dir_all(&dir)?;
+    for (name, text) in COMPAT_HEADERS {
+        let path = dir.join(name);
+        // Rewritten only when changed: its time stamp would make ninja
+        // rebuild every file.
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(*text) {
+            std::fs::write(&path, text)?;
+        }
+    }
+    Ok(dir)
 }
 
 /// The finished prefix of a profile, if the cache has one.
@@ -216,7 +240,8 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
     } else {
         None
     };
-    let flags = Flags::of(profile, libcxx.as_deref());
+    let compat = write_compat_headers(&cache)?;
+    let flags = Flags::of(profile, libcxx.as_deref(), &compat);
     let dsc = apt_source(&cache, NODE_SOURCE, NODE_DSC)?;
     let tree = extract(&cache, profile, &dsc)?;
     configure(&tree, profile, &flags)?;
@@ -327,13 +352,13 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         ("CC", CLANG),
         ("CXX", CLANGXX),
         ("CFLAGS", flags.cflags.as_str()),
-        ("CXXFLAGS", flags.cflags.as_str()),
+        ("CXXFLAGS", flags.cxxflags.as_str()),
         ("LDFLAGS", flags.ldflags.as_str()),
         ("GYP_DEFINES", profile.gyp_defines),
     ]
     .into();
     let intl = format!("--with-intl={}", profile.intl);
-    let args: Vec<&str> = [
+    let args = [
         "configure.py",
         "--ninja",
         "--shared",
@@ -346,10 +371,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         &intl,
         "--without-npm",
         "--without-corepack",
-    ]
-    .into_iter()
-    .chain(profile.configure.iter().copied())
-    .collect::<Vec<_>>();
+    ];
     let stamp = tree.join("v8cage-configure.txt");
     let wanted = format!("{env:?} {args:?}\n");
     if tree.join("out/Release/build.ninja").is_file()
@@ -358,7 +380,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("python3");
-    cmd.args(&args).current_dir(tree);
+    cmd.args(args).current_dir(tree);
     // CC_host must equal CC (unset, it does): with a separate host
     // toolchain gyp writes two rules for torque's outputs ("multiple rules
     // generate gen/torque-generated/bit-fields.h").
@@ -443,6 +465,24 @@ fn install(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msan_flags_name_its_libcxx_and_the_traits_header_for_cxx_only() {
+        let flags = Flags::of(
+            profile("msan").unwrap(),
+            Some(Path::new("/cache/libcxx-msan")),
+            Path::new("/cache/compat"),
+        );
+        assert!(flags
+            .cflags
+            .contains("-isystem /cache/libcxx-msan/include/c++/v1"));
+        assert!(!flags.cflags.contains("char_traits_uint16.h"));
+        assert!(flags
+            .cxxflags
+            .contains("-include /cache/compat/char_traits_uint16.h"));
+        assert!(flags.ldflags.contains("-L/cache/libcxx-msan/lib"));
+        assert!(!format!("{}{}", flags.cxxflags, flags.ldflags).contains('{'));
+    }
 
     #[test]
     fn every_profile_is_found_by_name() {
