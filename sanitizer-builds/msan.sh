@@ -51,5 +51,5 @@ export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
 
 cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage -p v8cage-harness)
 
-[ "$PLANTED" = 1 ] && planted_job planted_uninit_read
+[ "$PLANTED" = 1 ] && planted_job planted_uninit_read planted_uninit_into_v8
 cargo_test_job --tests

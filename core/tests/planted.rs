@@ -51,3 +51,14 @@ fn planted_uninit_read() {
     let branch = unsafe { v8cage::testing::planted::uninit_read() };
     assert!(branch == 1 || branch == 2);
 }
+
+#[test]
+fn planted_uninit_into_v8() {
+    // SAFETY: not safe — planted uninitialised bytes for the MSan job, read
+    // inside V8.
+    let length = unsafe { v8cage::testing::planted::uninit_into_v8() };
+    assert!(
+        (0..=64).contains(&length),
+        "a string of at most 64 units, got {length}"
+    );
+}

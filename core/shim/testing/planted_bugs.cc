@@ -6,9 +6,12 @@
 // Every input comes from the caller and every pointer goes through a
 // volatile, so the optimiser cannot fold a bug away.
 
+#include <v8.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 namespace {
@@ -77,6 +80,33 @@ std::int32_t v8cage_planted_uninit_read(std::int32_t compare_with) {
     result = 1;
   }
   std::free(block);
+  return result;
+}
+
+// Hands V8 `length` heap bytes that were never written, as UTF-8: V8's
+// decoder branches on them. Only a V8 built with MSan sees that (the report
+// is inside V8); an uninstrumented V8's reads are invisible to MSan. V8 must
+// be initialised; a throwaway isolate of its own keeps the bug away from
+// every context. Returns the string's length, or -1.
+std::int32_t v8cage_planted_uninit_into_v8(std::int32_t length) {
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator.get();
+  v8::Isolate* isolate = v8::Isolate::New(params);
+  if (isolate == nullptr) return -1;
+  std::int32_t result = -1;
+  {
+    v8::Locker locker(isolate);
+    v8::Isolate::Scope isolate_scope(isolate);
+    v8::HandleScope handle_scope(isolate);
+    char* volatile bytes = static_cast<char*>(std::malloc(static_cast<std::size_t>(length)));
+    v8::Local<v8::String> text;
+    if (v8::String::NewFromUtf8(isolate, bytes, v8::NewStringType::kNormal, length).ToLocal(&text)) {
+      result = text->Length();
+    }
+    std::free(bytes);
+  }
+  isolate->Dispose();
   return result;
 }
 

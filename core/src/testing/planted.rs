@@ -21,6 +21,7 @@ mod ffi {
         pub fn v8cage_planted_signed_overflow(addend: i32) -> i32;
         pub fn v8cage_planted_misaligned_load(offset: usize) -> i32;
         pub fn v8cage_planted_uninit_read(compare_with: i32) -> i32;
+        pub fn v8cage_planted_uninit_into_v8(length: i32) -> i32;
     }
 }
 
@@ -88,4 +89,18 @@ pub unsafe fn misaligned_load() -> i32 {
 pub unsafe fn uninit_read() -> i32 {
     // SAFETY: none — the caller opted into a planted uninitialised read.
     unsafe { ffi::v8cage_planted_uninit_read(42) }
+}
+
+/// Hands V8 64 heap bytes that were never written, as UTF-8, and returns the
+/// string's length: the uninitialised read happens inside V8, so only a V8
+/// built with MSan reports it (MSan: use-of-uninitialized-value in V8's
+/// UTF-8 decoder).
+///
+/// # Safety
+/// Never safe: passes uninitialised memory to V8 on purpose.
+pub unsafe fn uninit_into_v8() -> i32 {
+    crate::engine::ensure_initialised().expect("V8 starts");
+    // SAFETY: none — the caller opted into a planted uninitialised read; the
+    // shim's isolate is its own and disposed before returning.
+    unsafe { ffi::v8cage_planted_uninit_into_v8(64) }
 }
