@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # MemorySanitizer over the core tests. Honest MSan needs every byte that runs
 # instrumented, or it reports V8's own (correct) stores as uninitialised:
-#   - a V8 built with is_msan=true, with its MSan libc++, given by V8CAGE_V8_DIR
-#     (include/ with v8.h and c++/v1/, lib/ with libv8*.so and libc++.so),
+#   - a V8 built with MemorySanitizer and its MSan libc++ (`cargo xtask v8 build msan`),
+#     given by V8CAGE_V8_DIR (`cargo xtask sanitize msan` finds the cached one:
+#     include/ with v8.h and c++/v1/, lib/ with libv8*.so and libc++.so),
 #   - nightly with the rust-src component, so std is rebuilt with
 #     -Zsanitizer=memory (-Zbuild-std),
 #   - clang for the shim.
 # When any is missing the job says exactly which and exits 3 — it never
-# passes without running. README.md in this directory has the recipe to
-# build an MSan V8.
+# passes without running. README.md in this directory says how
+# the MSan V8 is built.
 JOB=msan
 source "$(dirname "$0")/common.sh"
 parse_args "$@"
@@ -22,13 +23,13 @@ fi
 v8_dir="${V8CAGE_V8_DIR:-}"
 v8_lib=""
 if [ -z "$v8_dir" ]; then
-    missing+=("V8CAGE_V8_DIR: a V8 built with is_msan=true (Debian's libnode is not instrumented)")
+    missing+=("V8CAGE_V8_DIR: an MSan-built V8 (Debian's libnode is not instrumented): cargo xtask v8 build msan, hours")
 else
     v8_lib="$(ls "$v8_dir"/lib/libv8.so "$v8_dir"/lib/libnode.so 2>/dev/null | head -1)"
     if [ ! -f "$v8_dir/include/v8.h" ] || [ -z "$v8_lib" ]; then
         missing+=("V8CAGE_V8_DIR=$v8_dir: include/v8.h and lib/libv8.so (or lib/libnode.so)")
     elif ! nm -D "$v8_lib" 2>/dev/null | grep -q '__msan_'; then
-        missing+=("$v8_lib is not built with MemorySanitizer (no __msan_ symbols): build V8 with is_msan=true")
+        missing+=("$v8_lib is not built with MemorySanitizer (no __msan_ symbols): build it with cargo xtask v8 build msan")
     fi
     if [ ! -f "$v8_dir/lib/libc++.so" ] || [ ! -d "$v8_dir/include/c++/v1" ]; then
         missing+=("V8CAGE_V8_DIR=$v8_dir: lib/libc++.so and include/c++/v1 (the MSan libc++ of that V8 build)")
