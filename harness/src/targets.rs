@@ -188,7 +188,13 @@ fn with_reused_context_as<R>(
         let (ctx, inputs) = cell.get_or_insert_with(|| {
             let mut ctx = Context::new(options()).expect("creating a fuzz context");
             if !setup.is_empty() {
+                // Our own script, which ends: not under the inputs' short
+                // timeout, which a loaded machine used up (a corpus test
+                // failed with `Timeout` here beside two campaigns).
+                let timeout = ctx.options().timeout;
+                ctx.set_timeout(None);
                 ctx.eval(setup).expect("fuzz context setup script");
+                ctx.set_timeout(timeout);
             }
             (ctx, 0)
         });
@@ -516,4 +522,29 @@ pub fn config_diff(data: &[u8]) -> Outcome {
         differential::JIT_TRIAGE,
     );
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        static SLOW_SETUP_CONTEXT: Reused = const { RefCell::new(None) };
+    }
+
+    /// A setup script that runs far longer than the inputs' 10 ms timeout
+    /// (10^8 loop rounds) still completes, and the inputs then run under
+    /// the short timeout again.
+    #[test]
+    fn setup_runs_without_the_inputs_timeout() {
+        let timeout = with_reused_context(
+            &SLOW_SETUP_CONTEXT,
+            "var rounds = 0; for (let i = 0; i < 1e8; i++) rounds++;",
+            |ctx| {
+                assert_eq!(ctx.eval("rounds"), Ok(Value::Number(1e8)));
+                ctx.options().timeout
+            },
+        );
+        assert_eq!(timeout, fuzz_options().timeout);
+    }
 }
