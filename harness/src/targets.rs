@@ -220,17 +220,19 @@ fn source_of(target: &str, data: &[u8]) -> Option<String> {
 }
 
 /// Re-runs the source of an `eval`/`eval_gen` input alone, in a fresh
-/// process context under the fuzz limits with a one-second kill grace: how
-/// a libFuzzer timeout of those targets is triaged. `Err(Timeout)` within
-/// a few seconds means V8 itself ignored the termination (a builtin without
-/// interrupt checks, README "Known limits") and the cage ended it; anything
-/// else needs a look (our hang, or a stall that needs earlier inputs).
-/// `None` for other targets.
+/// process context under the fuzz limits but a one-second timeout and a
+/// one-second kill grace: how a libFuzzer timeout of those targets is
+/// triaged. `Err(Timeout)` within a few seconds means V8 itself ignored the
+/// termination (a builtin without interrupt checks, README "Known limits")
+/// and the cage ended it; anything else needs a look (our hang, or a stall
+/// that needs earlier inputs). The inputs' 10 ms would let a loaded machine
+/// turn an ordinary input into a `Timeout`. `None` for other targets.
 pub fn rerun_contained(target: &str, data: &[u8]) -> Option<Result<Value, Error>> {
     let source = source_of(target, data)?;
     crate::init_engine();
     let mut ctx = Context::new(ContextOptions {
         isolation: v8cage::Isolation::Process,
+        timeout: Some(Duration::from_secs(1)),
         kill_grace: Duration::from_secs(1),
         ..fuzz_options()
     })
