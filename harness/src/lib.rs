@@ -45,13 +45,14 @@ pub fn init_engine() {
 }
 
 /// LeakSanitizer's built-in suppressions (its runtime calls this weak hook at
-/// start-up): V8 never frees some process-wide allocations inside libnode by
-/// design, exactly what `sanitizer-builds/lsan.supp` lists. Built into the
+/// start-up): V8 never frees some process-wide allocations inside libnode (or
+/// our own `libv8.so` from `cargo xtask v8 build`) by design, exactly what
+/// `sanitizer-builds/lsan.supp` lists. Built into the
 /// fuzz binaries because ClusterFuzzLite and OSS-Fuzz run them with their own
 /// `LSAN_OPTIONS`; `fuzz/build.rs` keeps the linker from dropping it.
 #[no_mangle]
 pub extern "C" fn __lsan_default_suppressions() -> *const std::os::raw::c_char {
-    c"leak:libnode.so\n".as_ptr()
+    c"leak:libnode.so\nleak:libv8.so\n".as_ptr()
 }
 
 /// What one target did with one input: each step's result. Only
