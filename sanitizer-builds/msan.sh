@@ -43,10 +43,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 export CARGO_TARGET_DIR="$ROOT/target/sanitize/msan"
-# The shim compiles against the same instrumented libc++ as V8 (its ABI too).
+# The shim compiles against the same instrumented libc++ as V8 (its ABI too);
+# the cc crate then links that libc++ instead of libstdc++.
 export CXX="${CLANG/clang/clang++}"
 export CXXFLAGS="-nostdinc++ -isystem $v8_dir/include/c++/v1 -stdlib=libc++"
-export RUSTFLAGS="-Zsanitizer=memory -Zsanitizer-memory-track-origins -Cforce-frame-pointers=yes -Clink-arg=-L$v8_dir/lib -Clink-arg=-lc++ -Clink-arg=-Wl,-rpath,$v8_dir/lib"
+export CXXSTDLIB=c++
+# Other C built by the cc crate (QuickJS, under the harness's second-engine
+# oracle) runs instrumented as well, or its stores look uninitialised.
+export CC="$CLANG"
+export CFLAGS="-fsanitize=memory -fsanitize-memory-track-origins"
+export RUSTFLAGS="-Zsanitizer=memory -Zsanitizer-memory-track-origins -Cforce-frame-pointers=yes -Lnative=$v8_dir/lib -Clink-arg=-Wl,-rpath,$v8_dir/lib"
 export MSAN_OPTIONS="symbolize=1:external_symbolizer_path=$LLVM_SYMBOLIZER:halt_on_error=1:abort_on_error=1:disable_coredump=0:${MSAN_OPTIONS_EXTRA:-}"
 export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-4}"
 
