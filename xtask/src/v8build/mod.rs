@@ -29,7 +29,8 @@ const CLANG: &str = "clang-19";
 const CLANGXX: &str = "clang++-19";
 /// What the build needs besides clang: ninja, and the headers of the
 /// libraries Node's configure insists on finding when told to use the
-/// system's (`--shared-*`), as Debian's build does.
+/// system's (`--shared-*`), as Debian's build does; and Debian's archive key,
+/// which signs the source index (not preinstalled on Ubuntu).
 const BUILD_PACKAGES: &[&str] = &[
     "ninja-build",
     "clang-19",
@@ -41,6 +42,7 @@ const BUILD_PACKAGES: &[&str] = &[
     "zlib1g-dev",
     "libicu-dev",
     "dpkg-dev",
+    "debian-archive-keyring",
 ];
 /// The static libraries libnode links for V8 (its `libnode.ninja`), built by
 /// these ninja targets; together they are `libv8.so`.
