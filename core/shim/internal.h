@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -43,6 +44,9 @@ constexpr uintptr_t kMaxJsStack = 984 * 1024;
 // FixedArray or a two-byte string) is about 1 GiB, hence the size.
 constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
 constexpr int kMaxHeapLimitGraces = 3;
+// Threads whose V8 state one isolate keeps between evaluations at most
+// (thread_state.cc); further threads set theirs up per evaluation.
+constexpr int kMaxKeptThreadStates = 16;
 
 // V8's default platform (isolate.cc). Never destroyed: isolates (and V8's
 // worker threads) may outlive static destructors at process exit.
@@ -52,6 +56,12 @@ inline uintptr_t CurrentStackPosition() { return reinterpret_cast<uintptr_t>(__b
 
 // Lowest usable address of the calling thread's stack (session.cc).
 uintptr_t ThreadStackLow();
+
+// TerminateExecution / CancelTerminateExecution, keeping
+// termination_requested (session.cc). The cancel does nothing if no request
+// was made since the last one.
+void RequestTermination(v8cage_isolate* self);
+void CancelTermination(v8cage_isolate* self);
 
 // Counts ArrayBuffer memory (outside the JS heap) so a heap limit also bounds
 // it; allocation beyond the budget fails with a JS RangeError, not an abort.
@@ -94,7 +104,16 @@ class CountingAllocator final : public v8::ArrayBuffer::Allocator {
 
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
+  // Creation number, unique in the process (an address may be reused).
+  uint64_t serial = 0;
+  // Threads whose V8 state this isolate keeps (thread_state.cc).
+  std::atomic<int> kept_thread_states{0};
+  // The thread of the latest evaluation (touched only under the V8 lock).
+  std::thread::id last_thread;
   v8::Global<v8::Context> context;
+  // The name scripts are compiled under, made once: V8's compilation cache
+  // compares names, and one string object compares by identity.
+  v8::Global<v8::String> script_name;
   // Functions and other objects in results, kept alive so the embedder can
   // use them (v8cage_call_function, v8cage_handle_op) until it releases
   // them (v8cage_release_functions).
@@ -144,6 +163,11 @@ struct v8cage_isolate {
   std::mutex stop_mutex;
   bool running = false;
   std::atomic<int> stop_reason{V8CAGE_STOP_NONE};
+  // Whether a TerminateExecution may be in force: set by every request,
+  // cleared by the cancel. Cancelling takes two locks inside V8 and most
+  // windows end with nothing to cancel. Requests and cancels all run under
+  // stop_mutex, except those of the evaluating thread itself.
+  std::atomic<bool> termination_requested{false};
 };
 
 namespace v8cage_shim {
@@ -205,6 +229,10 @@ class Session {
   // Promise jobs still queued when an evaluation ends must not run later,
   // charged to the next evaluation (session.cc says how they are dropped).
   void DiscardPendingJobs();
+  // The job queue is known to be empty and nothing can run until the
+  // session ends: the checkpoint ran to the end and the result is a
+  // primitive, which converts without running JS. Skips the discard.
+  void NoteNoJobsPending() { no_jobs_pending_ = true; }
 
   v8::Isolate* isolate() const { return self_->isolate; }
   v8::Local<v8::Context> context() const { return scopes_->context; }
@@ -231,12 +259,19 @@ class Session {
     v8::Context::Scope context_scope;
   };
   v8cage_isolate* self_;
+  [[maybe_unused]] bool thread_state_kept_;  // before locker_: runs unlocked
   v8::Locker locker_;
   v8::Isolate::Scope isolate_scope_;
   std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
   Session* outer_ = nullptr;
+  bool no_jobs_pending_ = false;
 };
+
+// Has V8 keep this thread's state of the isolate between evaluations, so
+// that Lockers on this thread are cheap (thread_state.cc). Called without the
+// lock; false if the state is not kept (nested evaluation, too many threads).
+bool KeepThreadState(v8cage_isolate* self);
 
 // Runs V8's pending foreground tasks, microtasks and the due timers. False
 // if a stop request ended it. A timer callback that throws is ignored, as

@@ -20,7 +20,7 @@ void StopForMemory(v8cage_isolate* self) {
   std::lock_guard<std::mutex> lock(self->stop_mutex);
   if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
     self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
-    self->isolate->TerminateExecution();
+    RequestTermination(self);
   }
 }
 
@@ -66,7 +66,7 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
     if (self->running) {
       // An out-of-memory stop wins over a pending timeout/terminate: it says more.
       self->stop_reason = V8CAGE_STOP_OUT_OF_MEMORY;
-      self->isolate->TerminateExecution();
+      RequestTermination(self);
     }
   }
   // Grace room so the allocation in flight succeeds and termination can unwind;
@@ -108,7 +108,9 @@ const char* v8cage_v8_version(void) { return v8::V8::GetVersion(); }
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
   return Guarded(
       [&]() -> v8cage_isolate* {
+        static std::atomic<uint64_t> last_serial{0};
         auto self = std::make_unique<v8cage_isolate>();
+        self->serial = ++last_serial;
         self->limits = *limits;
         self->allocator = std::make_unique<CountingAllocator>(limits->heap_limit);
         v8::Isolate::CreateParams params;
@@ -134,7 +136,10 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
             v8::Context::Scope context_scope(context);
             ready = InstallTimers(self.get(), context);
           }
+          v8::Local<v8::String> script_name;
+          ready = ready && v8::String::NewFromUtf8(isolate, "<anonymous>").ToLocal(&script_name);
           if (ready) {
+            self->script_name.Reset(isolate, script_name);
             self->context.Reset(isolate, context);
             created = true;
           }
@@ -160,6 +165,7 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
       iso->timers.clear();
       iso->timer_keys.clear();
       iso->context.Reset();
+      iso->script_name.Reset();
     }
     // The platform keeps a task runner (and its queued tasks) per isolate
     // until told the isolate is gone; without this every freed context
