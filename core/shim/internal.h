@@ -114,6 +114,13 @@ struct v8cage_isolate {
   // The name scripts are compiled under, made once: V8's compilation cache
   // compares names, and one string object compares by identity.
   v8::Global<v8::String> script_name;
+  // The number-run copier (numbers.cc), made on first use: the function,
+  // its output Float64Array and that array's memory, and its one-element
+  // box for the value that ended a run.
+  v8::Global<v8::Function> number_copier;
+  v8::Global<v8::Float64Array> number_copier_out;
+  std::shared_ptr<v8::BackingStore> number_copier_data;
+  v8::Global<v8::Array> number_copier_other;
   // Functions and other objects in results, kept alive so the embedder can
   // use them (v8cage_call_function, v8cage_handle_op) until it releases
   // them (v8cage_release_functions).

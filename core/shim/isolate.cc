@@ -170,6 +170,10 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
       iso->timer_keys.clear();
       iso->context.Reset();
       iso->script_name.Reset();
+      iso->number_copier.Reset();
+      iso->number_copier_out.Reset();
+      iso->number_copier_other.Reset();
+      iso->number_copier_data.reset();
     }
     // The platform keeps a task runner (and its queued tasks) per isolate
     // until told the isolate is gone; without this every freed context
