@@ -44,9 +44,6 @@ constexpr uintptr_t kMaxJsStack = 984 * 1024;
 // FixedArray or a two-byte string) is about 1 GiB, hence the size.
 constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
 constexpr int kMaxHeapLimitGraces = 3;
-// Threads whose V8 state one isolate keeps between evaluations at most
-// (thread_state.cc); further threads set theirs up per evaluation.
-constexpr int kMaxKeptThreadStates = 16;
 
 // V8's default platform (isolate.cc). Never destroyed: isolates (and V8's
 // worker threads) may outlive static destructors at process exit.
@@ -104,10 +101,6 @@ class CountingAllocator final : public v8::ArrayBuffer::Allocator {
 
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
-  // Creation number, unique in the process (an address may be reused).
-  uint64_t serial = 0;
-  // Threads whose V8 state this isolate keeps (thread_state.cc).
-  std::atomic<int> kept_thread_states{0};
   // The thread of the latest evaluation (touched only under the V8 lock).
   std::thread::id last_thread;
   v8::Global<v8::Context> context;
@@ -266,7 +259,6 @@ class Session {
     v8::Context::Scope context_scope;
   };
   v8cage_isolate* self_;
-  [[maybe_unused]] bool thread_state_kept_;  // before locker_: runs unlocked
   v8::Locker locker_;
   v8::Isolate::Scope isolate_scope_;
   std::optional<Scopes> scopes_;
@@ -274,11 +266,6 @@ class Session {
   Session* outer_ = nullptr;
   bool no_jobs_pending_ = false;
 };
-
-// Has V8 keep this thread's state of the isolate between evaluations, so
-// that Lockers on this thread are cheap (thread_state.cc). Called without the
-// lock; false if the state is not kept (nested evaluation, too many threads).
-bool KeepThreadState(v8cage_isolate* self);
 
 // Runs V8's pending foreground tasks, microtasks and the due timers. False
 // if a stop request ended it. A timer callback that throws is ignored, as

@@ -112,9 +112,7 @@ const char* v8cage_v8_version(void) { return v8::V8::GetVersion(); }
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
   return Guarded(
       [&]() -> v8cage_isolate* {
-        static std::atomic<uint64_t> last_serial{0};
         auto self = std::make_unique<v8cage_isolate>();
-        self->serial = ++last_serial;
         self->limits = *limits;
         self->allocator = std::make_unique<CountingAllocator>(limits->heap_limit);
         v8::Isolate::CreateParams params;

@@ -57,8 +57,7 @@ void CloseStopWindowLocked(v8cage_isolate* self) {
   CancelTermination(self);
 }
 
-Session::Session(v8cage_isolate* self)
-    : self_(self), thread_state_kept_(KeepThreadState(self)), locker_(self->isolate), isolate_scope_(self->isolate) {
+Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
   scopes_.emplace(self->isolate, self->context);
   outer_ = self->session;
   self->session = this;
@@ -70,8 +69,8 @@ Session::Session(v8cage_isolate* self)
   converter_floor_ = ThreadStackLow() + kStackHeadroom + kConverterStackReserve;
   self_->out.clear();
   if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
-  // A thread other than the last one's restored its own state, archived when
-  // the isolate last changed threads (thread_state.cc): a request made then
+  // A thread other than the last one may have restored a state of its own
+  // that V8 archived when the isolate changed threads: a request made then
   // may still be in it.
   bool state_restored = self->last_thread != std::this_thread::get_id();
   self->last_thread = std::this_thread::get_id();
