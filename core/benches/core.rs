@@ -30,19 +30,23 @@ fn per_operation(c: &mut Criterion, mode: &str, isolation: Isolation) {
         isolation,
         ..Default::default()
     };
-    // A process context from a warm spare (the pool keeps one; the setup
-    // waits until it is ready, as it is when contexts are not created
-    // back to back).
+    // A context from the warm spare (the setup waits until it is ready, as
+    // it is when contexts are not created back to back).
     c.bench_function(&format!("{mode}/new_context"), |b| {
         b.iter_batched(
-            || {
-                if isolation == Isolation::Process {
-                    v8cage::prestart_worker().unwrap();
-                }
-            },
+            || v8cage::prestart_context(&options).unwrap(),
             |()| Context::new(options.clone()).unwrap(),
             BatchSize::PerIteration,
         )
+    });
+    // Back to back, each dropped before the next: the spare cannot keep up.
+    c.bench_function(&format!("{mode}/10_contexts_in_a_row"), |b| {
+        b.iter(|| {
+            for _ in 0..10 {
+                let mut ctx = Context::new(options.clone()).unwrap();
+                assert_eq!(ctx.eval("1").unwrap(), Value::from(1));
+            }
+        })
     });
 
     let mut ctx = Context::new(options.clone()).unwrap();
@@ -58,6 +62,25 @@ fn per_operation(c: &mut Criterion, mode: &str, isolation: Isolation) {
     .unwrap();
     c.bench_function(&format!("{mode}/eval_1+1_with_timeout"), |b| {
         b.iter(|| limited.eval("1+1").unwrap())
+    });
+
+    // A 1 KB script: compiled once, then found in V8's compilation cache,
+    // as a script evaluated over and over is.
+    let script_1kb = one_kb_script();
+    c.bench_function(&format!("{mode}/eval_1kb_script"), |b| {
+        b.iter(|| ctx.eval(&script_1kb).unwrap())
+    });
+
+    ctx.eval("function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }")
+        .unwrap();
+    c.bench_function(&format!("{mode}/fib_25"), |b| {
+        b.iter(|| assert_eq!(ctx.eval("fib(25)").unwrap(), Value::from(75025)))
+    });
+
+    ctx.eval("function len(s) { return s.length }").unwrap();
+    let ten_kb = [Value::from("x".repeat(10 * 1024))];
+    c.bench_function(&format!("{mode}/call_10kb_string"), |b| {
+        b.iter(|| ctx.call("len", &ten_kb).unwrap())
     });
 
     ctx.eval("function add3(a, b, c) { return a + b + c }")
@@ -94,6 +117,20 @@ fn per_operation(c: &mut Criterion, mode: &str, isolation: Isolation) {
     c.bench_function(&format!("{mode}/timeout_10ms_endless_loop"), |b| {
         b.iter(|| assert_eq!(spinning.eval("for (;;) {}"), Err(Error::Timeout)))
     });
+}
+
+/// About 1 KB of ordinary code: declarations, a loop, string and array work.
+fn one_kb_script() -> String {
+    let mut script = String::from("(function () {\n  const rows = [];\n");
+    let mut i = 0;
+    while script.len() < 1000 {
+        script.push_str(&format!(
+            "  rows.push({{ id: {i}, name: 'row' + {i}, even: {i} % 2 === 0 }});\n"
+        ));
+        i += 1;
+    }
+    script.push_str("  return rows.filter(r => r.even).map(r => r.name).join(',').length;\n})()");
+    script
 }
 
 criterion_group! {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "numbers.h"
 #include "wire.h"
 
 namespace v8cage_shim {
@@ -15,6 +16,12 @@ namespace v8cage_shim {
 using namespace v8cage_wire;
 
 namespace {
+
+// Arrays at least this long read their numbers in runs (numbers.cc): a JS
+// call costs about as much as reading this many elements one by one.
+constexpr uint32_t kMinNumberRun = 32;
+// Elements read one by one after a short run, before trying a run again.
+constexpr uint32_t kElementStretch = 256;
 
 class Encoder {
  public:
@@ -225,13 +232,18 @@ class Encoder {
     w_.Byte(kArray);
     w_.U32(n);
     w_.Reserve(std::min(static_cast<size_t>(n) * 9, budget_));
-    // Elements within the depth limit may take the inline path below.
+    // Elements within the depth limit may take the inline paths below.
     bool inline_numbers = depth + 1 <= s_.self()->limits.max_depth;
+    if (inline_numbers && n >= kMinNumberRun) return ElementsByRuns(array, n, depth);
+    return Elements(array, 0, n, depth, inline_numbers);
+  }
+  // Elements [from, to), each read by its own V8 call.
+  bool Elements(v8::Local<v8::Array> array, uint32_t from, uint32_t to, uint32_t depth, bool inline_numbers) {
     // One handle scope per chunk, not per element: opening a scope costs as
     // much as reading a number.
-    for (uint32_t chunk = 0; chunk < n; chunk += kHandlesPerScope) {
+    for (uint32_t chunk = from; chunk < to; chunk += kHandlesPerScope) {
       v8::HandleScope scope(s_.isolate());
-      uint32_t chunk_end = n - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : n;
+      uint32_t chunk_end = to - chunk > kHandlesPerScope ? chunk + kHandlesPerScope : to;
       if (s_.stop_requested()) return false;
       for (uint32_t i = chunk; i < chunk_end; ++i) {
         v8::Local<v8::Value> item;
@@ -244,6 +256,42 @@ class Encoder {
           continue;
         }
         if (!Encode(item, depth + 1)) return false;
+      }
+    }
+    return true;
+  }
+  // All elements of a long array: runs of numbers copied in bulk by JS
+  // (numbers.cc, one call per run), anything else encoded as it comes.
+  // After a short run the next stretch is read element by element, so an
+  // array of objects costs a copier call per stretch, not per element.
+  bool ElementsByRuns(v8::Local<v8::Array> array, uint32_t n, uint32_t depth) {
+    uint32_t i = 0;
+    while (i < n) {
+      v8::HandleScope scope(s_.isolate());
+      if (s_.stop_requested()) return false;
+      uint32_t end = n - i > kNumberRunChunk ? i + kNumberRunChunk : n;
+      NumberRun run;
+      switch (ReadNumberRun(s_, array, i, end, &run)) {
+        case kNumberRunRead: break;
+        case kNumberRunFailed: return false;
+        case kNumberRunUnavailable: return Elements(array, i, n, depth, true);
+      }
+      uint32_t count = run.stop - i;
+      if (!Spend(size_t{1 + 8} * count)) return false;
+      uint8_t* at = w_.Grow(size_t{1 + 8} * count);
+      for (uint32_t k = 0; k < count; ++k, at += 1 + 8) {
+        at[0] = kNumber;
+        std::memcpy(at + 1, &run.numbers[k], 8);
+      }
+      i = run.stop;
+      if (i == end) continue;
+      // Element i was read already and is not a number.
+      if (!Encode(run.other, depth + 1)) return false;
+      ++i;
+      if (count < kMinNumberRun) {
+        uint32_t stretch_end = n - i > kElementStretch ? i + kElementStretch : n;
+        if (!Elements(array, i, stretch_end, depth, true)) return false;
+        i = stretch_end;
       }
     }
     return true;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -52,6 +53,12 @@ inline uintptr_t CurrentStackPosition() { return reinterpret_cast<uintptr_t>(__b
 
 // Lowest usable address of the calling thread's stack (session.cc).
 uintptr_t ThreadStackLow();
+
+// TerminateExecution / CancelTerminateExecution, keeping
+// termination_requested (session.cc). The cancel does nothing if no request
+// was made since the last one.
+void RequestTermination(v8cage_isolate* self);
+void CancelTermination(v8cage_isolate* self);
 
 // Counts ArrayBuffer memory (outside the JS heap) so a heap limit also bounds
 // it; allocation beyond the budget fails with a JS RangeError, not an abort.
@@ -94,7 +101,19 @@ class CountingAllocator final : public v8::ArrayBuffer::Allocator {
 
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
+  // The thread of the latest evaluation (touched only under the V8 lock).
+  std::thread::id last_thread;
   v8::Global<v8::Context> context;
+  // The name scripts are compiled under, made once: V8's compilation cache
+  // compares names, and one string object compares by identity.
+  v8::Global<v8::String> script_name;
+  // The number-run copier (numbers.cc), made on first use: the function,
+  // its output Float64Array and that array's memory, and its one-element
+  // box for the value that ended a run.
+  v8::Global<v8::Function> number_copier;
+  v8::Global<v8::Float64Array> number_copier_out;
+  std::shared_ptr<v8::BackingStore> number_copier_data;
+  v8::Global<v8::Array> number_copier_other;
   // Functions and other objects in results, kept alive so the embedder can
   // use them (v8cage_call_function, v8cage_handle_op) until it releases
   // them (v8cage_release_functions).
@@ -144,6 +163,11 @@ struct v8cage_isolate {
   std::mutex stop_mutex;
   bool running = false;
   std::atomic<int> stop_reason{V8CAGE_STOP_NONE};
+  // Whether a TerminateExecution may be in force: set by every request,
+  // cleared by the cancel. Cancelling takes two locks inside V8 and most
+  // windows end with nothing to cancel. Requests and cancels all run under
+  // stop_mutex, except those of the evaluating thread itself.
+  std::atomic<bool> termination_requested{false};
 };
 
 namespace v8cage_shim {
@@ -205,6 +229,10 @@ class Session {
   // Promise jobs still queued when an evaluation ends must not run later,
   // charged to the next evaluation (session.cc says how they are dropped).
   void DiscardPendingJobs();
+  // The job queue is known to be empty and nothing can run until the
+  // session ends: the checkpoint ran to the end and the result is a
+  // primitive, which converts without running JS. Skips the discard.
+  void NoteNoJobsPending() { no_jobs_pending_ = true; }
 
   v8::Isolate* isolate() const { return self_->isolate; }
   v8::Local<v8::Context> context() const { return scopes_->context; }
@@ -236,6 +264,7 @@ class Session {
   std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
   Session* outer_ = nullptr;
+  bool no_jobs_pending_ = false;
 };
 
 // Runs V8's pending foreground tasks, microtasks and the due timers. False

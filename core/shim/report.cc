@@ -174,6 +174,7 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
     }
     if (promise->State() == v8::Promise::kFulfilled) result = promise->Result();
   }
+  if (!result->IsObject()) s.NoteNoJobsPending();
   Writer w(self->out);
   EncodeResult encoded = Encode(s, w, result, listing);
   if (encoded.ok) return Finish(V8CAGE_OK, self, out);

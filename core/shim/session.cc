@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "internal.h"
 
@@ -27,16 +28,25 @@ uintptr_t ThreadStackLow() {
   return low;
 }
 
+void RequestTermination(v8cage_isolate* self) {
+  self->termination_requested.store(true);
+  self->isolate->TerminateExecution();
+}
+
+void CancelTermination(v8cage_isolate* self) {
+  if (self->termination_requested.exchange(false)) self->isolate->CancelTerminateExecution();
+}
+
 void RequestStop(v8cage_isolate* self, int reason) {
   std::lock_guard<std::mutex> lock(self->stop_mutex);
   if (!self->running || self->stop_reason != V8CAGE_STOP_NONE) return;
   self->stop_reason = reason;
-  self->isolate->TerminateExecution();
+  RequestTermination(self);
 }
 
 // Both with stop_mutex held. Opening clears what a previous window left.
 void OpenStopWindowLocked(v8cage_isolate* self) {
-  self->isolate->CancelTerminateExecution();
+  CancelTermination(self);
   self->running = true;
   self->stop_reason = V8CAGE_STOP_NONE;
 }
@@ -44,7 +54,7 @@ void OpenStopWindowLocked(v8cage_isolate* self) {
 void CloseStopWindowLocked(v8cage_isolate* self) {
   self->running = false;
   self->stop_reason = V8CAGE_STOP_NONE;
-  self->isolate->CancelTerminateExecution();
+  CancelTermination(self);
 }
 
 Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
@@ -59,21 +69,29 @@ Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), is
   converter_floor_ = ThreadStackLow() + kStackHeadroom + kConverterStackReserve;
   self_->out.clear();
   if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
+  // A thread other than the last one may have restored a state of its own
+  // that V8 archived when the isolate changed threads: a request made then
+  // may still be in it.
+  bool state_restored = self->last_thread != std::this_thread::get_id();
+  self->last_thread = std::this_thread::get_id();
   // The caller may have opened the window already, before arming a
   // timeout: a stop requested since then is for this evaluation and stays.
   std::lock_guard<std::mutex> lock(self->stop_mutex);
-  if (!self->running) {
-    OpenStopWindowLocked(self);
-  } else if (self->stop_reason != V8CAGE_STOP_NONE) {
+  if (!self->running) OpenStopWindowLocked(self);
+  if (self->stop_reason != V8CAGE_STOP_NONE) {
     // Requested before this thread took the Locker, which may have restored
     // an archived thread state without the request: ask again.
-    self->isolate->TerminateExecution();
+    RequestTermination(self);
+  } else if (state_restored) {
+    self->isolate->CancelTerminateExecution();
   }
 }
 
 Session::~Session() {
   self_->session = outer_;
-  DiscardPendingJobs();
+  // A nested session's checkpoint does not run (the outer one may be
+  // running jobs): it always discards.
+  if (!no_jobs_pending_ || outer_ != nullptr) DiscardPendingJobs();
   // Release this evaluation's handles first, so the clean-up GC below can
   // free what they held (e.g. a huge exception message).
   scopes_.reset();
@@ -115,7 +133,7 @@ Session::~Session() {
 // checkpoint with termination requested; with an empty queue it returns at
 // once. The request is cancelled below, before the session ends.
 void Session::DiscardPendingJobs() {
-  self_->isolate->TerminateExecution();
+  RequestTermination(self_);
   self_->isolate->PerformMicrotaskCheckpoint();
 }
 

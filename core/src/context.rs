@@ -210,12 +210,9 @@ impl Context {
         }
         // After the checks: bad options never start V8 or a worker.
         let backend = match options.isolation {
-            Isolation::InProcess => Backend::InProcess(LocalIsolate::new(&IsolateLimits {
-                heap_limit: options.heap_limit.unwrap_or(0),
-                max_result_bytes: options.max_result_bytes,
-                max_depth: options.max_depth,
-                options: isolate_options(&options),
-            })?),
+            Isolation::InProcess => {
+                Backend::InProcess(crate::spare::isolate(&isolate_limits(&options), true)?)
+            }
             Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
         };
         Ok(Context::around(backend, options))
@@ -798,6 +795,16 @@ impl PromiseWait {
 }
 
 /// The shim's option bits for `options`.
+/// The limits of `options` as the shim takes them.
+pub(crate) fn isolate_limits(options: &ContextOptions) -> IsolateLimits {
+    IsolateLimits {
+        heap_limit: options.heap_limit.unwrap_or(0),
+        max_result_bytes: options.max_result_bytes,
+        max_depth: options.max_depth,
+        options: isolate_options(options),
+    }
+}
+
 pub(crate) fn isolate_options(options: &ContextOptions) -> u32 {
     let mut bits = 0;
     if options.object_handles {

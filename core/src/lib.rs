@@ -48,6 +48,7 @@ mod handle;
 mod host;
 mod local;
 mod process;
+mod spare;
 mod stack;
 mod value;
 mod value_serde;
@@ -75,6 +76,7 @@ pub use error::{Error, Location};
 pub use function::Function;
 pub use handle::{Handle, HandleKind, PromiseState};
 pub use process::{prestart_worker, set_worker_command, IsolationReport, WORKER_ENV};
+pub use spare::{prestart_context, set_spare_contexts};
 pub use value::{Value, MAX_SAFE_INTEGER};
 pub use wire::Event;
 

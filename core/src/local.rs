@@ -69,6 +69,7 @@ impl Drop for StopWindow {
 }
 
 /// Context limits as the shim takes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IsolateLimits {
     pub heap_limit: usize,
     pub max_result_bytes: usize,

@@ -426,6 +426,27 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Reads the run of numbers that comes next in the innermost array into
+    /// `items`, in one loop (most arrays of data are numbers): what
+    /// [`Reader::next_event`] would do for each, without its per-event
+    /// steps. Stops before anything else, which `next_event` then reads.
+    fn numbers_into(&mut self, items: &mut Vec<Value>) {
+        let Some(top) = self.open.last_mut().filter(|top| !top.object) else {
+            return;
+        };
+        while top.remaining > 0 {
+            let Some((&tag::NUMBER, rest)) = self.buf.split_first() else {
+                break;
+            };
+            let Some((bytes, rest)) = rest.split_first_chunk::<F64_BYTES>() else {
+                break; // truncated: next_event reports it
+            };
+            items.push(Value::Number(f64::from_ne_bytes(*bytes)));
+            self.buf = rest;
+            top.remaining -= 1;
+        }
+    }
+
     fn open_container(&mut self, n: u32, object: bool) -> Result<(), Error> {
         if n > 0 {
             self.check_depth(self.open.len())?;
@@ -451,6 +472,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn value(&mut self) -> Result<Value, Error> {
         let mut builder = ValueBuilder::default();
         loop {
+            if let Some((Value::Array(items), _)) = builder.stack.last_mut() {
+                self.numbers_into(items);
+            }
             let event = self.next_event()?;
             if let Some(value) = builder.push(event) {
                 return Ok(value);

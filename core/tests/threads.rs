@@ -170,6 +170,69 @@ fn timeouts_in_parallel_contexts_are_independent(
     }
 }
 
+/// A stop must never follow a context to another thread: V8 keeps each
+/// thread's state of an isolate between evaluations and archives it when
+/// the context changes threads, so a request could travel with it. Here the
+/// context alternates between two threads, and a 1 µs timeout lands at any
+/// point of the endless loop's evaluation, also before it takes the
+/// isolate. The evaluations checked after it have no timeout and nothing
+/// else stops them: only a stale request can fail them.
+#[rstest]
+fn stops_never_follow_a_context_to_another_thread(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let (to_a, at_a) = mpsc::channel::<Context>();
+    let (to_b, at_b) = mpsc::channel::<Context>();
+    let (to_main, at_main) = mpsc::channel::<Context>();
+    let a = std::thread::spawn(move || {
+        for mut ctx in at_a {
+            ctx.set_timeout(Some(Duration::from_micros(1)));
+            assert_eq!(ctx.eval("for (;;) {}"), Err(Error::Timeout));
+            ctx.set_timeout(None);
+            assert_eq!(ctx.eval("1 + 1").unwrap(), Value::Number(2.0));
+            to_b.send(ctx).unwrap();
+        }
+    });
+    let b = std::thread::spawn(move || {
+        for mut ctx in at_b {
+            ctx.terminate_handle().terminate(); // nothing running: no effect
+            assert_eq!(ctx.eval("2 + 2").unwrap(), Value::Number(4.0));
+            to_main.send(ctx).unwrap();
+        }
+    });
+    let mut ctx = common::context(isolation).unwrap();
+    for round in 0..200 {
+        to_a.send(ctx).unwrap();
+        ctx = at_main.recv().expect("both threads passed the context on");
+        assert_eq!(
+            ctx.eval("3 + 3").unwrap(),
+            Value::Number(6.0),
+            "round {round}"
+        );
+    }
+    drop(to_a);
+    a.join().unwrap();
+    b.join().unwrap();
+}
+
+/// More threads than a context keeps V8 state for (16): the later ones set
+/// theirs up per evaluation, and every thread sees the same context.
+#[test]
+fn a_context_used_by_many_short_lived_threads_in_turn() {
+    let mut ctx = common::context(Isolation::InProcess).unwrap();
+    ctx.eval("var visits = 0").unwrap();
+    for _ in 0..40 {
+        ctx = std::thread::spawn(move || {
+            ctx.eval("visits++").unwrap();
+            ctx.call("String", &[Value::from(1)]).unwrap();
+            ctx
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!(ctx.eval("visits").unwrap(), Value::Number(40.0));
+}
+
 #[test]
 fn thread_safety_markers() {
     fn send<T: Send>() {}

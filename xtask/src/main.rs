@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod afl;
+mod bench;
 mod campaign;
 mod cflite;
 mod cmd;
@@ -70,6 +71,13 @@ enum Cmd {
         /// ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
         #[arg(long, default_value = "manylinux_2_35")]
         manylinux: String,
+    },
+    /// Benchmark the core (criterion, release build) and print every
+    /// figure of the run with its ratio to the raw floor; criterion flags
+    /// after `--` (e.g. `-- in_process` to filter).
+    Bench {
+        #[arg(last = true)]
+        bench_args: Vec<String>,
     },
     /// Benchmark the Python binding against mini-racer (release build); flags
     /// for python/bench/bench.py after `--` (e.g. `-- --quick`).
@@ -221,6 +229,7 @@ fn main() -> Result<()> {
         Cmd::Setup => Ok(()),
         Cmd::Test { full } => test::all(&root, full),
         Cmd::Wheel { manylinux } => python::wheel(&root, &manylinux),
+        Cmd::Bench { bench_args } => bench::run_core(&root, &bench_args),
         Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
         Cmd::PyFuzz { time } => python::fuzz(&root, time),
         Cmd::Pytest { pytest_args } => python::pytest(&root, &pytest_args),

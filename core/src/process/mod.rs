@@ -186,11 +186,12 @@ impl Remote {
                 FrameError::Closed(_) => remote.lose(&mut state, None),
             });
         }
+        let limits = crate::context::isolate_limits(options);
         let create = Frame::new(kind::CREATE)
-            .u64(options.heap_limit.unwrap_or(0) as u64)
-            .u64(options.max_result_bytes as u64)
-            .u32(options.max_depth)
-            .u32(crate::context::isolate_options(options))
+            .u64(limits.heap_limit as u64)
+            .u64(limits.max_result_bytes as u64)
+            .u32(limits.max_depth)
+            .u32(limits.options)
             .finish();
         let body = match remote.exchange(&create) {
             Outcome::Reply(body) => body,

@@ -106,6 +106,12 @@ fn serve(channel: &str) -> i32 {
         let _ = engine::set_checked_flags(&flags);
     }
     warm_up();
+    // The isolate of a context with default options, made before "ready" so
+    // a spare worker has it when it is handed out.
+    let _ = crate::spare::make_now(&crate::context::isolate_limits(&crate::ContextOptions {
+        isolation: crate::Isolation::Process,
+        ..Default::default()
+    }));
     let mut report = IsolationReport {
         user_namespace,
         network_namespace,
@@ -219,7 +225,10 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
         Ok(limits)
     })();
     let limits = parsed.map_err(|e| format!("{e:?}"))?;
-    let isolate = LocalIsolate::new(&limits).map_err(|e| e.to_string())?;
+    // One context per worker: the spare made before "ready", if the limits
+    // are the default ones, and no new spare after it.
+    let isolate = crate::spare::isolate(&limits, false).map_err(|e| e.to_string())?;
+    crate::spare::set_spare_contexts(false);
     Ok((isolate, limits))
 }
 
