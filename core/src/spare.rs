@@ -25,6 +25,14 @@ struct Spares {
     pid: u32,
 }
 
+impl Spares {
+    fn has_spare_for(&self, limits: &IsolateLimits) -> bool {
+        self.ready
+            .as_ref()
+            .is_some_and(|(made_for, _)| made_for == limits)
+    }
+}
+
 static SPARES: Mutex<Spares> = Mutex::new(Spares {
     enabled: true,
     ready: None,
@@ -70,12 +78,7 @@ pub(crate) fn isolate(limits: &IsolateLimits, reorder: bool) -> Result<LocalIsol
 /// Has a spare with `limits` made in the background, unless one is ready.
 pub(crate) fn order(limits: &IsolateLimits) {
     let mut spares = spares();
-    if !spares.enabled
-        || spares
-            .ready
-            .as_ref()
-            .is_some_and(|(made_for, _)| made_for == limits)
-    {
+    if !spares.enabled || spares.has_spare_for(limits) {
         return;
     }
     if spares.maker.is_none() {
@@ -95,11 +98,7 @@ pub(crate) fn order(limits: &IsolateLimits) {
 
 /// Makes the spare now, on this thread, unless one with `limits` is ready.
 pub(crate) fn make_now(limits: &IsolateLimits) -> Result<(), Error> {
-    if spares()
-        .ready
-        .as_ref()
-        .is_some_and(|(made_for, _)| made_for == limits)
-    {
+    if spares().has_spare_for(limits) {
         return Ok(());
     }
     let isolate = LocalIsolate::new(limits)?;
@@ -130,12 +129,7 @@ fn make_spares(inbox: mpsc::Receiver<IsolateLimits>) {
         }
         {
             let spares = spares();
-            if !spares.enabled
-                || spares
-                    .ready
-                    .as_ref()
-                    .is_some_and(|(made_for, _)| *made_for == limits)
-            {
+            if !spares.enabled || spares.has_spare_for(&limits) {
                 continue;
             }
         }
