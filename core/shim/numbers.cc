@@ -45,7 +45,11 @@ bool EnsureCopier(Session& s) {
   self->number_copier.Reset(isolate, made.As<v8::Function>());
   self->number_copier_out.Reset(isolate, out);
   self->number_copier_data = buffer->GetBackingStore();
-  self->number_copier_other.Reset(isolate, v8::Array::New(isolate, 1));
+  // The box's slot is an own element from the start: a hole would send the
+  // copier's store (and our read) through an accessor a script may put on
+  // Array.prototype.
+  v8::Local<v8::Value> empty_slot = v8::Undefined(isolate);
+  self->number_copier_other.Reset(isolate, v8::Array::New(isolate, &empty_slot, 1));
   return true;
 }
 
@@ -74,7 +78,7 @@ NumberRunStatus ReadNumberRun(Session& s, v8::Local<v8::Array> array, uint32_t s
     // Our own array: these cannot run JS, only fail on termination.
     if (!other->Get(ctx, 0).ToLocal(&run->other)) return kNumberRunFailed;
     // Not kept alive by the box past this call.
-    if (other->Set(ctx, 0, v8::Undefined(isolate)).IsNothing()) return kNumberRunFailed;
+    if (other->CreateDataProperty(ctx, 0, v8::Undefined(isolate)).IsNothing()) return kNumberRunFailed;
   }
   return kNumberRunRead;
 }

@@ -104,6 +104,36 @@ fn an_array_shrunk_while_it_is_read(
     assert_eq!(items[1999], Value::Undefined);
 }
 
+/// The copier hands a non-number back through a box of its own; a script
+/// that puts an indexed accessor on `Array.prototype` must not see or
+/// replace that value (the box's slot is its own property, never a hole).
+#[rstest]
+fn an_indexed_accessor_on_the_array_prototype_cannot_intercept_the_copier(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut c = generous_context(isolation);
+    let got = c
+        .eval(
+            "var intercepted = 0;
+             Object.defineProperty(Array.prototype, 0, {
+               configurable: true,
+               get() { return 'from the prototype'; },
+               set(v) { intercepted++; },
+             });
+             const a = Array.from({length: 100}, (_, i) => i + 1);
+             a[50] = 'text';
+             a",
+        )
+        .unwrap();
+    c.eval("delete Array.prototype[0]").unwrap();
+    let Value::Array(items) = got else {
+        panic!("not an array")
+    };
+    assert_eq!(items[50], Value::String("text".into()));
+    assert_eq!(items[99], Value::Number(100.0));
+    assert_eq!(c.eval("intercepted").unwrap(), Value::Number(0.0));
+}
+
 #[rstest]
 fn a_getter_that_throws_or_loops_inside_a_long_array(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
