@@ -36,11 +36,14 @@ pub use targets::{
 /// the other targets they are more engine surface to reach). Called before
 /// any harness context is made; panics if V8 already started without them
 /// in this process (something made a context before the harness did).
+/// Warm spare isolates are off: a background thread making isolates is
+/// work and nondeterminism a fuzzer has no use for.
 pub fn init_engine() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         v8cage::testing::enable_fuzzing_natives()
             .expect("the harness must start V8 (with intrinsics) before any other context");
+        v8cage::set_spare_contexts(false);
     });
 }
 
