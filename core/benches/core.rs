@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use v8cage::{Context, ContextOptions, Error, Isolation, Value};
+use v8cage::{Context, ContextOptions, Error, Event, Isolation, Value};
 
 fn bench(c: &mut Criterion) {
     let mut floor = Context::default_new().unwrap();
@@ -105,6 +105,32 @@ fn per_operation(c: &mut Criterion, mode: &str, isolation: Isolation) {
     eprintln!("(the object below is {size:?} bytes of JSON)");
     c.bench_function(&format!("{mode}/convert_1mb_object"), |b| {
         b.iter(|| ctx.eval("mb").unwrap())
+    });
+    // The same result read as events, no Value built: what the shim and
+    // the wire cost without the ~110k allocations (and frees) of a Value.
+    c.bench_function(&format!("{mode}/convert_1mb_object_events_only"), |b| {
+        b.iter(|| {
+            ctx.eval_with("mb", |events| {
+                let mut count = 0usize;
+                let mut depth = 0usize;
+                loop {
+                    match events.next()? {
+                        Event::ArrayStart(_) | Event::ObjectStart(_) => depth += 1,
+                        Event::End => depth -= 1,
+                        _ => {}
+                    }
+                    count += 1;
+                    if depth == 0 {
+                        return Ok(count);
+                    }
+                }
+            })
+            .unwrap()
+        })
+    });
+    // V8's own serializer on the same object, into one string: a reference.
+    c.bench_function(&format!("{mode}/json_stringify_1mb_object"), |b| {
+        b.iter(|| ctx.eval("JSON.stringify(mb)").unwrap())
     });
 
     // How promptly a timeout fires (tests only check that it does): the

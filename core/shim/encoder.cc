@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flatten.h"
 #include "numbers.h"
 #include "wire.h"
 
@@ -23,7 +24,7 @@ constexpr uint32_t kMinNumberRun = 32;
 // Elements read one by one after a short run, before trying a run again.
 constexpr uint32_t kElementStretch = 256;
 
-class Encoder {
+class Encoder : public FlattenSink {
  public:
   Encoder(Session& session, Writer& w) : s_(session), w_(w), budget_(session.self()->limits.max_result_bytes) {}
 
@@ -127,9 +128,91 @@ class Encoder {
       if (seen->StrictEquals(obj)) return Fail("value contains a cycle");
     }
     path_.push_back(obj);
-    bool ok = v->IsArray() ? Array(v.As<v8::Array>(), depth) : Object(obj, depth, ctx);
+    bool ok = Container(obj, depth, ctx);
     path_.pop_back();
     return ok;
+  }
+
+  // FlattenSink: the flattener's ops, paid for and written exactly as
+  // Encode would have, value by value.
+  bool Flush(const double* ops, uint32_t count, v8::Local<v8::String> text) override {
+    if (s_.stop_requested()) return false;
+    size_t text_length = static_cast<size_t>(text->Length());
+    // Strings that alone need more than the budget left: paid for (which
+    // fails) but never copied.
+    bool doomed = text_length > budget_;
+    bool one_byte = text->IsOneByte();
+    if (!doomed && text_length != 0) {
+      int n = static_cast<int>(text_length);
+      if (one_byte) {
+        text_latin1_.resize(text_length);
+        text->WriteOneByte(s_.isolate(), text_latin1_.data(), 0, n, v8::String::NO_NULL_TERMINATION);
+      } else {
+        text_utf16_.resize(text_length);
+        text->Write(s_.isolate(), text_utf16_.data(), 0, n, v8::String::NO_NULL_TERMINATION);
+      }
+    }
+    w_.Reserve(std::min(size_t{5} * count, budget_));
+    size_t at = 0;
+    for (uint32_t i = 0; i < count;) {
+      double op = ops[i++];
+      if (op == kFlatUndefined || op == kFlatNull || op == kFlatTrue || op == kFlatFalse) {
+        if (!Spend(1)) return false;
+        w_.Byte(op == kFlatUndefined ? kUndefined : op == kFlatNull ? kNull : op == kFlatTrue ? kTrue : kFalse);
+        continue;
+      }
+      if (i == count) return Fail("internal error: flattened value cut short");
+      double operand = ops[i++];
+      if (op == kFlatNumber) {
+        if (!Spend(1 + 8)) return false;
+        w_.Byte(kNumber);
+        w_.F64(operand);
+        continue;
+      }
+      if (!(operand >= 0 && operand <= UINT32_MAX) || operand != static_cast<double>(static_cast<uint32_t>(operand))) {
+        return Fail("internal error: bad flattened count");
+      }
+      uint32_t n = static_cast<uint32_t>(operand);
+      if (op == kFlatString || op == kFlatKey) {
+        if (n > text_length - at) return Fail("internal error: flattened text cut short");
+        if (op == kFlatString) {
+          if (!Spend(1)) return false;
+          w_.Byte(kString);
+        }
+        if (!Spend(4)) return false;
+        if (doomed) {
+          if (!Spend(n)) return false;
+        } else {
+          size_t before = w_.size();
+          bool fits = one_byte ? w_.Utf8FromLatin1(text_latin1_.data() + at, n, budget_)
+                               : w_.Utf8FromUtf16(text_utf16_.data() + at, n, budget_);
+          if (!fits || !Spend(w_.size() - before - 4)) return Fail("result exceeds max_result_bytes");
+        }
+        at += n;
+      } else if (op == kFlatArray) {
+        if (!Spend(1)) return false;
+        if (!Spend(4) || static_cast<size_t>(n) > budget_) return Fail("array too large for max_result_bytes");
+        w_.Byte(kArray);
+        w_.U32(n);
+      } else if (op == kFlatObject) {
+        if (!Spend(1)) return false;
+        if (!Spend(4) || static_cast<size_t>(n) > budget_ / 5) return Fail("object too large for max_result_bytes");
+        w_.Byte(kObject);
+        w_.U32(n);
+      } else {
+        return Fail("internal error: bad flattened op");
+      }
+    }
+    if (doomed) return Fail("result exceeds max_result_bytes");
+    if (at != text_length) return Fail("internal error: flattened text left over");
+    return true;
+  }
+  FlatKind Place(v8::Local<v8::Value> value, uint32_t depth, const double* ops, uint32_t count,
+                 v8::Local<v8::String> text) override {
+    int kind = ContainerKind(value);
+    if (kind >= 0) return static_cast<FlatKind>(kind);
+    if (!Flush(ops, count, text)) return kFlatKindFailed;
+    return Encode(value, depth) ? kFlatKindEncoded : kFlatKindFailed;
   }
 
   // An array the shim made: its elements encoded as values.
@@ -223,6 +306,32 @@ class Encoder {
     size_t before = w_.size();
     if (!w_.Utf8(s_.isolate(), s, budget_, false)) return Fail("result exceeds max_result_bytes");
     return Spend(w_.size() - before - 4);
+  }
+  // Which values the flattener reads itself: exactly those Encode would
+  // read as an array or a plain object (-1: any other value).
+  int ContainerKind(v8::Local<v8::Value> v) {
+    if (!v->IsObject() || v->IsFunction() || HandleKind(v) >= 0) return -1;
+    if (v->IsDate() || v->IsArrayBufferView() || v->IsArrayBuffer() || v->IsSharedArrayBuffer()) return -1;
+    return v->IsArray() ? kFlatKindArray : kFlatKindObject;
+  }
+  // An array or plain object and all under it: by the flattener, or read
+  // here call by call when it cannot be made.
+  bool Container(v8::Local<v8::Object> obj, uint32_t depth, v8::Local<v8::Context> ctx) {
+    // The flattener's op for `obj` pays again for the byte Encode paid.
+    budget_ += 1;
+    switch (Flatten(s_, *this, obj, depth, s_.self()->limits.max_depth, budget_)) {
+      case kFlatDone: return true;
+      case kFlatCycle: return Spend(1) && Fail("value contains a cycle");
+      case kFlatTooDeep: return Fail("value nests deeper than the depth limit");
+      case kFlatKeyNotString: return Fail("object key is not a string");
+      case -1: return false;
+      case -2: break;
+      default:  // kFlatFailed: why is in error_, unless a stop was requested
+        if (error_.empty() && !s_.stop_requested()) return Fail("internal error: the flattener failed");
+        return false;
+    }
+    budget_ -= 1;
+    return obj->IsArray() ? Array(obj.As<v8::Array>(), depth) : Object(obj, depth, ctx);
   }
   bool Array(v8::Local<v8::Array> array, uint32_t depth) {
     uint32_t n = array->Length();
@@ -331,6 +440,9 @@ class Encoder {
   std::vector<v8::Local<v8::Object>> path_;
   std::vector<uint32_t> retained_;
   std::string error_;
+  // The flattener's text, copied out once per batch.
+  std::vector<uint8_t> text_latin1_;
+  std::vector<uint16_t> text_utf16_;
 };
 
 }  // namespace

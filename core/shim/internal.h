@@ -22,6 +22,7 @@
 namespace v8cage_shim {
 
 class Session;
+class FlattenSink;
 
 // Handles (functions, objects...) one context keeps for the embedder at most.
 constexpr size_t kMaxRetainedHandles = 1 << 16;
@@ -114,6 +115,22 @@ struct v8cage_isolate {
   v8::Global<v8::Float64Array> number_copier_out;
   std::shared_ptr<v8::BackingStore> number_copier_data;
   v8::Global<v8::Array> number_copier_other;
+  // The flattener (flatten.cc): Object.keys as the context was made, the
+  // function and its way back into C++ (made on first use), one ops buffer
+  // per nesting level, and the calls running now (innermost last).
+  v8::Global<v8::Function> object_keys;
+  v8::Global<v8::Function> flattener;
+  v8::Global<v8::Function> flatten_visit;
+  struct FlattenBuffer {
+    v8::Global<v8::Float64Array> ops;
+    std::shared_ptr<v8::BackingStore> data;
+  };
+  std::vector<FlattenBuffer> flatten_buffers;
+  struct ActiveFlatten {
+    v8cage_shim::FlattenSink* sink;
+    const double* ops;
+  };
+  std::vector<ActiveFlatten> flatten_active;
   // Functions and other objects in results, kept alive so the embedder can
   // use them (v8cage_call_function, v8cage_handle_op) until it releases
   // them (v8cage_release_functions).

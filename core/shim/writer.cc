@@ -67,4 +67,64 @@ bool Writer::Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, boo
   return true;
 }
 
+bool Writer::Utf8FromLatin1(const uint8_t* units, size_t n, size_t cap) {
+  size_t wide = static_cast<size_t>(std::count_if(units, units + n, [](uint8_t c) { return c >= 0x80; }));
+  if (n + wide > cap) return false;
+  U32(static_cast<uint32_t>(n + wide));
+  uint8_t* dst = Grow(n + wide);
+  if (wide == 0) {
+    if (n != 0) std::memcpy(dst, units, n);
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t c = units[i];
+    if (c < 0x80) {
+      *dst++ = c;
+    } else {
+      *dst++ = static_cast<uint8_t>(0xC0 | (c >> 6));
+      *dst++ = static_cast<uint8_t>(0x80 | (c & 0x3F));
+    }
+  }
+  return true;
+}
+
+// Hand-written because C++ has no UTF-16 to UTF-8 conversion left
+// (std::codecvt is deprecated) and V8 converts only whole strings; it must
+// give exactly V8's bytes for REPLACE_INVALID_UTF8, which this does.
+bool Writer::Utf8FromUtf16(const uint16_t* units, size_t n, size_t cap) {
+  size_t at = size();
+  U32(0);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t c = units[i];
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n && units[i + 1] >= 0xDC00 && units[i + 1] <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (units[i + 1] - 0xDC00);
+      ++i;
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      c = 0xFFFD;
+    }
+    if (c < 0x80) {
+      Byte(static_cast<uint8_t>(c));
+    } else if (c < 0x800) {
+      Byte(static_cast<uint8_t>(0xC0 | (c >> 6)));
+      Byte(static_cast<uint8_t>(0x80 | (c & 0x3F)));
+    } else if (c < 0x10000) {
+      Byte(static_cast<uint8_t>(0xE0 | (c >> 12)));
+      Byte(static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)));
+      Byte(static_cast<uint8_t>(0x80 | (c & 0x3F)));
+    } else {
+      Byte(static_cast<uint8_t>(0xF0 | (c >> 18)));
+      Byte(static_cast<uint8_t>(0x80 | ((c >> 12) & 0x3F)));
+      Byte(static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3F)));
+      Byte(static_cast<uint8_t>(0x80 | (c & 0x3F)));
+    }
+    if (size() - at - 4 > cap) {
+      Truncate(at);
+      return false;
+    }
+  }
+  uint32_t written = static_cast<uint32_t>(size() - at - 4);
+  std::memcpy(out_.data() + at, &written, sizeof written);
+  return true;
+}
+
 }  // namespace v8cage_shim

@@ -46,6 +46,11 @@ class Writer {
   // result is false. A string over kMaxCutFactor * cap characters is not cut
   // but named by its length: cutting would flatten all of it first.
   bool Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, bool truncate);
+  // The same length-prefixed UTF-8 for code units already copied out of a
+  // string (Latin-1 or UTF-16; lone surrogates become U+FFFD). Past `cap`
+  // bytes nothing is written and the result is false.
+  bool Utf8FromLatin1(const uint8_t* units, size_t n, size_t cap);
+  bool Utf8FromUtf16(const uint16_t* units, size_t n, size_t cap);
   void Text(const std::string& s) {
     U32(static_cast<uint32_t>(s.size()));
     Raw(s.data(), s.size());

@@ -299,6 +299,49 @@ impl PyContext {
     }
 }
 
+/// `Context(...)`'s arguments as the core's options (shared with
+/// `prestart_context`, which must make the spare those arguments ask for).
+pub(crate) fn context_options(
+    py: Python<'_>,
+    timeout: Option<f64>,
+    max_memory: Option<&Bound<'_, PyAny>>,
+    isolation: &str,
+    objects: &str,
+    event_loop: bool,
+) -> PyResult<ContextOptions> {
+    let object_handles = match objects {
+        "copy" => false,
+        "handles" => true,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "objects must be \"copy\" or \"handles\", not {other:?}"
+            )))
+        }
+    };
+    let isolation = match isolation {
+        "in-process" | "in_process" => Isolation::InProcess,
+        "process" => {
+            crate::worker::use_this_interpreter(py)?;
+            Isolation::Process
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "isolation must be \"in-process\" or \"process\", not {other:?}"
+            )))
+        }
+    };
+    Ok(ContextOptions {
+        timeout: seconds(timeout, "timeout")?,
+        heap_limit: max_memory
+            .map(|m| byte_count(m, "max_memory"))
+            .transpose()?,
+        isolation,
+        object_handles,
+        event_loop,
+        ..ContextOptions::default()
+    })
+}
+
 #[pymethods]
 impl PyContext {
     #[new]
@@ -311,37 +354,7 @@ impl PyContext {
         objects: &str,
         event_loop: bool,
     ) -> PyResult<Self> {
-        let object_handles = match objects {
-            "copy" => false,
-            "handles" => true,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "objects must be \"copy\" or \"handles\", not {other:?}"
-                )))
-            }
-        };
-        let isolation = match isolation {
-            "in-process" | "in_process" => Isolation::InProcess,
-            "process" => {
-                crate::worker::use_this_interpreter(py)?;
-                Isolation::Process
-            }
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "isolation must be \"in-process\" or \"process\", not {other:?}"
-                )))
-            }
-        };
-        let options = ContextOptions {
-            timeout: seconds(timeout, "timeout")?,
-            heap_limit: max_memory
-                .map(|m| byte_count(m, "max_memory"))
-                .transpose()?,
-            isolation,
-            object_handles,
-            event_loop,
-            ..ContextOptions::default()
-        };
+        let options = context_options(py, timeout, max_memory, isolation, objects, event_loop)?;
         let argument_limits = ArgumentLimits {
             max_depth: options.max_depth,
             max_bytes: options.max_result_bytes,

@@ -25,6 +25,32 @@ fn prestart_worker(py: Python<'_>) -> PyResult<()> {
         .map_err(|err| errors::to_py_err(py, err))
 }
 
+/// Makes a spare context with these options (`Context`'s arguments) on a
+/// background thread now, so the next `Context(...)` with the same options
+/// takes it instead of starting V8 for itself.
+#[pyfunction]
+#[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true))]
+fn prestart_context(
+    py: Python<'_>,
+    timeout: Option<f64>,
+    max_memory: Option<&Bound<'_, PyAny>>,
+    isolation: &str,
+    objects: &str,
+    event_loop: bool,
+) -> PyResult<()> {
+    let options =
+        context::context_options(py, timeout, max_memory, isolation, objects, event_loop)?;
+    py.detach(|| v8cage::prestart_context(&options))
+        .map_err(|err| errors::to_py_err(py, err))
+}
+
+/// Turns warm spare contexts on (the default) or off; off frees the spare
+/// kept now.
+#[pyfunction]
+fn set_spare_contexts(py: Python<'_>, enabled: bool) {
+    py.detach(|| v8cage::set_spare_contexts(enabled));
+}
+
 /// The linked V8's version.
 /// Sets V8 flags (space-separated) for when V8 starts, with the first
 /// context; afterwards, or for a refused flag, JSInvalidInputError.
@@ -54,6 +80,8 @@ fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_flags, m)?)?;
     m.add_function(wrap_pyfunction!(_context_count, m)?)?;
     m.add_function(wrap_pyfunction!(prestart_worker, m)?)?;
+    m.add_function(wrap_pyfunction!(prestart_context, m)?)?;
+    m.add_function(wrap_pyfunction!(set_spare_contexts, m)?)?;
     m.add_function(wrap_pyfunction!(_watch_interrupts, m)?)?;
     Ok(())
 }

@@ -69,3 +69,22 @@ def test_heap_stats_and_gc() -> None:
         ctx.eval("delete globalThis.big")
         ctx.low_memory_notification()
         assert ctx.heap_stats()["used_heap_size"] < grown
+
+
+def test_a_prestarted_context_has_the_limits_it_was_made_for() -> None:
+    # Spares are per limits: each context must get its own heap limit
+    # whichever spare is ready, and never one a script ran in.
+    for limit in (24 << 20, 96 << 20, 24 << 20):
+        v8cage.prestart_context(max_memory=limit)
+        with v8cage.Context(max_memory=limit) as ctx:
+            assert ctx.eval("typeof globalThis.leftOver") == "undefined"
+            ctx.eval("globalThis.leftOver = 1")
+            assert limit <= ctx.heap_stats()["heap_size_limit"] <= 2 * limit
+    with pytest.raises(ValueError, match="isolation"):
+        v8cage.prestart_context(isolation="elsewhere")
+    v8cage.set_spare_contexts(False)
+    try:
+        with v8cage.Context() as ctx:
+            assert ctx.eval("6 * 7") == 42
+    finally:
+        v8cage.set_spare_contexts(True)

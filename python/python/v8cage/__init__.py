@@ -54,8 +54,10 @@ from ._v8cage import (
     JSHandle,
     JSUndefinedType,
     Undefined,
+    prestart_context,
     prestart_worker,
     set_flags,
+    set_spare_contexts,
     v8_version,
 )
 
@@ -78,8 +80,10 @@ __all__ = [
     "JSTimeoutError",
     "JSUndefinedType",
     "Undefined",
+    "prestart_context",
     "prestart_worker",
     "set_flags",
+    "set_spare_contexts",
     "v8_version",
     # values kept in their context (both APIs)
     "CancelableJSFunction",
