@@ -82,6 +82,7 @@ pub(crate) struct IsolateLimits {
 pub(crate) struct LocalIsolate {
     raw: NonNull<ffi::RawIsolate>,
     target: Arc<StopTarget>,
+    timer: watchdog::Timer,
 }
 
 // SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
@@ -106,7 +107,8 @@ impl LocalIsolate {
         let target = Arc::new(StopTarget {
             isolate: Mutex::new(Some(IsolatePtr(raw))),
         });
-        Ok(LocalIsolate { raw, target })
+        let timer = watchdog::Timer::new(target.clone());
+        Ok(LocalIsolate { raw, target, timer })
     }
 
     pub(crate) fn stop_target(&self) -> Arc<StopTarget> {
@@ -142,7 +144,7 @@ impl LocalIsolate {
         let status = {
             let _window = StopWindow::open(self.raw);
             window_open();
-            let _armed = timeout.map(|t| watchdog::arm(self.target.clone(), t));
+            let _armed = timeout.map(|t| self.timer.arm(t));
             // In each arm: `iso` is the live isolate this `&mut self` lends
             // exclusively, and each pointer/length pair is valid during the call.
             match *job {

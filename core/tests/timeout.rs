@@ -94,6 +94,40 @@ fn an_expired_deadline_never_stops_a_later_evaluation(
     }
 }
 
+/// An evaluation with a shorter timeout than the one before it: its
+/// deadline comes before the watchdog's next look at the context, which it
+/// must move. Only that bug lets the loop run its full minute.
+#[rstest]
+fn a_shorter_timeout_after_a_long_one_still_fires(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_timeout(isolation, 3_600_000);
+    assert_eq!(ctx.eval("2 * 21"), Ok(Value::Number(42.0)));
+    ctx.set_timeout(Some(Duration::from_millis(100)));
+    assert_eq!(
+        ctx.eval("const end = Date.now() + 60000; while (Date.now() < end) {} 'ran a minute'"),
+        Err(Error::Timeout)
+    );
+    assert_usable(&mut ctx);
+}
+
+/// The watchdog's look at a context, left by an evaluation that ended,
+/// comes while a later one with a later deadline runs: the look must move
+/// on to that deadline. Only that bug lets the loop run its full minute.
+#[rstest]
+fn a_look_left_by_an_ended_evaluation_moves_on_to_the_next(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_timeout(isolation, 150);
+    assert_eq!(ctx.eval("2 * 21"), Ok(Value::Number(42.0)));
+    ctx.set_timeout(Some(Duration::from_millis(400)));
+    assert_eq!(
+        ctx.eval("const end = Date.now() + 60000; while (Date.now() < end) {} 'ran a minute'"),
+        Err(Error::Timeout)
+    );
+    assert_usable(&mut ctx);
+}
+
 #[rstest]
 fn timeout_can_change_between_evals(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
