@@ -162,13 +162,20 @@ class Encoder : public FlattenSink {
         continue;
       }
       if (i == count) return Fail("internal error: flattened value cut short");
-      double operand = ops[i++];
       if (op == kFlatNumber) {
-        if (!Spend(1 + 8)) return false;
-        w_.Byte(kNumber);
-        w_.F64(operand);
+        // A run of numbers (most arrays of data) written in one piece.
+        uint32_t run = 1;
+        while (i + 2 * run < count && ops[i + 2 * run - 1] == kFlatNumber) ++run;
+        if (!Spend(size_t{1 + 8} * run)) return false;
+        uint8_t* at_out = w_.Grow(size_t{1 + 8} * run);
+        for (uint32_t k = 0; k < run; ++k, at_out += 1 + 8) {
+          at_out[0] = kNumber;
+          std::memcpy(at_out + 1, &ops[i + 2 * k], 8);
+        }
+        i += 2 * run - 1;
         continue;
       }
+      double operand = ops[i++];
       if (!(operand >= 0 && operand <= UINT32_MAX) || operand != static_cast<double>(static_cast<uint32_t>(operand))) {
         return Fail("internal error: bad flattened count");
       }
