@@ -82,7 +82,28 @@ pub struct Profile {
     /// Built against an MSan-instrumented libc++ of our own (`{libcxx}` in
     /// the flags is its prefix), copied into the V8 prefix.
     msan_libcxx: bool,
+    /// Edits of the unpacked sources: (file, text, replacement), each text
+    /// found exactly once (or already replaced).
+    source_patches: &'static [(&'static str, &'static str, &'static str)],
 }
+
+/// Node 18's gyp files add the arm64 simulator's trap handler (its
+/// `ProbeMemory` and the POSIX signal handler, which `trap-handler.h`
+/// requires for an arm64 target on an x64 Linux host) only to a *host*
+/// toolset build; ours is a target build on an x64 host, so the link of
+/// `mksnapshot` failed without them ("undefined reference to `ProbeMemory'").
+const SIMULATOR_TRAP_HANDLER: &[(&str, &str, &str)] = &[
+    (
+        "tools/v8_gypfiles/v8.gyp",
+        "'(_toolset==\"host\" and host_arch==\"x64\" and (host_os==\"linux\" or host_os==\"mac\"))'",
+        "'(host_arch==\"x64\" and (host_os==\"linux\" or host_os==\"mac\"))'",
+    ),
+    (
+        "tools/v8_gypfiles/v8.gyp",
+        "['_toolset==\"host\" and host_arch==\"x64\" and '\n                 '(host_os==\"linux\"",
+        "['host_arch==\"x64\" and '\n                 '(host_os==\"linux\"",
+    ),
+];
 
 pub const PROFILES: &[Profile] = &[
     Profile {
@@ -97,6 +118,7 @@ pub const PROFILES: &[Profile] = &[
         gyp_defines: "",
         cxxflags: "",
         msan_libcxx: false,
+        source_patches: &[],
     },
     Profile {
         name: "msan",
@@ -106,7 +128,12 @@ pub const PROFILES: &[Profile] = &[
         // and V8 generates arm64 code that its simulator (C++, instrumented)
         // runs, as Chromium's MSan builds do — native x64 builtins and JIT
         // code would write memory MSan never sees.
-        cflags: "-fsanitize=memory -fsanitize-memory-track-origins -fno-omit-frame-pointer -O1 -gline-tables-only -nostdinc++ -isystem {libcxx}/include/c++/v1 -stdlib=libc++",
+        // MEMORY_SANITIZER is the define Chromium's build gives MSan
+        // builds; V8 checks it, not the compiler's feature test, before
+        // inline assembly MSan cannot see (`rep stos` in MemsetPointer left
+        // the string table "uninitialised" for mksnapshot) and around the
+        // snapshot's padding.
+        cflags: "-fsanitize=memory -fsanitize-memory-track-origins -DMEMORY_SANITIZER -fno-omit-frame-pointer -O1 -gline-tables-only -nostdinc++ -isystem {libcxx}/include/c++/v1 -stdlib=libc++",
         ldflags: "-fsanitize=memory -stdlib=libc++ -L{libcxx}/lib -Wl,-rpath,{libcxx}/lib",
         intl: "none",
         gyp_defines: "v8_target_arch=arm64",
@@ -115,6 +142,7 @@ pub const PROFILES: &[Profile] = &[
         // std::basic_string<uint16_t>, whose traits libc++ 19 dropped.
         cxxflags: "-include {compat}/char_traits_uint16.h",
         msan_libcxx: true,
+        source_patches: SIMULATOR_TRAP_HANDLER,
     },
     Profile {
         name: "release",
@@ -125,6 +153,7 @@ pub const PROFILES: &[Profile] = &[
         gyp_defines: "",
         cxxflags: "",
         msan_libcxx: false,
+        source_patches: &[],
     },
 ];
 
@@ -246,6 +275,7 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
     let flags = Flags::of(profile, libcxx.as_deref(), &compat);
     let dsc = apt_source(&cache, NODE_SOURCE, NODE_DSC)?;
     let tree = extract(&cache, profile, &dsc)?;
+    patch_sources(&tree, profile)?;
     configure(&tree, profile, &flags)?;
     ninja::ninja(
         &tree.join("out/Release"),
@@ -347,6 +377,28 @@ fn extract(cache: &Path, profile: &Profile, dsc: &Path) -> Result<PathBuf> {
     Ok(tree)
 }
 
+/// The profile's source edits; applying them again changes nothing.
+fn patch_sources(tree: &Path, profile: &Profile) -> Result<()> {
+    for (file, text, replacement) in profile.source_patches {
+        let path = tree.join(file);
+        let source = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        match (source.matches(text).count(), source.contains(replacement)) {
+            (0, true) => {}
+            (1, _) => {
+                std::fs::write(&path, source.replacen(text, replacement, 1))
+                    .with_context(|| format!("patching {}", path.display()))?;
+                eprintln!("xtask v8: patched {file}");
+            }
+            (found, _) => bail!(
+                "{}: expected the text to patch once, found it {found} times: {text}",
+                path.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
 /// Node's configure with Debian's options, only when its inputs changed:
 /// a rerun would make ninja rebuild everything.
 fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
@@ -375,7 +427,13 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         "--without-corepack",
     ];
     let stamp = tree.join("v8cage-configure.txt");
-    let wanted = format!("{env:?} {args:?}\n");
+    // Patches join the stamp only where there are some: the stamps of
+    // builds made before patches existed stay valid.
+    let wanted = if profile.source_patches.is_empty() {
+        format!("{env:?} {args:?}\n")
+    } else {
+        format!("{env:?} {args:?} {:?}\n", profile.source_patches)
+    };
     if tree.join("out/Release/build.ninja").is_file()
         && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
     {
