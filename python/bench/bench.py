@@ -107,12 +107,13 @@ def main():
     ours_over = overshoot(lambda: timed.eval("while (true) {}"))
     theirs_over = overshoot(lambda: mr.eval("while (true) {}", timeout_sec=0.05))
 
-    # 2-thread scaling: the same total work on one thread, then split over two.
+    # 2-thread scaling: the same total work on one thread, then split over
+    # two. Enough work (~0.1 s) that starting the threads does not count.
     def scaling(make, evaluate):
         workers = [make() for _ in range(2)]
         for w in workers:
             evaluate(w, FIB)
-        total = n(40)
+        total = n(400)
 
         def work(w, count):
             for _ in range(count):
