@@ -217,6 +217,9 @@ def _interrupted_child(waiting: str) -> str:
     import sys
 
     script = (
+        # Python's own Ctrl-C handler, even if this test runs with SIGINT
+        # ignored (inherited by the child): see test_interrupt.py.
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import asyncio, v8cage\n"
         "ctx = v8cage.Context()\n"
         "ctx.expose('ready', lambda: print('ready', flush=True))\n"

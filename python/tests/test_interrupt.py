@@ -8,7 +8,12 @@ import sys
 import textwrap
 import time
 
-CHILD = textwrap.dedent(
+# A child started with SIGINT ignored (a background job of a shell without
+# job control, as some CI runners start steps) would inherit that and never
+# see Ctrl-C: it puts Python's own handler back first.
+RESTORE_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+CHILD = RESTORE_CTRL_C + textwrap.dedent(
     """
     import v8cage
     ctx = v8cage.Context()
