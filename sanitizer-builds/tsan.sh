@@ -22,4 +22,4 @@ export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-8}"
 cargo_test=(cargo +nightly test -Zbuild-std --target "$TRIPLE" -p v8cage)
 
 [ "$PLANTED" = 1 ] && planted_job planted_data_race
-cargo_test_job --test threads --test timeout
+cargo_test_job --test threads --test timeout --test pinned

@@ -53,6 +53,12 @@ fn per_operation(c: &mut Criterion, mode: &str, isolation: Isolation) {
     c.bench_function(&format!("{mode}/eval_1+1"), |b| {
         b.iter(|| ctx.eval("1+1").unwrap())
     });
+    {
+        let mut pinned = ctx.pin_to_thread().unwrap();
+        c.bench_function(&format!("{mode}/eval_1+1_pinned"), |b| {
+            b.iter(|| pinned.eval("1+1").unwrap())
+        });
+    }
 
     let mut limited = Context::new(ContextOptions {
         timeout: Some(Duration::from_secs(10)),

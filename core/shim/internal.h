@@ -131,6 +131,8 @@ struct v8cage_isolate {
     const double* ops;
   };
   std::vector<ActiveFlatten> flatten_active;
+  // Held between evaluations while the isolate is pinned to a thread (pin.cc).
+  std::unique_ptr<v8::Locker> pin;
   // Functions and other objects in results, kept alive so the embedder can
   // use them (v8cage_call_function, v8cage_handle_op) until it releases
   // them (v8cage_release_functions).

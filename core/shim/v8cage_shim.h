@@ -151,6 +151,12 @@ void v8cage_memory_limits_reached(v8cage_isolate* iso, int* soft, int* hard);
 void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out);
 // Full GC; lets a context shed garbage (e.g. after an out-of-memory stop).
 void v8cage_low_memory_notification(v8cage_isolate* iso);
+// Pins the isolate to the calling thread (pin = 1): V8's lock and its
+// per-thread state stay with this thread between evaluations, which then
+// skip setting them up and freeing them. Unpin (pin = 0) on the same
+// thread, before v8cage_isolate_free; while pinned, no other thread may use
+// the isolate except through v8cage_request_stop. Returns 0.
+int v8cage_pin_thread(v8cage_isolate* iso, int pin);
 
 #ifdef __cplusplus
 }

@@ -124,6 +124,7 @@ extern "C" {
     pub fn v8cage_memory_limits_reached(iso: *mut RawIsolate, soft: *mut c_int, hard: *mut c_int);
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
+    pub fn v8cage_pin_thread(iso: *mut RawIsolate, pin: c_int) -> c_int;
     #[cfg(test)]
     pub fn v8cage_wire_entries(count: *mut usize) -> *const WireEntry;
 }

@@ -69,7 +69,7 @@ pub mod testing;
 pub use bigint::{BigInt, MAX_BIGINT_BITS};
 pub use context::{
     Context, ContextOptions, Events, HeapStats, Isolation, PromiseLook, PromiseWait,
-    TerminateHandle, HOST_BYTES_PER_RESULT_BYTE, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
+    TerminateHandle, ThreadPin, HOST_BYTES_PER_RESULT_BYTE, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };
 pub use engine::{set_flags, v8_version};
 pub use error::{Error, Location};

@@ -22,6 +22,7 @@ struct IsolatePtr(NonNull<ffi::RawIsolate>);
 // makes thread-safe (it takes the isolate's stop mutex and calls
 // `Isolate::TerminateExecution`, which V8 allows from any thread); the
 // surrounding Mutex keeps the isolate alive for the duration of that call.
+// (The list of abandoned isolates in `Drop for LocalIsolate` never uses it.)
 unsafe impl Send for IsolatePtr {}
 
 impl StopTarget {
@@ -83,6 +84,8 @@ pub(crate) struct LocalIsolate {
     raw: NonNull<ffi::RawIsolate>,
     target: Arc<StopTarget>,
     timer: watchdog::Timer,
+    /// The thread holding V8's lock between evaluations (`pin`).
+    pinned_on: Option<std::thread::ThreadId>,
 }
 
 // SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
@@ -108,7 +111,47 @@ impl LocalIsolate {
             isolate: Mutex::new(Some(IsolatePtr(raw))),
         });
         let timer = watchdog::Timer::new(target.clone());
-        Ok(LocalIsolate { raw, target, timer })
+        Ok(LocalIsolate {
+            raw,
+            target,
+            timer,
+            pinned_on: None,
+        })
+    }
+
+    /// Keeps V8's lock and per-thread state on the calling thread between
+    /// evaluations (see `Context::pin_to_thread`).
+    pub(crate) fn pin(&mut self) -> Result<(), Error> {
+        engine::check_not_forked()?;
+        self.usable_here()?;
+        if self.pinned_on.is_none() {
+            // SAFETY: `raw` is live and used exclusively through `&mut self`;
+            // the lock it takes is released by `unpin` on this thread, which
+            // `usable_here` keeps every other use of the isolate away from.
+            unsafe { ffi::v8cage_pin_thread(self.raw.as_ptr(), 1) };
+            self.pinned_on = Some(std::thread::current().id());
+        }
+        Ok(())
+    }
+
+    /// Releases a pin taken on this thread; a pin of another thread stays.
+    pub(crate) fn unpin(&mut self) {
+        if self.pinned_on == Some(std::thread::current().id()) {
+            // SAFETY: `raw` is live; this thread took the lock being released.
+            unsafe { ffi::v8cage_pin_thread(self.raw.as_ptr(), 0) };
+            self.pinned_on = None;
+        }
+    }
+
+    /// Another thread holds V8's lock for this isolate (its pin guard was
+    /// forgotten): using it here would wait for that thread forever.
+    fn usable_here(&self) -> Result<(), Error> {
+        match self.pinned_on {
+            Some(owner) if owner != std::thread::current().id() => Err(Error::InvalidInput(
+                "this context is pinned to another thread (its ThreadPin was never dropped)".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn stop_target(&self) -> Arc<StopTarget> {
@@ -138,6 +181,7 @@ impl LocalIsolate {
         window_open: impl FnOnce(),
     ) -> Result<(std::os::raw::c_int, &[u8]), Error> {
         engine::check_not_forked()?;
+        self.usable_here()?;
         self.release_functions(released);
         let iso = self.raw.as_ptr();
         let mut out = ffi::Output::empty();
@@ -214,7 +258,7 @@ impl LocalIsolate {
     }
 
     pub(crate) fn heap_stats(&self) -> HeapStats {
-        if engine::forked_after_start() {
+        if engine::forked_after_start() || self.usable_here().is_err() {
             return HeapStats::default();
         }
         let mut raw = ffi::RawHeapStats::default();
@@ -229,7 +273,7 @@ impl LocalIsolate {
     }
 
     pub(crate) fn low_memory_notification(&mut self) {
-        if engine::forked_after_start() {
+        if engine::forked_after_start() || self.usable_here().is_err() {
             return;
         }
         // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
@@ -248,6 +292,18 @@ impl Drop for LocalIsolate {
         // After fork() the isolate is the parent's: freeing it would touch
         // V8 (and locks held by threads that no longer exist). Leak it.
         if engine::forked_after_start() {
+            return;
+        }
+        self.unpin();
+        // A pin still held by another thread: freeing would wait for its
+        // lock forever. The isolate is kept instead, reachable (a deliberate
+        // keep, not a leak) from a list nothing else reads.
+        if self.usable_here().is_err() {
+            static ABANDONED: Mutex<Vec<IsolatePtr>> = Mutex::new(Vec::new());
+            ABANDONED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(IsolatePtr(self.raw));
             return;
         }
         // Detach first: once this returns no stop request can reach the isolate.
