@@ -78,7 +78,8 @@ void Visit(const v8::FunctionCallbackInfo<v8::Value>& info) {
   int result = kFlatKindFailed;
   if (self != nullptr && !self->flatten_active.empty() && info.Length() == 5 && info[1]->IsUint32() &&
       info[2]->IsUint32() && info[3]->IsString() && info[2].As<v8::Uint32>()->Value() <= kFlatCapacity) {
-    const auto& active = self->flatten_active.back();
+    // A copy: the vector may grow while the sink works.
+    const auto active = self->flatten_active.back();
     FlattenSink* sink = active.sink;
     uint32_t count = info[2].As<v8::Uint32>()->Value();
     v8::Local<v8::String> text = info[3].As<v8::String>();
