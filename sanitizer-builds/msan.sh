@@ -28,7 +28,9 @@ else
     v8_lib="$(ls "$v8_dir"/lib/libv8.so "$v8_dir"/lib/libnode.so 2>/dev/null | head -1)"
     if [ ! -f "$v8_dir/include/v8.h" ] || [ -z "$v8_lib" ]; then
         missing+=("V8CAGE_V8_DIR=$v8_dir: include/v8.h and lib/libv8.so (or lib/libnode.so)")
-    elif ! nm -D "$v8_lib" 2>/dev/null | grep -q '__msan_'; then
+    # `grep -q` would stop at the first match and nm would die of SIGPIPE,
+    # which pipefail turns into "not instrumented".
+    elif ! nm -D "$v8_lib" 2>/dev/null | grep '__msan_' >/dev/null; then
         missing+=("$v8_lib is not built with MemorySanitizer (no __msan_ symbols): build it with cargo xtask v8 build msan")
     fi
     if [ ! -f "$v8_dir/lib/libc++.so" ] || [ ! -d "$v8_dir/include/c++/v1" ]; then
