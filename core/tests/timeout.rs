@@ -94,16 +94,13 @@ fn an_expired_deadline_never_stops_a_later_evaluation(
     }
 }
 
-/// An evaluation with a shorter timeout than the one before it: its
-/// deadline comes before the watchdog's next look at the context, which it
-/// must move. Only that bug lets the loop run its full minute.
-#[rstest]
-fn a_shorter_timeout_after_a_long_one_still_fires(
-    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
-) {
-    let mut ctx = with_timeout(isolation, 3_600_000);
+/// An evaluation under `first_ms`, then a minute-long loop under
+/// `second_ms`: only a timer that misses the second deadline lets the loop
+/// run its full minute.
+fn a_second_timeout_fires(isolation: Isolation, first_ms: u64, second_ms: u64) {
+    let mut ctx = with_timeout(isolation, first_ms);
     assert_eq!(ctx.eval("2 * 21"), Ok(Value::Number(42.0)));
-    ctx.set_timeout(Some(Duration::from_millis(100)));
+    ctx.set_timeout(Some(Duration::from_millis(second_ms)));
     assert_eq!(
         ctx.eval("const end = Date.now() + 60000; while (Date.now() < end) {} 'ran a minute'"),
         Err(Error::Timeout)
@@ -111,21 +108,23 @@ fn a_shorter_timeout_after_a_long_one_still_fires(
     assert_usable(&mut ctx);
 }
 
+/// A shorter timeout than the one before: its deadline comes before the
+/// watchdog's next look at the context, which it must move.
+#[rstest]
+fn a_shorter_timeout_after_a_long_one_still_fires(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    a_second_timeout_fires(isolation, 3_600_000, 100);
+}
+
 /// The watchdog's look at a context, left by an evaluation that ended,
 /// comes while a later one with a later deadline runs: the look must move
-/// on to that deadline. Only that bug lets the loop run its full minute.
+/// on to that deadline.
 #[rstest]
 fn a_look_left_by_an_ended_evaluation_moves_on_to_the_next(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
 ) {
-    let mut ctx = with_timeout(isolation, 150);
-    assert_eq!(ctx.eval("2 * 21"), Ok(Value::Number(42.0)));
-    ctx.set_timeout(Some(Duration::from_millis(400)));
-    assert_eq!(
-        ctx.eval("const end = Date.now() + 60000; while (Date.now() < end) {} 'ran a minute'"),
-        Err(Error::Timeout)
-    );
-    assert_usable(&mut ctx);
+    a_second_timeout_fires(isolation, 150, 400);
 }
 
 #[rstest]
