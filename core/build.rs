@@ -2,18 +2,21 @@
 //! sets an rpath so binaries run without `LD_LIBRARY_PATH`.
 //!
 //! Search order (see ARCHITECTURE.md): `V8CAGE_V8_DIR`, then the workspace's
-//! `.deps/v8/` (filled by `cargo xtask setup`), then the system's `libnode-dev`.
+//! `.deps/v8-<target arch>/` and `.deps/v8/` (filled by `cargo xtask setup`), then the system's `libnode-dev`.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
 /// Library names that carry V8's API, most specific first.
 const LIBRARIES: &[&str] = &["node", "v8"];
+/// Where a prefix keeps the library; `{multiarch}` is the target's Debian
+/// multiarch directory (`x86_64-linux-gnu`, `aarch64-linux-gnu`), so a
+/// cross build never picks up the host's library.
 const LIB_SUBDIRS: &[&str] = &[
     "lib",
-    "lib/x86_64-linux-gnu",
+    "lib/{multiarch}",
     "lib64",
-    "usr/lib/x86_64-linux-gnu",
+    "usr/lib/{multiarch}",
     "usr/lib",
 ];
 const INCLUDE_SUBDIRS: &[&str] = &["include", "include/node", "usr/include/node", "include/v8"];
@@ -24,14 +27,21 @@ struct V8Install {
     lib_name: &'static str,
 }
 
+/// The target's Debian multiarch name, e.g. `aarch64-linux-gnu`.
+fn multiarch() -> String {
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    format!("{arch}-linux-gnu")
+}
+
 fn find_in(prefix: &Path) -> Option<V8Install> {
     let include = INCLUDE_SUBDIRS
         .iter()
         .map(|sub| prefix.join(sub))
         .find(|dir| dir.join("v8.h").is_file())?;
+    let multiarch = multiarch();
     LIB_SUBDIRS
         .iter()
-        .map(|sub| prefix.join(sub))
+        .map(|sub| prefix.join(sub.replace("{multiarch}", &multiarch)))
         .find_map(|dir| {
             LIBRARIES
                 .iter()
@@ -54,9 +64,13 @@ fn find_v8(manifest_dir: &Path) -> Result<V8Install, String> {
             )
         });
     }
-    let deps = manifest_dir.join("../.deps/v8");
-    if let Some(found) = find_in(&deps) {
-        return Ok(found);
+    // `.deps/v8-<arch>/` holds another architecture's packages for cross
+    // builds (`cargo xtask wheel --target aarch64`); `.deps/v8/` the host's.
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    for deps in [format!("../.deps/v8-{arch}"), "../.deps/v8".to_string()] {
+        if let Some(found) = find_in(&manifest_dir.join(deps)) {
+            return Ok(found);
+        }
     }
     if Path::new("/usr/include/node/v8.h").is_file() {
         if let Some(found) = find_in(Path::new("/usr")) {
@@ -226,6 +240,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
     println!("cargo:rerun-if-env-changed=CXX");
     println!("cargo:rerun-if-changed=../.deps/v8");
+    println!(
+        "cargo:rerun-if-changed=../.deps/v8-{}",
+        env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH")
+    );
 
     let v8 = match find_v8(&manifest_dir) {
         Ok(v8) => v8,

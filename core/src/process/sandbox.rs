@@ -183,7 +183,7 @@ const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// `ptrace`, `kill`, `unshare`, `mount`, `setrlimit`. `clone` (threads
 /// only) and `tgkill` (itself only) are added with conditions.
 fn allowed_syscalls() -> Vec<libc::c_long> {
-    let mut calls = vec![
+    let common = [
         libc::SYS_read,
         libc::SYS_write,
         libc::SYS_readv,
@@ -229,9 +229,12 @@ fn allowed_syscalls() -> Vec<libc::c_long> {
         // `clone`, whose flags a filter can inspect (clone3 passes a pointer).
         libc::SYS_clone3,
     ];
+    // The legacy calls x86_64's glibc still makes (aarch64 never had them).
     #[cfg(target_arch = "x86_64")]
-    calls.extend([libc::SYS_poll, libc::SYS_arch_prctl]);
-    calls
+    let legacy: &[libc::c_long] = &[libc::SYS_poll, libc::SYS_arch_prctl];
+    #[cfg(not(target_arch = "x86_64"))]
+    let legacy: &[libc::c_long] = &[];
+    common.iter().chain(legacy).copied().collect()
 }
 
 fn filter_error(e: seccompiler::BackendError) -> String {
