@@ -18,11 +18,17 @@ CHILD = RESTORE_CTRL_C + textwrap.dedent(
     import v8cage
     ctx = v8cage.Context()
     ready = done = False
-    while not done:
+    while True:
         # From "ready" on, SIGINTs keep coming and KeyboardInterrupt may be
         # raised anywhere in this loop; only one that stopped the running
         # JavaScript loop (it had entered, and never left) counts.
         try:
+            if done:
+                # More SIGINTs may come until the parent sees the exit, and
+                # the interpreter's shutdown puts back the default action
+                # (death by SIGINT): ignore them from here on.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                break
             if not ready:
                 print("ready", flush=True)
                 ready = True
