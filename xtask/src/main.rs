@@ -13,6 +13,7 @@ mod bench;
 mod campaign;
 mod cflite;
 mod cmd;
+mod cross;
 mod fuzz;
 mod python;
 mod sanitize;
@@ -71,6 +72,11 @@ enum Cmd {
         /// ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
         #[arg(long, default_value = "manylinux_2_35")]
         manylinux: String,
+        /// The machine: x86_64 (this one; the wheel is smoke-tested in a
+        /// fresh venv) or aarch64 (cross-built, then tested with the whole
+        /// Python suite in a Debian arm64 userland under qemu-user; root).
+        #[arg(long, default_value = "x86_64")]
+        target: String,
     },
     /// Benchmark the core (criterion, release build) and print every
     /// figure of the run with its ratio to the raw floor; criterion flags
@@ -228,7 +234,9 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Setup => Ok(()),
         Cmd::Test { full } => test::all(&root, full),
-        Cmd::Wheel { manylinux } => python::wheel(&root, &manylinux),
+        Cmd::Wheel { manylinux, target } => {
+            python::wheel(&root, &manylinux, cross::target(&target)?)
+        }
         Cmd::Bench { bench_args } => bench::run_core(&root, &bench_args),
         Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
         Cmd::PyFuzz { time } => python::fuzz(&root, time),

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{apt_install, run};
+use crate::cross::{self, Target};
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// mini-racer (which the compatibility tests and the benchmark compare
@@ -153,7 +155,7 @@ fn develop(root: &Path, release: bool) -> Result<PathBuf> {
 /// The smoke test run in a fresh venv with only the wheel installed: it
 /// evaluates JS and checks that V8 was loaded from the wheel itself.
 const WHEEL_SMOKE_TEST: &str = r#"
-import sys, v8cage
+import os, sys, v8cage
 with v8cage.Context(timeout=1) as ctx:
     assert ctx.eval("[1, 'a', {b: 2n ** 70n}]") == [1, "a", {"b": 2**70}]
     assert ctx.eval("x => x * 2")(21) == 42
@@ -167,7 +169,8 @@ with v8cage.Context(timeout=1) as ctx:
 # A sandboxed worker started from this venv's interpreter and the wheel's module.
 with v8cage.Context(isolation="process", timeout=1) as caged:
     assert caged.eval("6 * 7") == 42
-    assert caged.isolation_report()["seccomp"]
+    # qemu-user refuses seccomp filters: there the worker runs without one.
+    assert caged.isolation_report()["seccomp"] == (os.environ.get("V8CAGE_TEST_UNDER_QEMU") != "1")
     try:
         caged.eval("'x'.repeat(2**29 - 24).split('')")
         raise SystemExit("no crash")
@@ -181,10 +184,6 @@ assert all(path.startswith(sys.prefix) for path in libnode), f"V8 loaded from ou
 print("wheel smoke test passed; V8", v8cage.v8_version(), "from", libnode[0])
 "#;
 
-/// Builds an sdist and a manylinux wheel (libnode and its libraries bundled,
-/// auditwheel-style, by maturin + patchelf), installs the wheel into a fresh
-/// venv in a temporary directory and runs a smoke test there, with no
-/// `.deps/` path and no LD_LIBRARY_PATH. Prints the wheel's tag and size.
 /// Deletes the extension cargo linked in `profile_dir` (and its copy in
 /// `deps/`), so the next build links it anew.
 fn remove_linked_extension(profile_dir: &Path) -> Result<()> {
@@ -203,19 +202,36 @@ fn remove_linked_extension(profile_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
+/// Builds an sdist and a manylinux wheel for `target` (libnode and its
+/// libraries bundled, auditwheel-style, by maturin + patchelf), then tests
+/// the wheel with no `.deps/` path and no LD_LIBRARY_PATH: a host wheel in a
+/// fresh venv (the smoke test), another architecture's in a Debian userland
+/// of it under qemu-user (the smoke test and the whole Python suite).
+/// Prints the wheel's tag and size.
+pub fn wheel(root: &Path, manylinux: &str, target: &Target) -> Result<()> {
+    let started = Instant::now();
+    cross::prepare(root, target)?;
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
     let path = path_with(&bin);
     let out = root.join("target/wheels");
-    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out)?;
+    // Wheels of the other architecture stay; this one's and the sdist go.
+    let arch_suffix = format!("_{}.whl", target.name);
+    for entry in std::fs::read_dir(&out)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(&arch_suffix) || name.ends_with(".tar.gz") {
+            std::fs::remove_file(&path)?;
+        }
+    }
     let maturin = |args: &[&str]| {
         run(Command::new(bin.join("maturin"))
             .args(args)
             .args(["--manifest-path", "python/Cargo.toml", "--out"])
             .arg(&out)
             .env("PATH", &path)
+            .envs(target.build_env())
             .env_remove("RUSTUP_TOOLCHAIN"))
     };
     maturin(&["sdist"])?;
@@ -226,10 +242,12 @@ pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
     // the wheel builds in a target directory of its own, from a freshly
     // linked extension every time.
     let target_dir = root.join("target/wheel-build");
-    remove_linked_extension(&target_dir.join("release"))?;
+    remove_linked_extension(&target_dir.join(target.rust_triple).join("release"))?;
     maturin(&[
         "build",
         "--release",
+        "--target",
+        target.rust_triple,
         "--target-dir",
         &target_dir.to_string_lossy(),
         "--compatibility",
@@ -237,6 +255,7 @@ pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
         "--auditwheel",
         "repair",
     ])?;
+    let built = started.elapsed();
     let mut wheels = Vec::new();
     let mut sdists = Vec::new();
     for entry in std::fs::read_dir(&out)? {
@@ -246,17 +265,50 @@ pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        if name.ends_with(".whl") {
+        if name.ends_with(&arch_suffix) {
             wheels.push(path);
         } else if name.ends_with(".tar.gz") {
             sdists.push(path);
         }
     }
     let [wheel] = wheels.as_slice() else {
-        bail!("expected one wheel in {}, found {wheels:?}", out.display());
+        bail!(
+            "expected one {} wheel in {}, found {wheels:?}",
+            target.name,
+            out.display()
+        );
     };
 
-    // A fresh venv far from the repository: nothing but the wheel.
+    if target.cross_prefix.is_some() {
+        test_in_userland(root, wheel, "bookworm", target)?;
+    } else {
+        smoke_test_in_fresh_venv(wheel)?;
+    }
+
+    let size = std::fs::metadata(wheel)?.len();
+    let name = wheel.file_name().unwrap_or_default().to_string_lossy();
+    let tag = name
+        .trim_end_matches(".whl")
+        .splitn(3, '-')
+        .nth(2)
+        .unwrap_or("?")
+        .to_string();
+    eprintln!("xtask wheel: {}", wheel.display());
+    eprintln!(
+        "xtask wheel: tag {tag}, {:.1} MiB, built in {:.0} s, built and tested in {:.0} s",
+        size as f64 / (1 << 20) as f64,
+        built.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    for sdist in &sdists {
+        eprintln!("xtask wheel: sdist {}", sdist.display());
+    }
+    Ok(())
+}
+
+/// A fresh venv far from the repository, nothing but the wheel in it, and
+/// the smoke test.
+fn smoke_test_in_fresh_venv(wheel: &Path) -> Result<()> {
     let scratch = std::env::temp_dir().join(format!("v8cage-wheel-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
@@ -273,22 +325,88 @@ pub fn wheel(root: &Path, manylinux: &str) -> Result<()> {
         .env_remove("LD_LIBRARY_PATH")
         .env_remove("PYTHONPATH"))?;
     std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
 
-    let size = std::fs::metadata(wheel)?.len();
-    let name = wheel.file_name().unwrap_or_default().to_string_lossy();
-    let tag = name
-        .trim_end_matches(".whl")
-        .splitn(3, '-')
-        .nth(2)
-        .unwrap_or("?")
-        .to_string();
-    eprintln!("xtask wheel: {}", wheel.display());
-    eprintln!(
-        "xtask wheel: tag {tag}, {:.1} MiB",
-        size as f64 / (1 << 20) as f64
-    );
-    for sdist in &sdists {
-        eprintln!("xtask wheel: sdist {}", sdist.display());
+/// What the Python suite needs besides the wheel (mini-racer: the
+/// compatibility tests run against it too).
+const SUITE_PACKAGES: &[&str] = &["pytest", "mini-racer"];
+
+/// Installs the wheel into a fresh venv inside a Debian `suite` userland of
+/// `target` (under qemu-user for another architecture) and runs the smoke
+/// test and python/tests there. The userland has no network set up: the
+/// suite's packages are fetched on the host for its platform and Python.
+fn test_in_userland(root: &Path, wheel: &Path, suite: &str, target: &Target) -> Result<()> {
+    let rootfs = cross::userland(suite, target)?;
+    let _mounts = cross::ChrootMounts::new(&rootfs)?;
+    let work_inside = "/tmp/v8cage-wheel-test";
+    let work = rootfs.join(work_inside.trim_start_matches('/'));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("pywheels"))?;
+    let wheel_name = wheel.file_name().context("wheel path")?.to_string_lossy();
+    std::fs::copy(wheel, work.join("pywheels").join(&*wheel_name))?;
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(root.join("python/tests"))
+        .arg(work.join("tests")))?;
+
+    let version = cross::in_chroot(&rootfs, "/usr/bin/python3", &[])
+        .args([
+            "-c",
+            "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
+        ])
+        .output()
+        .context("running the userland's python3")?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    // pip matches one platform tag at a time: every manylinux glibc level
+    // up to the userland's.
+    let mut download = Command::new("python3");
+    download.args(["-m", "pip", "download", "--quiet", "--only-binary=:all:"]);
+    download
+        .args(["--python-version", &version, "--dest"])
+        .arg(work.join("pywheels"));
+    for glibc in 17..=36 {
+        download.arg(format!("--platform=manylinux_2_{glibc}_{}", target.name));
     }
+    download.arg(format!("--platform=manylinux2014_{}", target.name));
+    run(download.args(SUITE_PACKAGES))?;
+
+    let venv = format!("{work_inside}/venv");
+    let qemu_env: &[(&str, &str)] = if target.cross_prefix.is_some() {
+        &[("V8CAGE_TEST_UNDER_QEMU", "1")]
+    } else {
+        &[]
+    };
+    run(cross::in_chroot(&rootfs, "/usr/bin/python3", &[]).args(["-m", "venv", &venv]))?;
+    let python = format!("{venv}/bin/python");
+    run(cross::in_chroot(&rootfs, &python, &[])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(format!("{work_inside}/pywheels"))
+        .arg("v8cage")
+        .args(SUITE_PACKAGES))?;
+    let started = Instant::now();
+    run(cross::in_chroot(&rootfs, "/bin/sh", qemu_env).args([
+        "-c",
+        &format!("cd {work_inside} && exec {python} -c \"$0\""),
+        WHEEL_SMOKE_TEST,
+    ]))?;
+    run(cross::in_chroot(&rootfs, "/bin/sh", qemu_env).args([
+        "-c",
+        &format!("cd {work_inside} && exec {python} -m pytest -q -p no:cacheprovider tests"),
+    ]))?;
+    eprintln!(
+        "xtask wheel: smoke test and python/tests passed in a Debian {suite} {} userland{} in {:.0} s",
+        target.debian_arch,
+        if target.cross_prefix.is_some() { " under qemu-user" } else { "" },
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::remove_dir_all(&work)?;
     Ok(())
 }

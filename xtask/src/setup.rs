@@ -12,7 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::cmd::{apt_install, is_root, run};
 
 /// Debian packages V8 (inside libnode) needs at run time.
-const RUNTIME_PACKAGES: &[&str] = &[
+pub(crate) const RUNTIME_PACKAGES: &[&str] = &[
     "libuv1",
     "libicu72",
     "libc-ares2",
@@ -21,9 +21,9 @@ const RUNTIME_PACKAGES: &[&str] = &[
     "libssl3",
 ];
 /// Debian packages that carry V8 10.2's library and headers.
-const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
+pub(crate) const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
 
-fn has_v8(include: &Path, lib_dir: &Path) -> bool {
+pub(crate) fn has_v8(include: &Path, lib_dir: &Path) -> bool {
     include.join("v8.h").is_file()
         && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
 }
@@ -55,14 +55,14 @@ pub(crate) fn setup(root: &Path) -> Result<()> {
     } else if system_ok {
         eprintln!("xtask setup: using the system's libnode-dev (/usr/include/node)");
     } else {
-        fetch_libnode(root, &deps)?;
+        fetch_packages(root, &deps, V8_PACKAGES, "x86_64-linux-gnu")?;
     }
     ensure_runtime_packages()
 }
 
 /// An exclusive lock on `<deps>/setup.lock`, held until the file is
 /// dropped; waits for another holder (std's `File::lock`, flock(2)).
-fn setup_lock(deps: &Path) -> Result<File> {
+pub(crate) fn setup_lock(deps: &Path) -> Result<File> {
     std::fs::create_dir_all(deps)?;
     let path = deps.join("setup.lock");
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -76,19 +76,26 @@ fn setup_lock(deps: &Path) -> Result<File> {
     Ok(file)
 }
 
-fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
-    let download = root.join(".deps/download");
+/// Downloads `packages` (`name` or `name:arch`) with `apt-get download` and
+/// unpacks them into `deps`, which must then hold V8's headers and, under
+/// `usr/lib/<multiarch>`, its library.
+pub(crate) fn fetch_packages(
+    root: &Path,
+    deps: &Path,
+    packages: &[&str],
+    multiarch: &str,
+) -> Result<()> {
+    let name = deps.file_name().unwrap_or_default().to_string_lossy();
+    let download = root.join(format!(".deps/{name}.download"));
+    let _ = std::fs::remove_dir_all(&download);
     std::fs::create_dir_all(&download)?;
     eprintln!(
         "xtask setup: fetching {} with apt-get download into {}",
-        V8_PACKAGES.join(" "),
+        packages.join(" "),
         download.display()
     );
     let mut fetch = Command::new("apt-get");
-    fetch
-        .arg("download")
-        .args(V8_PACKAGES)
-        .current_dir(&download);
+    fetch.arg("download").args(packages).current_dir(&download);
     if run(&mut fetch).is_err() {
         if !is_root() {
             bail!("apt-get download failed; run `sudo apt-get update` and try again");
@@ -97,7 +104,7 @@ fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
         run(Command::new("apt-get").arg("update"))?;
         run(&mut fetch)?;
     }
-    let staging = root.join(".deps/v8.partial");
+    let staging = root.join(format!(".deps/{name}.partial"));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
     for entry in std::fs::read_dir(&download)? {
@@ -108,7 +115,7 @@ fn fetch_libnode(root: &Path, deps: &Path) -> Result<()> {
     }
     if !has_v8(
         &staging.join("usr/include/node"),
-        &staging.join("usr/lib/x86_64-linux-gnu"),
+        &staging.join("usr/lib").join(multiarch),
     ) {
         bail!("the unpacked packages hold no usr/include/node/v8.h + libnode.so");
     }

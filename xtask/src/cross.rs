@@ -1,0 +1,226 @@
+//! Wheels for other machines: the cross toolchain and another architecture's
+//! V8 packages (`cargo xtask wheel --target aarch64`), and Debian userlands
+//! (debootstrap, run under qemu-user through binfmt_misc when the
+//! architecture is not the host's) to install and test a wheel in.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::cmd::{apt_install, is_root, run};
+use crate::setup::{fetch_packages, has_v8, package_installed, setup_lock};
+use crate::setup::{RUNTIME_PACKAGES, V8_PACKAGES};
+
+/// A machine a wheel is built for.
+pub(crate) struct Target {
+    /// What `--target` takes.
+    pub name: &'static str,
+    pub rust_triple: &'static str,
+    /// dpkg's name for it (`apt-get download libnode108:arm64`).
+    pub debian_arch: &'static str,
+    /// Debian's multiarch directory (`/usr/lib/<multiarch>`).
+    pub multiarch: &'static str,
+    /// The C/C++ cross compiler's prefix (`<prefix>-gcc`, `<prefix>-g++`);
+    /// `None` on the host.
+    pub cross_prefix: Option<&'static str>,
+}
+
+pub(crate) const X86_64: Target = Target {
+    name: "x86_64",
+    rust_triple: "x86_64-unknown-linux-gnu",
+    debian_arch: "amd64",
+    multiarch: "x86_64-linux-gnu",
+    cross_prefix: None,
+};
+
+pub(crate) const AARCH64: Target = Target {
+    name: "aarch64",
+    rust_triple: "aarch64-unknown-linux-gnu",
+    debian_arch: "arm64",
+    multiarch: "aarch64-linux-gnu",
+    cross_prefix: Some("aarch64-linux-gnu"),
+};
+
+pub(crate) fn target(name: &str) -> Result<&'static Target> {
+    match name {
+        "x86_64" => Ok(&X86_64),
+        "aarch64" => Ok(&AARCH64),
+        other => bail!("unknown wheel target `{other}` (x86_64 or aarch64)"),
+    }
+}
+
+impl Target {
+    /// The environment cargo (and cc, for the shim) needs to build for this
+    /// target: its linker and C++ compiler.
+    pub(crate) fn build_env(&self) -> Vec<(String, String)> {
+        let Some(prefix) = self.cross_prefix else {
+            return Vec::new();
+        };
+        let triple_var = self.rust_triple.replace('-', "_");
+        vec![
+            (
+                format!("CARGO_TARGET_{}_LINKER", triple_var.to_uppercase()),
+                format!("{prefix}-gcc"),
+            ),
+            (format!("CXX_{triple_var}"), format!("{prefix}-g++")),
+            (format!("CC_{triple_var}"), format!("{prefix}-gcc")),
+        ]
+    }
+}
+
+/// Everything a cross build needs, installed once: the cross compiler, the
+/// Rust target, dpkg's foreign architecture and, in `.deps/v8-<name>/`,
+/// that architecture's V8 packages with the libraries a wheel bundles.
+pub(crate) fn prepare(root: &Path, target: &Target) -> Result<()> {
+    let Some(prefix) = target.cross_prefix else {
+        return Ok(());
+    };
+    let compiler_package = format!("g++-{prefix}");
+    if !package_installed(&compiler_package) {
+        apt_install(&[&compiler_package], "the shim is cross-compiled with it")?;
+    }
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup")?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line == target.rust_triple)
+    {
+        run(Command::new("rustup").args(["target", "add", target.rust_triple]))?;
+    }
+
+    let _lock = setup_lock(&root.join(".deps"))?;
+    let deps = root.join(format!(".deps/v8-{}", target.name));
+    let lib_dir = deps.join("usr/lib").join(target.multiarch);
+    // The last library unpacked: its presence means all of them are there.
+    if has_v8(&deps.join("usr/include/node"), &lib_dir) && lib_dir.join("libssl.so.3").exists() {
+        return Ok(());
+    }
+    let foreign = Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .context("running dpkg")?;
+    if !String::from_utf8_lossy(&foreign.stdout)
+        .lines()
+        .any(|arch| arch == target.debian_arch)
+    {
+        if !is_root() {
+            bail!(
+                "apt needs the {arch} architecture; run:\n  sudo dpkg --add-architecture {arch} && sudo apt-get update",
+                arch = target.debian_arch
+            );
+        }
+        run(Command::new("dpkg").args(["--add-architecture", target.debian_arch]))?;
+        run(Command::new("apt-get").arg("update"))?;
+    }
+    let packages: Vec<String> = V8_PACKAGES
+        .iter()
+        .chain(RUNTIME_PACKAGES)
+        .map(|name| format!("{name}:{}", target.debian_arch))
+        .collect();
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    fetch_packages(root, &deps, &packages, target.multiarch)
+}
+
+/// A Debian userland in `~/.cache/v8cage/rootfs/<suite>-<arch>` with
+/// Python and venv, made by debootstrap once and reused.
+pub(crate) fn userland(suite: &str, target: &Target) -> Result<PathBuf> {
+    if !is_root() {
+        bail!("testing a wheel in a Debian userland needs root (debootstrap, mount, chroot)");
+    }
+    let mut tools = vec!["debootstrap"];
+    if target.cross_prefix.is_some() {
+        tools.extend(["qemu-user-static", "binfmt-support"]);
+    }
+    let missing: Vec<&str> = tools
+        .into_iter()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing, "a wheel is tested in a Debian userland")?;
+    }
+    if target.cross_prefix.is_some() {
+        enable_binfmt(target)?;
+    }
+    let cache = crate::v8build::cache_dir()?.join("rootfs");
+    let rootfs = cache.join(format!("{suite}-{}", target.debian_arch));
+    let complete = rootfs.join(".v8cage-complete");
+    if complete.exists() {
+        return Ok(rootfs);
+    }
+    std::fs::create_dir_all(&cache)?;
+    let _ = std::fs::remove_dir_all(&rootfs);
+    run(Command::new("debootstrap")
+        .arg(format!("--arch={}", target.debian_arch))
+        .args(["--variant=minbase", "--include=python3,python3-venv", suite])
+        .arg(&rootfs)
+        .arg("http://deb.debian.org/debian"))?;
+    std::fs::write(&complete, "")?;
+    Ok(rootfs)
+}
+
+/// Makes the kernel run `target`'s executables through qemu-user: mounts
+/// binfmt_misc if needed and enables Debian's registration for it (flag F,
+/// so it works inside a chroot).
+fn enable_binfmt(target: &Target) -> Result<()> {
+    let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
+    if !binfmt.join("register").exists() {
+        run(Command::new("mount")
+            .args(["-t", "binfmt_misc", "binfmt_misc"])
+            .arg(binfmt))?;
+    }
+    let name = format!("qemu-{}", target.name);
+    if std::fs::read_to_string(binfmt.join(&name)).is_ok_and(|s| s.starts_with("enabled")) {
+        return Ok(());
+    }
+    run(Command::new("update-binfmts").args(["--enable", &name]))?;
+    if !std::fs::read_to_string(binfmt.join(&name)).is_ok_and(|s| s.starts_with("enabled")) {
+        bail!("binfmt_misc has no enabled {name} entry after update-binfmts --enable");
+    }
+    Ok(())
+}
+
+/// `/proc` and `/dev` mounted into a userland for as long as this lives.
+pub(crate) struct ChrootMounts {
+    points: Vec<PathBuf>,
+}
+
+impl ChrootMounts {
+    pub(crate) fn new(rootfs: &Path) -> Result<Self> {
+        let mut mounts = ChrootMounts { points: Vec::new() };
+        let proc = rootfs.join("proc");
+        run(Command::new("mount")
+            .args(["-t", "proc", "proc"])
+            .arg(&proc))?;
+        mounts.points.push(proc);
+        let dev = rootfs.join("dev");
+        run(Command::new("mount").args(["--bind", "/dev"]).arg(&dev))?;
+        mounts.points.push(dev);
+        Ok(mounts)
+    }
+}
+
+impl Drop for ChrootMounts {
+    fn drop(&mut self) {
+        for point in self.points.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(point).status();
+        }
+    }
+}
+
+/// A command run inside `rootfs` with a clean environment (none of the
+/// host's PIP_*, LD_*, PYTHON* settings) plus `env`.
+pub(crate) fn in_chroot(rootfs: &Path, program: &str, env: &[(&str, &str)]) -> Command {
+    // Absolute: the cleared PATH below is also where Command looks.
+    let mut cmd = Command::new("/usr/sbin/chroot");
+    cmd.arg(rootfs)
+        .arg(program)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", "/tmp")
+        .env("LANG", "C.UTF-8")
+        .envs(env.iter().copied());
+    cmd
+}
