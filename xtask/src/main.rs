@@ -70,7 +70,7 @@ enum Cmd {
     Wheel {
         /// The manylinux tag to claim. 2_35 is the lowest here: the bundled
         /// ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
-        #[arg(long, default_value = "manylinux_2_35")]
+        #[arg(long, default_value = python::MANYLINUX)]
         manylinux: String,
         /// The machine: x86_64 (this one; the wheel is smoke-tested in a
         /// fresh venv) or aarch64 (cross-built, then tested with the whole

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::cargo;
-use crate::{afl, cflite, fuzz, python, sanitize, v8build};
+use crate::{afl, cflite, cross, fuzz, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -31,6 +31,12 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         // example of AFL++ syncing two machines through a shared folder.
         stage("cflite build", || cflite::build_and_check(root))?;
         stage("afl sync", || afl::sync_check(root, "eval", 20))?;
+        // Packaging: the host wheel and the sdist built from source, and
+        // the aarch64 wheel under qemu with the whole Python suite.
+        stage("wheels", || {
+            python::wheel(root, python::MANYLINUX, &cross::X86_64)?;
+            python::wheel(root, python::MANYLINUX, &cross::AARCH64)
+        })?;
         stage("sanitizer proofs", || {
             let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
             sanitize::prove(root, &jobs, true)
