@@ -18,6 +18,7 @@ use crate::cmd::{apt_install, run};
 
 mod libcxx;
 mod ninja;
+pub mod zig;
 
 /// The source package whose `deps/v8` is V8 10.2.154.26 (the security
 /// update `~deb12u3` has no `.dsc` on the mirror; its V8 is the same).
@@ -85,7 +86,25 @@ pub struct Profile {
     /// Edits of the unpacked sources: (file, text, replacement), each text
     /// found exactly once (or already replaced).
     source_patches: &'static [(&'static str, &'static str, &'static str)],
+    pub toolchain: Toolchain,
 }
+
+/// What compiles and links a profile.
+pub enum Toolchain {
+    /// Debian's clang-19 and the system's glibc and libstdc++.
+    Clang,
+    /// zig's clang 19 for a glibc as old as this (headers and symbol
+    /// versions), zig's libc++ linked statically (see `zig.rs`).
+    Zig { glibc: &'static str },
+}
+
+/// ICU for `--with-intl=full-icu`: Debian's source of the ICU that
+/// Debian's libnode uses (72.1), built into V8 by Node's gyp files.
+const ICU_SOURCE: &str = "icu=72.1-3+deb12u1";
+const ICU_DSC: &str = "icu_72.1-3+deb12u1.dsc";
+const ICU_TARBALL: &str = "icu_72.1.orig.tar.gz";
+/// ICU's gyp targets (Node's tools/icu/icu-generic.gyp) V8 links.
+const ICU_TARGETS: &[&str] = &["icui18n", "icuuc", "icudata"];
 
 /// Node 18's gyp files add the arm64 simulator's trap handler (its
 /// `ProbeMemory` and the POSIX signal handler, which `trap-handler.h`
@@ -119,6 +138,7 @@ pub const PROFILES: &[Profile] = &[
         cxxflags: "",
         msan_libcxx: false,
         source_patches: &[],
+        toolchain: Toolchain::Clang,
     },
     Profile {
         name: "msan",
@@ -147,6 +167,7 @@ pub const PROFILES: &[Profile] = &[
         cxxflags: "-include {compat}/char_traits_uint16.h",
         msan_libcxx: true,
         source_patches: SIMULATOR_TRAP_HANDLER,
+        toolchain: Toolchain::Clang,
     },
     Profile {
         name: "release",
@@ -158,6 +179,20 @@ pub const PROFILES: &[Profile] = &[
         cxxflags: "",
         msan_libcxx: false,
         source_patches: &[],
+        toolchain: Toolchain::Clang,
+    },
+    Profile {
+        name: "manylinux",
+        what: "for manylinux_2_28 wheels: zig c++ for glibc 2.28, its libc++ linked statically, full ICU 72 built in",
+        cflags: "",
+        ldflags: "",
+        intl: "full-icu",
+        gyp_defines: "",
+        // zig's libc++ is LLVM 19's (see the msan profile).
+        cxxflags: "-include {compat}/char_traits_uint16.h",
+        msan_libcxx: false,
+        source_patches: &[],
+        toolchain: Toolchain::Zig { glibc: "2.28" },
     },
 ];
 
@@ -276,21 +311,47 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
         None
     };
     let compat = write_compat_headers(&cache)?;
-    let flags = Flags::of(profile, libcxx.as_deref(), &compat);
+    let mut flags = Flags::of(profile, libcxx.as_deref(), &compat);
+    let compilers = match profile.toolchain {
+        Toolchain::Clang => Compilers {
+            cc: CLANG.into(),
+            cxx: CLANGXX.into(),
+        },
+        Toolchain::Zig { glibc } => {
+            let zig = zig::toolchain(&cache, glibc)?;
+            let stubs = zig::empty_system_libraries(&cache)?;
+            flags.ldflags = format!("{} -L{}", flags.ldflags, stubs.display());
+            Compilers {
+                cc: zig.cc.display().to_string(),
+                cxx: zig.cxx.display().to_string(),
+            }
+        }
+    };
+    let icu_source = if profile.intl == "full-icu" {
+        apt_source(&cache, ICU_SOURCE, ICU_DSC)?;
+        Some(cache.join("sources").join(ICU_TARBALL))
+    } else {
+        None
+    };
     let dsc = apt_source(&cache, NODE_SOURCE, NODE_DSC)?;
     let tree = extract(&cache, profile, &dsc)?;
     patch_sources(&tree, profile)?;
-    configure(&tree, profile, &flags)?;
+    configure(&tree, profile, &flags, &compilers, icu_source.as_deref())?;
+    let mut targets = V8_TARGETS.to_vec();
+    if icu_source.is_some() {
+        targets.extend(ICU_TARGETS);
+    }
     ninja::ninja(
         &tree.join("out/Release"),
         jobs,
-        V8_TARGETS,
+        &targets,
         &cache.join(format!("build-{}.log", profile.name)),
     )?;
     let prefix = install(
         &tree,
         profile,
         &flags,
+        &compilers,
         libcxx.as_deref(),
         &prefix_of(&cache, profile),
     )?;
@@ -403,12 +464,24 @@ fn patch_sources(tree: &Path, profile: &Profile) -> Result<()> {
     Ok(())
 }
 
+/// The C and C++ compilers of a build, as commands.
+struct Compilers {
+    cc: String,
+    cxx: String,
+}
+
 /// Node's configure with Debian's options, only when its inputs changed:
 /// a rerun would make ninja rebuild everything.
-fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
+fn configure(
+    tree: &Path,
+    profile: &Profile,
+    flags: &Flags,
+    compilers: &Compilers,
+    icu_source: Option<&Path>,
+) -> Result<()> {
     let env: BTreeMap<&str, &str> = [
-        ("CC", CLANG),
-        ("CXX", CLANGXX),
+        ("CC", compilers.cc.as_str()),
+        ("CXX", compilers.cxx.as_str()),
         ("CFLAGS", flags.cflags.as_str()),
         ("CXXFLAGS", flags.cxxflags.as_str()),
         ("LDFLAGS", flags.ldflags.as_str()),
@@ -416,7 +489,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
     ]
     .into();
     let intl = format!("--with-intl={}", profile.intl);
-    let args = [
+    let mut args = vec![
         "configure.py",
         "--ninja",
         "--shared",
@@ -430,6 +503,10 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         "--without-npm",
         "--without-corepack",
     ];
+    let icu_arg = icu_source.map(|path| format!("--with-icu-source={}", path.display()));
+    if let Some(arg) = &icu_arg {
+        args.push(arg);
+    }
     let stamp = tree.join("v8cage-configure.txt");
     // Patches join the stamp only where there are some: the stamps of
     // builds made before patches existed stay valid.
@@ -444,7 +521,7 @@ fn configure(tree: &Path, profile: &Profile, flags: &Flags) -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("python3");
-    cmd.args(args).current_dir(tree);
+    cmd.args(&args).current_dir(tree);
     // CC_host must equal CC (unset, it does): with a separate host
     // toolchain gyp writes two rules for torque's outputs ("multiple rules
     // generate gen/torque-generated/bit-fields.h").
@@ -465,6 +542,7 @@ fn install(
     tree: &Path,
     profile: &Profile,
     flags: &Flags,
+    compilers: &Compilers,
     libcxx: Option<&Path>,
     prefix: &Path,
 ) -> Result<PathBuf> {
@@ -495,7 +573,7 @@ fn install(
         run(copy.arg(staging.join("lib")))?;
     }
     let archives = tree.join("out/Release/obj/tools/v8_gypfiles");
-    let mut link = Command::new(CLANGXX);
+    let mut link = Command::new(&compilers.cxx);
     link.args([
         "-shared",
         "-Wl,-soname,libv8.so",
@@ -511,6 +589,13 @@ fn install(
         .args(flags.ldflags.split_whitespace());
     if profile.intl == "system-icu" {
         link.args(["-licui18n", "-licuuc"]);
+    }
+    if profile.intl == "full-icu" {
+        // ICU built by Node's gyp files: the libraries and the data.
+        let icu = tree.join("out/Release/obj/tools/icu");
+        for target in ["icui18n", "icuucx", "icudata"] {
+            link.arg(icu.join(format!("lib{target}.a")));
+        }
     }
     link.args(["-pthread", "-ldl", "-lm"]);
     run(&mut link)?;
