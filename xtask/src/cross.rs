@@ -1,7 +1,8 @@
 //! Wheels for other machines: the cross toolchain and another architecture's
-//! V8 packages (`cargo xtask wheel --target aarch64`), and Debian userlands
-//! (debootstrap, run under qemu-user through binfmt_misc when the
-//! architecture is not the host's) to install and test a wheel in.
+//! V8 packages (`cargo xtask wheel --target aarch64`), Debian userlands to
+//! install and test a wheel in (debootstrap; another architecture's runs
+//! under qemu-user through binfmt_misc), and a qemu-system VM booting
+//! Debian's kernel for that architecture with such a userland as its root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +25,19 @@ pub(crate) struct Target {
     /// The C/C++ cross compiler's prefix (`<prefix>-gcc`, `<prefix>-g++`);
     /// `None` on the host.
     pub cross_prefix: Option<&'static str>,
+    /// How to boot a VM of it, for another architecture.
+    pub vm: Option<Vm>,
+}
+
+/// A qemu-system machine running Debian's kernel.
+pub(crate) struct Vm {
+    /// The Debian package with qemu's system emulator.
+    qemu_package: &'static str,
+    qemu: &'static str,
+    machine: &'static [&'static str],
+    console: &'static str,
+    /// Debian's kernel meta-package (`Depends:` names the real one).
+    kernel_package: &'static str,
 }
 
 pub(crate) const X86_64: Target = Target {
@@ -32,6 +46,7 @@ pub(crate) const X86_64: Target = Target {
     debian_arch: "amd64",
     multiarch: "x86_64-linux-gnu",
     cross_prefix: None,
+    vm: None,
 };
 
 pub(crate) const AARCH64: Target = Target {
@@ -40,6 +55,13 @@ pub(crate) const AARCH64: Target = Target {
     debian_arch: "arm64",
     multiarch: "aarch64-linux-gnu",
     cross_prefix: Some("aarch64-linux-gnu"),
+    vm: Some(Vm {
+        qemu_package: "qemu-system-arm",
+        qemu: "qemu-system-aarch64",
+        machine: &["-M", "virt", "-cpu", "max"],
+        console: "ttyAMA0",
+        kernel_package: "linux-image-arm64",
+    }),
 };
 
 pub(crate) fn target(name: &str) -> Result<&'static Target> {
@@ -211,8 +233,8 @@ impl Drop for ChrootMounts {
 }
 
 /// A command run inside `rootfs` with a clean environment (none of the
-/// host's PIP_*, LD_*, PYTHON* settings) plus `env`.
-pub(crate) fn in_chroot(rootfs: &Path, program: &str, env: &[(&str, &str)]) -> Command {
+/// host's PIP_*, LD_*, PYTHON* settings).
+pub(crate) fn in_chroot(rootfs: &Path, program: &str) -> Command {
     // Absolute: the cleared PATH below is also where Command looks.
     let mut cmd = Command::new("/usr/sbin/chroot");
     cmd.arg(rootfs)
@@ -220,7 +242,159 @@ pub(crate) fn in_chroot(rootfs: &Path, program: &str, env: &[(&str, &str)]) -> C
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", "/tmp")
-        .env("LANG", "C.UTF-8")
-        .envs(env.iter().copied());
+        .env("LANG", "C.UTF-8");
     cmd
+}
+
+/// The line the VM's init prints last, with each command's exit status.
+const VM_RESULT: &str = "v8cage-vm-result:";
+
+/// Boots `target`'s VM with `rootfs` as its whole root file system (an
+/// initramfs: no disk image, no kernel modules needed), runs `commands`
+/// (shell lines; each must succeed) as its init, and powers it off. The
+/// console goes to `log` and stderr.
+pub(crate) fn run_in_vm(
+    target: &Target,
+    rootfs: &Path,
+    commands: &[String],
+    log: &Path,
+) -> Result<()> {
+    let vm = target.vm.as_ref().context("no VM for this target")?;
+    if !package_installed(vm.qemu_package) {
+        apt_install(&[vm.qemu_package], "the wheel's tests boot a VM")?;
+    }
+    let kernel = kernel(target, vm)?;
+    let mut init = String::from(
+        "#!/bin/sh\n# PID 1 of v8cage's test VM (cargo xtask wheel): run, report, power off.\n\
+         mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n\
+         mkdir -p /dev/shm /dev/pts; mount -t tmpfs shm /dev/shm; mount -t tmpfs tmp /tmp\n\
+         status=\"\"\n",
+    );
+    for command in commands {
+        init.push_str(&format!("{command}; status=\"$status $?\"\n"));
+    }
+    init.push_str(&format!(
+        "echo \"{VM_RESULT}$status\"\necho o > /proc/sysrq-trigger\nsleep 60\n"
+    ));
+    let init_path = rootfs.join("v8cage-init");
+    std::fs::write(&init_path, init)?;
+    run(Command::new("chmod").arg("+x").arg(&init_path))?;
+    let initramfs = rootfs.with_extension("cpio");
+    run(Command::new("sh").current_dir(rootfs).args([
+        "-c",
+        &format!("find . | cpio -o -H newc --quiet > {}", initramfs.display()),
+    ]))?;
+    let console = std::fs::File::create(log)?;
+    let mut qemu = Command::new("timeout");
+    // Generous: the suite takes about 3 minutes emulated on 2 cores.
+    qemu.args(["2400", vm.qemu])
+        .args(vm.machine)
+        .args([
+            "-smp",
+            "2",
+            "-m",
+            "4096",
+            "-nographic",
+            "-no-reboot",
+            "-nic",
+            "none",
+        ])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initramfs)
+        .arg("-append")
+        .arg(format!(
+            "console={} rdinit=/v8cage-init panic=-1 quiet",
+            vm.console
+        ))
+        .stdin(std::process::Stdio::null())
+        .stdout(console.try_clone()?)
+        .stderr(console);
+    eprintln!("xtask: running {qemu:?} (console: {})", log.display());
+    let status = qemu.status().context("starting qemu")?;
+    let _ = std::fs::remove_file(&initramfs);
+    let text = std::fs::read_to_string(log)?;
+    eprintln!("{text}");
+    let Some(result) = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(VM_RESULT))
+    else {
+        bail!(
+            "the VM ended ({status}) without its result line; console in {}",
+            log.display()
+        );
+    };
+    let statuses: Vec<&str> = result.split_whitespace().collect();
+    if statuses.len() != commands.len() || statuses.iter().any(|s| *s != "0") {
+        bail!(
+            "in the VM, {commands:?} exited with {statuses:?}; console in {}",
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+/// `vmlinuz` of Debian's current kernel for `target`, cached in
+/// `~/.cache/v8cage/rootfs/kernel-<arch>/`.
+fn kernel(target: &Target, vm: &Vm) -> Result<PathBuf> {
+    let dir = crate::v8build::cache_dir()?
+        .join("rootfs")
+        .join(format!("kernel-{}", target.debian_arch));
+    let vmlinuz = dir.join("vmlinuz");
+    if vmlinuz.is_file() {
+        return Ok(vmlinuz);
+    }
+    let download = dir.join("download");
+    let _ = std::fs::remove_dir_all(&download);
+    std::fs::create_dir_all(&download)?;
+    let arch = target.debian_arch;
+    run(Command::new("apt-get")
+        .args(["download", &format!("{}:{arch}", vm.kernel_package)])
+        .current_dir(&download))?;
+    let meta = only_deb(&download)?;
+    let depends = Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&meta)
+        .arg("Depends")
+        .output()?;
+    let depends = String::from_utf8_lossy(&depends.stdout).to_string();
+    let image = depends
+        .split(',')
+        .map(|d| d.trim().split(' ').next().unwrap_or(""))
+        .find(|name| name.starts_with("linux-image-"))
+        .with_context(|| format!("{} depends on no linux-image: {depends}", vm.kernel_package))?
+        .to_string();
+    std::fs::remove_file(&meta)?;
+    run(Command::new("apt-get")
+        .args(["download", &format!("{image}:{arch}")])
+        .current_dir(&download))?;
+    let unpacked = download.join("unpacked");
+    run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(only_deb(&download)?)
+        .arg(&unpacked))?;
+    let boot = unpacked.join("boot");
+    let found = std::fs::read_dir(&boot)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .with_context(|| format!("{image} has no boot/vmlinuz-*"))?;
+    std::fs::copy(&found, &vmlinuz)?;
+    std::fs::write(dir.join("version"), format!("{image}\n"))?;
+    std::fs::remove_dir_all(&download)?;
+    Ok(vmlinuz)
+}
+
+fn only_deb(dir: &Path) -> Result<PathBuf> {
+    let debs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    match debs.as_slice() {
+        [deb] => Ok(deb.clone()),
+        _ => bail!("expected one .deb in {}, found {debs:?}", dir.display()),
+    }
 }

@@ -68,8 +68,10 @@ enum Cmd {
     /// Build the Python sdist and a manylinux wheel with V8 bundled, install
     /// the wheel into a fresh venv and smoke-test it; prints tag and size.
     Wheel {
-        /// The manylinux tag to claim. 2_35 is the lowest here: the bundled
-        /// ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
+        /// The manylinux tag to claim. Down to 2_35 the wheel bundles
+        /// Debian 12's V8 (its ICU needs GLIBCXX_3.4.30); down to 2_28 our
+        /// own V8 built for glibc 2.28 (`cargo xtask v8 build manylinux`),
+        /// and the wheel is also tested in a Debian 11 userland (root).
         #[arg(long, default_value = python::MANYLINUX)]
         manylinux: String,
         /// The machine: x86_64 (this one; the wheel is smoke-tested in a
