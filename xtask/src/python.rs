@@ -176,7 +176,9 @@ with v8cage.Context(timeout=1) as ctx:
 # No tight timeout: under emulation the fatal error takes its time to come.
 with v8cage.Context(isolation="process", timeout=300) as caged:
     assert caged.eval("6 * 7") == 42
-    assert caged.isolation_report()["seccomp"]
+    report = caged.isolation_report()
+    print("isolation report:", report)
+    assert report["seccomp"] and report["no_new_privs"] and report["file_limits"]
     try:
         caged.eval("'x'.repeat(2**29 - 24).split('')")
         raise SystemExit("no crash")
