@@ -21,7 +21,7 @@ int Evaluate(v8cage_isolate* iso, v8cage_output* out, F&& body) noexcept {
         if ((iso->limits.options & V8CAGE_OPTION_EVENT_LOOP) != 0 && !RunDueWork(s)) {
           return Finish(s.StatusForStop(), iso, out);
         }
-        return body(s, tc);
+        return std::forward<F>(body)(s, tc);
       },
       [&] { return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out); });
 }

@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "v8cage_shim.h"
@@ -30,15 +31,15 @@ constexpr size_t kMaxRetainedHandles = 1 << 16;
 constexpr size_t kMaxTimers = 1 << 16;
 
 // Longest error text (name, message, stack) copied out of V8.
-constexpr size_t kMaxErrorText = 64 * 1024;
+constexpr size_t kMaxErrorText = size_t{64} * 1024;
 // Stack kept free below V8's JS stack limit for V8's own C++ frames (error
 // creation, GC) and for our converters; conversions stop before reaching it.
-constexpr uintptr_t kStackHeadroom = 64 * 1024;
-constexpr uintptr_t kConverterStackReserve = 16 * 1024;
+constexpr uintptr_t kStackHeadroom = uintptr_t{64} * 1024;
+constexpr uintptr_t kConverterStackReserve = uintptr_t{16} * 1024;
 // Array elements read per HandleScope while converting.
 constexpr uint32_t kHandlesPerScope = 256;
 // V8's own default JS stack budget (--stack-size, ~1 MB); never allow more.
-constexpr uintptr_t kMaxJsStack = 984 * 1024;
+constexpr uintptr_t kMaxJsStack = uintptr_t{984} * 1024;
 // Room granted past the heap limit once it is hit, so the allocation in
 // flight succeeds while termination unwinds the script. V8 aborts the process
 // if that allocation still does not fit, and its largest single object (a
@@ -196,10 +197,10 @@ namespace v8cage_shim {
 template <typename F, typename G>
 auto Guarded(F&& body, G&& fallback) noexcept -> decltype(body()) {
   try {
-    return body();
+    return std::forward<F>(body)();
   } catch (...) {
     try {
-      return fallback();
+      return std::forward<G>(fallback)();
     } catch (...) {
       return decltype(body()){};
     }
@@ -211,7 +212,7 @@ template <typename F>
 void GuardedVoid(F&& body) noexcept {
   Guarded(
       [&]() -> int {
-        body();
+        std::forward<F>(body)();
         return 0;
       },
       [] { return 0; });
@@ -244,6 +245,8 @@ class Session {
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+  Session(Session&&) = delete;
+  Session& operator=(Session&&) = delete;
 
   // Promise jobs still queued when an evaluation ends must not run later,
   // charged to the next evaluation (session.cc says how they are dropped).
@@ -254,6 +257,8 @@ class Session {
   void NoteNoJobsPending() { no_jobs_pending_ = true; }
 
   v8::Isolate* isolate() const { return self_->isolate; }
+  // The constructor emplaces scopes_ and only the destructor resets it.
+  // NOLINTNEXTLINE(bugprone-unchecked-optional-access)
   v8::Local<v8::Context> context() const { return scopes_->context; }
   v8cage_isolate* self() const { return self_; }
   uintptr_t converter_floor() const { return converter_floor_; }

@@ -68,10 +68,9 @@ NumberRunStatus ReadNumberRun(Session& s, v8::Local<v8::Array> array, uint32_t s
   if (!self->number_copier.Get(isolate)->Call(ctx, v8::Undefined(isolate), 5, args).ToLocal(&stopped)) {
     return kNumberRunFailed;
   }
-  uint32_t stop = 0;
-  if (!stopped->IsUint32() || (stop = stopped.As<v8::Uint32>()->Value()) < start || stop > end) {
-    return kNumberRunUnavailable;
-  }
+  if (!stopped->IsUint32()) return kNumberRunUnavailable;
+  uint32_t stop = stopped.As<v8::Uint32>()->Value();
+  if (stop < start || stop > end) return kNumberRunUnavailable;
   run->stop = stop;
   run->numbers = static_cast<const double*>(self->number_copier_data->Data());
   if (stop < end) {

@@ -57,16 +57,19 @@ void CloseStopWindowLocked(v8cage_isolate* self) {
   CancelTermination(self);
 }
 
-Session::Session(v8cage_isolate* self) : self_(self), locker_(self->isolate), isolate_scope_(self->isolate) {
+// Converters recurse in C++ and may use the whole thread stack, not only
+// V8's JS budget; V8 calls they make still check V8's own limit.
+Session::Session(v8cage_isolate* self)
+    : self_(self),
+      locker_(self->isolate),
+      isolate_scope_(self->isolate),
+      converter_floor_(ThreadStackLow() + kStackHeadroom + kConverterStackReserve),
+      outer_(self->session) {
   scopes_.emplace(self->isolate, self->context);
-  outer_ = self->session;
   self->session = this;
   uintptr_t here = CurrentStackPosition();
   uintptr_t limit = std::max(ThreadStackLow() + kStackHeadroom, here - std::min(here, kMaxJsStack));
   self->isolate->SetStackLimit(limit);
-  // Converters recurse in C++ and may use the whole thread stack, not only
-  // V8's JS budget; V8 calls they make still check V8's own limit.
-  converter_floor_ = ThreadStackLow() + kStackHeadroom + kConverterStackReserve;
   self_->out.clear();
   if (self_->out.capacity() > (4u << 20)) std::vector<uint8_t>().swap(self_->out);
   // A thread other than the last one may have restored a state of its own

@@ -10,7 +10,7 @@
 namespace v8cage_wire {
 
 enum Tag : uint8_t {
-#define V8CAGE_WIRE_TAG(name, value) k##name = value,
+#define V8CAGE_WIRE_TAG(name, value) k##name = (value),
 #define V8CAGE_WIRE_CONST(name, value)
 #include "wire.def"
 #undef V8CAGE_WIRE_TAG
