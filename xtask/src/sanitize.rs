@@ -29,6 +29,14 @@ pub const JOBS: &[(&str, &[&str])] = &[
         ],
     ),
     ("msan", &["use-of-uninitialized-value"]),
+    (
+        "analyze",
+        &[
+            "clang-analyzer-cplusplus.NewDeleteLeaks",
+            "clang-analyzer-core.NullDereference",
+            "clang-analyzer-core.UndefinedBinaryOperatorResult",
+        ],
+    ),
 ];
 
 /// msan.sh exits with this when its prerequisites (an MSan-built V8) are absent.
