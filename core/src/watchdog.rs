@@ -284,3 +284,96 @@ impl Deadlines {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The bookkeeping alone, with targets that count: pure Rust, so the
+    //! Miri job (sanitizer-builds/miri.sh) runs these too. Deadlines that
+    //! must not fire are an hour away; those that must are waited for.
+    use super::*;
+    use std::sync::mpsc;
+
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    /// Counts its expirations and reports each on a channel.
+    struct Counter {
+        expired: Mutex<u32>,
+        tell: Mutex<mpsc::Sender<()>>,
+    }
+
+    fn counter() -> (Arc<Counter>, mpsc::Receiver<()>) {
+        let (tell, told) = mpsc::channel();
+        let counter = Counter {
+            expired: Mutex::new(0),
+            tell: Mutex::new(tell),
+        };
+        (Arc::new(counter), told)
+    }
+
+    impl OnDeadline for Counter {
+        fn expire(&self) {
+            *self.expired.lock().unwrap() += 1;
+            let _ = self.tell.lock().unwrap().send(());
+        }
+    }
+
+    fn expired(counter: &Counter) -> u32 {
+        *counter.expired.lock().unwrap()
+    }
+
+    #[test]
+    fn a_passed_one_shot_deadline_expires_its_target_once() {
+        let (target, told) = counter();
+        let armed = arm(target.clone(), Duration::from_millis(1));
+        told.recv().unwrap();
+        drop(armed);
+        assert_eq!(expired(&target), 1);
+    }
+
+    #[test]
+    fn a_dropped_one_shot_deadline_leaves_the_map() {
+        let (target, _told) = counter();
+        let armed = arm(target.clone(), NEVER);
+        let key = armed.key;
+        assert!(watchdog().lock().by_time.contains_key(&key));
+        drop(armed);
+        assert!(!watchdog().lock().by_time.contains_key(&key));
+        assert_eq!(expired(&target), 0);
+    }
+
+    #[test]
+    fn a_later_deadline_reuses_the_timer_look_and_an_earlier_one_gets_its_own() {
+        let (target, told) = counter();
+        let timer = Timer::new(target.clone());
+        let first_look = {
+            let _armed = timer.arm(NEVER);
+            // A statement of its own: the lock must end before the guard drops.
+            let look_at = timer.0.lock().look_at;
+            look_at.expect("the first arming puts a look in the map")
+        };
+        // Disarmed: the look stays where it was; a later deadline keeps it.
+        {
+            let _armed = timer.arm(NEVER * 2);
+            assert_eq!(timer.0.lock().look_at, Some(first_look));
+        }
+        assert_eq!(timer.0.lock().deadline, None);
+        // An earlier deadline cannot wait for that look: it gets its own.
+        let armed = timer.arm(Duration::from_millis(1));
+        told.recv().unwrap();
+        drop(armed);
+        assert_eq!(expired(&target), 1);
+        assert_eq!(timer.0.lock().deadline, None);
+    }
+
+    #[test]
+    fn a_dropped_timer_is_skipped_not_kept_alive() {
+        let (target, _told) = counter();
+        let timer = Timer::new(target.clone());
+        drop(timer.arm(NEVER));
+        let slot = Arc::downgrade(&timer.0);
+        drop(timer);
+        // The map's look is weak: nothing else holds the slot or its target.
+        assert!(slot.upgrade().is_none());
+        assert_eq!(Arc::strong_count(&target), 1);
+    }
+}
