@@ -140,6 +140,7 @@ report_kinds() {
         -e 's/^==[0-9]+== .*are (definitely lost) in loss record.*/\1/p' \
         -e 's/^==[0-9]+== (Mismatched free).*/\1/p' \
         -e 's/^[^ ]+:[0-9]+:[0-9]+: (warning|error): .* \[([a-z]+-[A-Za-z0-9.,-]+)\]$/\2/p' \
+        -e 's/.*error: (Undefined Behavior|memory leaked): .*/\1/p' \
         "$LOG"
 }
 

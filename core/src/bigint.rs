@@ -169,6 +169,9 @@ impl From<u128> for BigInt {
 mod tests {
     use super::*;
 
+    // A 315,653-digit decimal conversion, inside num-bigint: unfinished after
+    // minutes under Miri here; it checks a constant, not memory handling.
+    #[cfg(not(miri))]
     #[test]
     fn max_digits_is_the_decimal_length_of_the_largest_bigint() {
         let largest = (BigUint::from(1u8) << MAX_BIGINT_BITS) - 1u8;

@@ -125,12 +125,12 @@ extern "C" {
     pub fn v8cage_heap_stats_get(iso: *mut RawIsolate, out: *mut RawHeapStats);
     pub fn v8cage_low_memory_notification(iso: *mut RawIsolate);
     pub fn v8cage_pin_thread(iso: *mut RawIsolate, pin: c_int) -> c_int;
-    #[cfg(test)]
+    #[cfg(all(test, not(miri)))]
     pub fn v8cage_wire_entries(count: *mut usize) -> *const WireEntry;
 }
 
 /// `v8cage_wire_entry` (wire.h): one tag or constant the shim compiled.
-#[cfg(test)]
+#[cfg(all(test, not(miri)))]
 #[repr(C)]
 pub struct WireEntry {
     pub name: *const c_char,

@@ -37,6 +37,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
             "clang-analyzer-core.UndefinedBinaryOperatorResult",
         ],
     ),
+    ("miri", &["Undefined Behavior"]),
 ];
 
 /// msan.sh exits with this when its prerequisites (an MSan-built V8) are absent.

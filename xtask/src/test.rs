@@ -11,7 +11,9 @@ use crate::{afl, cflite, cross, fuzz, python, sanitize, v8build};
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
 /// `cargo xtask sanitize-prove valgrind`, and the GitHub workflow).
-const TEST_SANITIZER_JOBS: &[&str] = &["asan", "ubsan", "tsan", "valgrind", "msan", "analyze"];
+const TEST_SANITIZER_JOBS: &[&str] = &[
+    "asan", "ubsan", "tsan", "valgrind", "msan", "analyze", "miri",
+];
 
 /// `setup` has run. `full` adds the long proofs.
 pub(crate) fn all(root: &Path, full: bool) -> Result<()> {

@@ -104,3 +104,26 @@ pub unsafe fn uninit_into_v8() -> i32 {
     // shim's isolate is its own and disposed before returning.
     unsafe { ffi::v8cage_planted_uninit_into_v8(64) }
 }
+
+/// Reads one element past a slice through a raw pointer, in Rust alone (the
+/// Miri job: "Undefined Behavior: ... out-of-bounds"). No sanitizer job runs
+/// it: their bugs are in the shim.
+///
+/// # Safety
+/// Never safe: an out-of-bounds read on purpose.
+pub unsafe fn rust_out_of_bounds_read(values: &[u32]) -> u32 {
+    // SAFETY: none — the caller opted into a planted out-of-bounds read.
+    unsafe { *values.as_ptr().add(values.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The Miri job's planted bug (sanitizer-builds/miri.sh --planted).
+    #[test]
+    fn planted_rust_out_of_bounds_read() {
+        let values = vec![1u32, 2, 3];
+        // SAFETY: none — planted undefined behaviour, for Miri to report.
+        let past_the_end = unsafe { super::rust_out_of_bounds_read(&values) };
+        std::hint::black_box(past_the_end);
+    }
+}
