@@ -103,8 +103,8 @@ enum Cmd {
     /// each class, on the planted bugs. Default: every job.
     SanitizeProve {
         jobs: Vec<String>,
-        /// valgrind's clean run covers only the input, threads and timeout
-        /// tests (as in `cargo xtask test`).
+        /// valgrind's and msan's clean runs cover only the input, threads
+        /// and timeout tests (as in `cargo xtask test --full`).
         #[arg(long)]
         quick: bool,
     },

@@ -100,6 +100,9 @@ fn run_captured(root: &Path, job: &str, planted: bool, quick: bool) -> Result<Ru
     if quick && job == "valgrind" && std::env::var_os("V8CAGE_VALGRIND_TESTS").is_none() {
         cmd.env("V8CAGE_VALGRIND_TESTS", QUICK_VALGRIND_TESTS);
     }
+    if quick && job == "msan" && std::env::var_os("V8CAGE_MSAN_TESTS").is_none() {
+        cmd.env("V8CAGE_MSAN_TESTS", QUICK_MSAN_TESTS);
+    }
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     eprintln!("xtask: running {cmd:?}");
     let started = Instant::now();
@@ -121,6 +124,11 @@ fn run_captured(root: &Path, job: &str, planted: bool, quick: bool) -> Result<Ru
 /// The core test binaries the quick valgrind run checks (about 1.5 minutes
 /// instead of 10): the threading, timeout and input tests.
 const QUICK_VALGRIND_TESTS: &str = "input threads timeout";
+
+/// The core test binaries the quick msan run checks: the same three. The
+/// whole set runs for an hour or more (V8's JIT code on its arm64 simulator,
+/// instrumented); `cargo xtask sanitize-prove msan` and the workflow run it.
+const QUICK_MSAN_TESTS: &str = "input threads timeout";
 
 /// For each job: without planted bugs it must pass (exit 0); with them it
 /// must fail (exit 1) and name every class it is there to catch. msan may
