@@ -300,14 +300,14 @@ pub fn wheel(root: &Path, manylinux: &str, target: &Target) -> Result<()> {
     if target.cross_prefix.is_some() {
         test_in_userland(root, wheel, &BOOKWORM, target)?;
     } else if own_v8.is_some() {
-        smoke_test_in_fresh_venv(wheel)?;
+        smoke_test_in_fresh_venv(wheel, None)?;
         test_in_userland(root, wheel, &BULLSEYE, target)?;
     } else {
-        smoke_test_in_fresh_venv(wheel)?;
+        smoke_test_in_fresh_venv(wheel, None)?;
         let [sdist] = sdists.as_slice() else {
             bail!("expected one sdist in {}, found {sdists:?}", out.display());
         };
-        build_sdist_in_fresh_venv(root, sdist)?;
+        smoke_test_in_fresh_venv(sdist, Some(root))?;
     }
 
     let size = std::fs::metadata(wheel)?.len();
@@ -399,35 +399,15 @@ fn own_v8_for(manylinux: &str, target: &Target) -> Result<Option<OwnV8>> {
     Ok(Some(OwnV8 { prefix, zig }))
 }
 
-/// A fresh venv far from the repository, nothing but the wheel in it, and
-/// the smoke test.
-fn smoke_test_in_fresh_venv(wheel: &Path) -> Result<()> {
-    let scratch = std::env::temp_dir().join(format!("v8cage-wheel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
-    let test_venv = scratch.join("venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&test_venv))?;
-    let python = test_venv.join("bin/python");
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--no-deps"])
-        .arg(wheel)
-        .current_dir(&scratch))?;
-    run(Command::new(&python)
-        .args(["-c", WHEEL_SMOKE_TEST, "bundled"])
-        .current_dir(&scratch)
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("PYTHONPATH"))?;
-    std::fs::remove_dir_all(&scratch)?;
-    Ok(())
-}
-
-/// pip builds the sdist from source in a fresh venv (cargo, the shim, the
-/// extension), finding V8 the documented way; the smoke test then runs.
-/// `.deps/v8/` is not in the sdist, so the V8 `cargo xtask setup` fetched
-/// is handed over as `V8CAGE_V8_DIR` (a set one, or the system's
-/// libnode-dev, is found as it is).
-fn build_sdist_in_fresh_venv(root: &Path, sdist: &Path) -> Result<()> {
-    let scratch = std::env::temp_dir().join(format!("v8cage-sdist-{}", std::process::id()));
+/// pip installs `package` into a fresh venv far from the repository, and
+/// the smoke test runs there. A wheel brings its V8; the sdist (`sdist_of`
+/// names the workspace) is built from source by pip (cargo, the shim, the
+/// extension), finding V8 the documented way: `.deps/v8/` is not in the
+/// sdist, so the V8 `cargo xtask setup` fetched is handed over as
+/// `V8CAGE_V8_DIR` (a set one, or the system's libnode-dev, is found as is).
+fn smoke_test_in_fresh_venv(package: &Path, sdist_of: Option<&Path>) -> Result<()> {
+    let kind = if sdist_of.is_some() { "sdist" } else { "wheel" };
+    let scratch = std::env::temp_dir().join(format!("v8cage-{kind}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let test_venv = scratch.join("venv");
@@ -436,16 +416,24 @@ fn build_sdist_in_fresh_venv(root: &Path, sdist: &Path) -> Result<()> {
     let mut install = Command::new(&python);
     install
         .args(["-m", "pip", "install", "--quiet", "--no-deps"])
-        .arg(sdist)
+        .arg(package)
         .current_dir(&scratch)
         .env_remove("RUSTUP_TOOLCHAIN");
-    let fetched = root.join(".deps/v8/usr");
-    if std::env::var_os("V8CAGE_V8_DIR").is_none() && fetched.join("include/node/v8.h").is_file() {
-        install.env("V8CAGE_V8_DIR", &fetched);
+    if let Some(root) = sdist_of {
+        let fetched = root.join(".deps/v8/usr");
+        if std::env::var_os("V8CAGE_V8_DIR").is_none()
+            && fetched.join("include/node/v8.h").is_file()
+        {
+            install.env("V8CAGE_V8_DIR", &fetched);
+        }
     }
     run(&mut install)?;
-    run(Command::new(&python)
-        .args(["-c", WHEEL_SMOKE_TEST])
+    let mut smoke = Command::new(&python);
+    smoke.args(["-c", WHEEL_SMOKE_TEST]);
+    if sdist_of.is_none() {
+        smoke.arg("bundled");
+    }
+    run(smoke
         .current_dir(&scratch)
         .env_remove("LD_LIBRARY_PATH")
         .env_remove("PYTHONPATH"))?;
