@@ -112,10 +112,35 @@ pub(crate) fn one_malloc_arena() {
 }
 
 /// Closes every descriptor from `first` on (the channel was moved below it).
+/// The system call, not glibc's `close_range` wrapper: that needs glibc
+/// 2.34, and the manylinux_2_28 wheel loads on 2.28 (the wrapper left an
+/// undefined symbol there). Kernels before 5.9 (RHEL 8's 4.18, a
+/// manylinux_2_28 system) lack the call: then each descriptor that
+/// `/proc/self/fd` lists is closed.
 pub(crate) fn close_fds_from(first: u32) -> bool {
     // SAFETY: closes only descriptors this process owns and no Rust object
     // refers to: the worker's own sockets sit below `first`.
-    unsafe { libc::close_range(first, u32::MAX, 0) == 0 }
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) == 0 };
+    closed || close_listed_fds_from(first)
+}
+
+/// `close_fds_from` without `close_range`: each descriptor from `first` on
+/// that `/proc/self/fd` lists.
+fn close_listed_fds_from(first: u32) -> bool {
+    let Ok(listing) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    // Collected first: the listing holds a descriptor of its own while open.
+    let open: Vec<i32> = listing
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &i32| fd as u32 >= first)
+        .collect();
+    for fd in open {
+        // SAFETY: as in `close_fds_from`; the listing's own descriptor is
+        // closed already (EBADF, ignored).
+        unsafe { libc::close(fd) };
+    }
+    true
 }
 
 /// Virtual memory of this process now, from `/proc/self/status` (`VmSize`).
@@ -292,4 +317,52 @@ pub(crate) fn install_seccomp() -> Result<(), String> {
         seccompiler::apply_filter_all_threads(&program).map_err(|e| format!("seccomp: {e}"))?;
     }
     Ok(())
+}
+
+// Descriptors 900 and up: no other test of this binary opens that many.
+#[cfg(all(test, not(miri)))]
+mod tests {
+    use super::*;
+
+    fn is_open(fd: i32) -> bool {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    /// A pipe, its ends also duplicated onto `high` and `high + 1`.
+    fn pipe_with_copies_at(high: i32) -> [i32; 2] {
+        assert!(!is_open(high) && !is_open(high + 1));
+        let mut ends = [0; 2];
+        // SAFETY: pipe writes two descriptors into `ends`; dup2 targets
+        // descriptors checked unused above.
+        unsafe {
+            assert_eq!(libc::pipe(ends.as_mut_ptr()), 0);
+            assert_eq!(libc::dup2(ends[0], high), high);
+            assert_eq!(libc::dup2(ends[1], high + 1), high + 1);
+        }
+        ends
+    }
+
+    fn check_closes_from(close: fn(u32) -> bool, high: i32) {
+        let low = pipe_with_copies_at(high);
+        assert!(close(high as u32));
+        assert!(!is_open(high) && !is_open(high + 1));
+        assert!(
+            is_open(low[0]) && is_open(low[1]),
+            "below `first` stays open"
+        );
+        // SAFETY: the pipe's own ends, owned by this test.
+        unsafe {
+            libc::close(low[0]);
+            libc::close(low[1]);
+        }
+    }
+
+    // One test: each closes everything from its `first` on.
+    #[test]
+    fn close_fds_from_and_its_fallback_close_from_first_on_and_nothing_below() {
+        check_closes_from(close_fds_from, 900);
+        // What kernels before 5.9 get.
+        check_closes_from(close_listed_fds_from, 900);
+    }
 }
