@@ -64,11 +64,20 @@ pub fn toolchain(cache: &Path, glibc: &str) -> Result<ZigToolchain> {
         // zig 0.14 rejects a glibc-versioned target for input from stdin
         // (configure's `cc -dM -E -` probe of the architecture); the
         // compiler's predefined macros are the same without the version.
+        // cc-rs names its Rust triple as a clang target (`--target=x86_64-
+        // unknown-linux-gnu`), which zig cannot parse: ours is the target.
         let script = format!(
             "#!/bin/sh\n# zig {mode} for {target} (cargo xtask v8 build, wheels)\n\
              export ZIG_GLOBAL_CACHE_DIR={cache} ZIG_LOCAL_CACHE_DIR={cache}\n\
              target={target}\n\
-             for arg in \"$@\"; do [ \"$arg\" = - ] && target=x86_64-linux-gnu; done\n\
+             for arg do\n\
+             \x20 shift\n\
+             \x20 case \"$arg\" in\n\
+             \x20   --target=*) ;;\n\
+             \x20   -) target=x86_64-linux-gnu; set -- \"$@\" \"$arg\" ;;\n\
+             \x20   *) set -- \"$@\" \"$arg\" ;;\n\
+             \x20 esac\n\
+             done\n\
              exec {zig} {mode} -target $target -fno-sanitize=all \"$@\"\n",
             cache = zig_cache.display(),
             zig = zig.display(),
