@@ -186,12 +186,13 @@ with v8cage.Context(isolation="process", timeout=300) as caged:
         pass
 with v8cage.MiniRacer(isolation="process") as mr:
     assert mr.eval("[1, 2].length") == 2
-libnode = [line.split()[-1] for line in open("/proc/self/maps") if "libnode" in line]
-assert libnode, "libnode is not loaded"
+# Debian's libnode, or our own V8 build's libv8 (manylinux_2_28).
+v8_library = [line.split()[-1] for line in open("/proc/self/maps") if "libnode" in line or "libv8" in line]
+assert v8_library, "no V8 library is loaded"
 # A wheel brings its own V8; a build from the sdist links the one it found.
 if sys.argv[1:] == ["bundled"]:
-    assert all(path.startswith(sys.prefix) for path in libnode), f"V8 loaded from outside the venv: {libnode[0]}"
-print("smoke test passed; V8", v8cage.v8_version(), "from", libnode[0])
+    assert all(path.startswith(sys.prefix) for path in v8_library), f"V8 loaded from outside the venv: {v8_library[0]}"
+print("smoke test passed; V8", v8cage.v8_version(), "from", v8_library[0])
 "#;
 
 /// Deletes the extension cargo linked in `profile_dir` (and its copy in
@@ -297,6 +298,12 @@ pub fn wheel(root: &Path, manylinux: &str, target: &Target) -> Result<()> {
 
     // An independent judge of the tag maturin gave it.
     run(Command::new(bin.join("auditwheel")).arg("show").arg(wheel))?;
+    if let Some(own_v8) = &own_v8 {
+        let extension = target_dir
+            .join(target.rust_triple)
+            .join("release/lib_v8cage.so");
+        own_v8.check_imports(&extension)?;
+    }
     if target.cross_prefix.is_some() {
         test_in_userland(root, wheel, &BOOKWORM, target)?;
     } else if own_v8.is_some() {
@@ -341,6 +348,8 @@ const DEBIAN_V8_GLIBC: u32 = 35;
 struct OwnV8 {
     prefix: PathBuf,
     zig: v8build::zig::ZigToolchain,
+    /// The glibc all three are built for (`2.28`).
+    glibc: &'static str,
 }
 
 impl OwnV8 {
@@ -357,6 +366,67 @@ impl OwnV8 {
             (format!("CARGO_TARGET_{}_LINKER", triple.to_uppercase()), cc),
         ]
     }
+}
+
+impl OwnV8 {
+    /// zig links against glibc 2.28's symbol lists and leaves a function
+    /// that glibc only has later undefined and unversioned (no linker
+    /// error in a shared library; auditwheel judges versions only): the
+    /// extension then fails to load on 2.28 (`close_range` did, on Debian
+    /// 11). So every import of the extension must carry a glibc version or
+    /// be Python's or V8's, and V8's must all carry one.
+    fn check_imports(&self, extension: &Path) -> Result<()> {
+        let libv8 = self.prefix.join("lib/libv8.so");
+        let from_v8 = dynamic_symbols(&libv8, "--defined-only")?;
+        let mut unresolved: Vec<String> = unversioned_imports(extension)?
+            .into_iter()
+            .filter(|name| !name.starts_with("Py") && !name.starts_with("_Py"))
+            .filter(|name| !from_v8.contains(name))
+            .collect();
+        unresolved.extend(unversioned_imports(&libv8)?);
+        if !unresolved.is_empty() {
+            bail!(
+                "imports no glibc {} provides (too new for this manylinux tag?): {}",
+                self.glibc,
+                unresolved.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The names `nm -D <filter>` lists for `library`, as `name` or
+/// `name@VERSION`.
+fn dynamic_symbols(library: &Path, filter: &str) -> Result<std::collections::HashSet<String>> {
+    let out = Command::new("nm")
+        .args(["-D", filter])
+        .arg(library)
+        .output()
+        .context("running nm (binutils)")?;
+    if !out.status.success() {
+        bail!("nm -D {filter} {} failed", library.display());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // Weak imports ("w") may stay unresolved by design.
+            match fields.as_slice() {
+                [_, kind, name] | [kind, name] if *kind != "w" => Some(name.to_string()),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+/// `library`'s strong imports that name no symbol version.
+fn unversioned_imports(library: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = dynamic_symbols(library, "--undefined-only")?
+        .into_iter()
+        .filter(|name| !name.contains('@'))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// `manylinux_2_<N>` -> N.
@@ -396,7 +466,11 @@ fn own_v8_for(manylinux: &str, target: &Target) -> Result<Option<OwnV8>> {
         );
     };
     let zig = v8build::zig::toolchain(&v8build::cache_dir()?, floor)?;
-    Ok(Some(OwnV8 { prefix, zig }))
+    Ok(Some(OwnV8 {
+        prefix,
+        zig,
+        glibc: floor,
+    }))
 }
 
 /// pip installs `package` into a fresh venv far from the repository, and
@@ -463,7 +537,10 @@ pub const BOOKWORM: Userland = Userland {
 /// 3.10, so its side-by-side tests stay out; everything else runs.
 pub const BULLSEYE: Userland = Userland {
     suite: "bullseye",
-    packages: &["pytest"],
+    // pip download on the host judges dependency markers by its own
+    // Python (3.11), not `--python-version`: pytest's backports for
+    // Python < 3.11 are named here.
+    packages: &["pytest", "tomli", "exceptiongroup", "typing-extensions"],
     pytest_args: &["--ignore=tests/test_mini_racer.py"],
 };
 
