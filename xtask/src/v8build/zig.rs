@@ -62,8 +62,9 @@ pub fn toolchain(cache: &Path, glibc: &str) -> Result<ZigToolchain> {
         // -fno-sanitize=all: zig cc turns UBSan's trapping mode on by
         // default; the other builds of V8 have no such checks either.
         // zig 0.14 rejects a glibc-versioned target for input from stdin
-        // (configure's `cc -dM -E -` probe of the architecture); the
-        // compiler's predefined macros are the same without the version.
+        // (configure's `cc -dM -E -` probe of the architecture) and
+        // complains of it on `--version` (cc-rs asks); the compiler's
+        // predefined macros are the same without the version.
         // cc-rs names its Rust triple as a clang target (`--target=x86_64-
         // unknown-linux-gnu`), which zig cannot parse: ours is the target.
         let script = format!(
@@ -74,7 +75,7 @@ pub fn toolchain(cache: &Path, glibc: &str) -> Result<ZigToolchain> {
              \x20 shift\n\
              \x20 case \"$arg\" in\n\
              \x20   --target=*) ;;\n\
-             \x20   -) target=x86_64-linux-gnu; set -- \"$@\" \"$arg\" ;;\n\
+             \x20   - | --version) target=x86_64-linux-gnu; set -- \"$@\" \"$arg\" ;;\n\
              \x20   *) set -- \"$@\" \"$arg\" ;;\n\
              \x20 esac\n\
              done\n\
