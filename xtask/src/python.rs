@@ -14,6 +14,8 @@ use crate::v8build;
 /// The tag wheels claim by default. 2_35 is the lowest Debian 12's V8 allows:
 /// its ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
 pub const MANYLINUX: &str = "manylinux_2_35";
+/// The oldest tag we build: glibc 2.28, on our own V8 (`v8 build manylinux`).
+pub const MANYLINUX_OWN_V8: &str = "manylinux_2_28";
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// mini-racer (which the compatibility tests and the benchmark compare

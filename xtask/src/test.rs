@@ -33,11 +33,17 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         // example of AFL++ syncing two machines through a shared folder.
         stage("cflite build", || cflite::build_and_check(root))?;
         stage("afl sync", || afl::sync_check(root, "eval", 20))?;
-        // Packaging: the host wheel and the sdist built from source, and
-        // the aarch64 wheel under qemu with the whole Python suite.
+        // Packaging: the host wheel and the sdist built from source, the
+        // aarch64 wheel under qemu with the whole Python suite, and where
+        // the cache has our own V8 for it (the "own V8 builds" stage says),
+        // the glibc 2.28 wheel with the suite in Debian 11.
         stage("wheels", || {
             python::wheel(root, python::MANYLINUX, &cross::X86_64)?;
-            python::wheel(root, python::MANYLINUX, &cross::AARCH64)
+            python::wheel(root, python::MANYLINUX, &cross::AARCH64)?;
+            if v8build::cached_prefix("manylinux").is_some() {
+                python::wheel(root, python::MANYLINUX_OWN_V8, &cross::X86_64)?;
+            }
+            Ok(())
         })?;
         stage("sanitizer proofs", || {
             let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();

@@ -287,6 +287,11 @@ pub fn report() -> Result<()> {
             "the msan sanitizer proof runs against it",
             "the msan proof reports its prerequisites missing",
         ),
+        (
+            "manylinux",
+            "the wheels stage also builds the manylinux_2_28 wheel and tests it in Debian 11",
+            "no manylinux_2_28 wheel",
+        ),
     ] {
         match cached_prefix(name) {
             Some(prefix) => eprintln!(
