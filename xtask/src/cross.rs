@@ -76,19 +76,29 @@ impl Target {
     /// The environment cargo (and cc, for the shim) needs to build for this
     /// target: its linker and C++ compiler.
     pub(crate) fn build_env(&self) -> Vec<(String, String)> {
-        let Some(prefix) = self.cross_prefix else {
-            return Vec::new();
-        };
-        let triple_var = self.rust_triple.replace('-', "_");
-        vec![
-            (
-                format!("CARGO_TARGET_{}_LINKER", triple_var.to_uppercase()),
-                format!("{prefix}-gcc"),
+        match self.cross_prefix {
+            Some(prefix) => compiler_env(
+                self.rust_triple,
+                &format!("{prefix}-gcc"),
+                &format!("{prefix}-g++"),
             ),
-            (format!("CXX_{triple_var}"), format!("{prefix}-g++")),
-            (format!("CC_{triple_var}"), format!("{prefix}-gcc")),
-        ]
+            None => Vec::new(),
+        }
     }
+}
+
+/// The variables through which cargo (linker) and cc-rs (the shim) take
+/// the C and C++ compilers for `rust_triple`; the C compiler links.
+pub(crate) fn compiler_env(rust_triple: &str, cc: &str, cxx: &str) -> Vec<(String, String)> {
+    let triple_var = rust_triple.replace('-', "_");
+    vec![
+        (
+            format!("CARGO_TARGET_{}_LINKER", triple_var.to_uppercase()),
+            cc.to_string(),
+        ),
+        (format!("CXX_{triple_var}"), cxx.to_string()),
+        (format!("CC_{triple_var}"), cc.to_string()),
+    ]
 }
 
 /// Everything a cross build needs, installed once: the cross compiler, the

@@ -356,21 +356,17 @@ struct OwnV8 {
 
 impl OwnV8 {
     fn build_env(&self) -> Vec<(String, String)> {
-        let triple = X86_64.rust_triple.replace('-', "_");
-        let cc = self.zig.cc.display().to_string();
-        let cxx = self.zig.cxx.display().to_string();
-        vec![
-            ("V8CAGE_V8_DIR".into(), self.prefix.display().to_string()),
-            (format!("CC_{triple}"), cc.clone()),
-            (format!("CXX_{triple}"), cxx),
-            // The shim links zig's libc++, as V8 was built with it.
-            ("CXXSTDLIB".into(), "c++".into()),
-            (format!("CARGO_TARGET_{}_LINKER", triple.to_uppercase()), cc),
-        ]
+        let mut env = cross::compiler_env(
+            X86_64.rust_triple,
+            &self.zig.cc.display().to_string(),
+            &self.zig.cxx.display().to_string(),
+        );
+        env.push(("V8CAGE_V8_DIR".into(), self.prefix.display().to_string()));
+        // The shim links zig's libc++, as V8 was built with it.
+        env.push(("CXXSTDLIB".into(), "c++".into()));
+        env
     }
-}
 
-impl OwnV8 {
     /// zig links against glibc 2.28's symbol lists and leaves a function
     /// that glibc only has later undefined and unversioned (no linker
     /// error in a shared library; auditwheel judges versions only): the
