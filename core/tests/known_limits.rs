@@ -32,6 +32,9 @@ const ICU: &str = "globalThis.kept = [];
       kept.push(new Intl.DateTimeFormat('en-US', {timeZone: 'UTC', dateStyle: 'full', timeStyle: 'long'}));
     kept.length";
 const ICU_HEAP_LIMIT: usize = 16 << 20;
+/// What the ICU case says when V8 is built without Intl (our MSan V8:
+/// ICU would be uninstrumented there), where it does not apply.
+const NO_INTL: &str = "no Intl in this V8";
 
 fn peak_rss_bytes() -> usize {
     common::proc_status_bytes("VmHWM")
@@ -50,6 +53,10 @@ fn child(case: &str) -> ExitCode {
     match case {
         "icu" => {
             let mut ctx = context(Some(ICU_HEAP_LIMIT), Some(common::generous()));
+            if ctx.eval("typeof Intl") == Ok(Value::String("undefined".into())) {
+                println!("{NO_INTL}");
+                return ExitCode::SUCCESS;
+            }
             let before = peak_rss_bytes();
             let result = ctx.eval(ICU);
             println!("{result:?} {}", peak_rss_bytes() - before);
@@ -115,6 +122,9 @@ fn parent() -> Result<(), String> {
         }
     }
     match run_child("icu", generous) {
+        (Some(status), out) if status.success() && out.trim() == NO_INTL => {
+            println!("known_limits: {NO_INTL}, so no ICU memory to escape the heap limit");
+        }
         (Some(status), out) if status.success() => {
             let (result, growth) = out.trim().rsplit_once(' ').ok_or(out.clone())?;
             let growth: usize = growth.parse().map_err(|_| out.clone())?;
