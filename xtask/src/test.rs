@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::cargo;
-use crate::{afl, cflite, cross, fuzz, python, sanitize, v8build};
+use crate::{afl, bench, cflite, cross, fuzz, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -45,6 +45,8 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
             }
             Ok(())
         })?;
+        // Ratios within one run against bench/baseline.json.
+        stage("bench gate", || bench::gate(root, false))?;
         stage("sanitizer proofs", || {
             let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
             sanitize::prove(root, &jobs, true)
