@@ -48,7 +48,7 @@ def fmt(seconds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures here (cargo xtask bench --check)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures here (xtask bench --check)")
     args = parser.parse_args()
     quick = args.quick
     scale = 0.2 if quick else 1.0
