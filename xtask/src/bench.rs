@@ -132,67 +132,20 @@ impl Baseline {
 
 /// `cargo xtask bench --check` (or `--update`).
 pub fn gate(root: &Path, update: bool) -> Result<()> {
-    let mut now = measure_ratios(root)?;
     let path = root.join(BASELINE);
     let previous: Option<Baseline> = match std::fs::read_to_string(&path) {
         Ok(text) => Some(
             serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
         ),
-        Err(_) if update => None,
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("no baseline at {BASELINE} (--update writes one)"))
-        }
+        Err(_) => None,
     };
     if update {
-        // The median of UPDATE_RUNS runs, and their spread: the noise the
-        // tolerance has to allow for.
-        let mut runs = vec![now];
-        for _ in 1..UPDATE_RUNS {
-            runs.push(measure_ratios(root)?);
-        }
-        let mut ratios = BTreeMap::new();
-        let mut noise = BTreeMap::new();
-        for name in runs[0].keys() {
-            let mut values: Vec<f64> = runs.iter().filter_map(|r| r.get(name).copied()).collect();
-            values.sort_by(f64::total_cmp);
-            let median = values[values.len() / 2];
-            ratios.insert(name.clone(), median);
-            noise.insert(
-                name.clone(),
-                (values[values.len() - 1] - values[0]) / median,
-            );
-        }
-        let baseline = Baseline {
-            about: format!(
-                "cargo xtask bench --update on {}: medians of {UPDATE_RUNS} runs",
-                machine()
-            ),
-            tolerance: previous.as_ref().map_or(DEFAULT_TOLERANCE, |b| b.tolerance),
-            ratios,
-            noise,
-        };
-        std::fs::write(&path, serde_json::to_string_pretty(&baseline)? + "\n")?;
-        println!(
-            "\n{:<56} {:>10} {:>8} {:>8}",
-            "ratio", "median", "spread", "allowed"
-        );
-        for (name, ratio) in &baseline.ratios {
-            println!(
-                "{name:<56} {ratio:>10.3} {:>7.0}% {:>7.0}%",
-                baseline.noise[name] * 100.0,
-                baseline.allowance(name) * 100.0
-            );
-        }
-        println!(
-            "xtask bench: wrote {BASELINE}; a ratio may be worse by the larger of +{:.0}% and {NOISE_MARGIN} x its spread ((max - min) / median of the runs)",
-            baseline.tolerance * 100.0
-        );
-        return Ok(());
+        return update_baseline(root, &path, previous.map(|b| b.tolerance));
     }
     let Some(baseline) = previous else {
-        unreachable!("read above")
+        bail!("no baseline at {BASELINE}: `cargo xtask bench --update` writes one");
     };
+    let mut now = measure_ratios(root)?;
     let mut verdicts = compare(&baseline, &now);
     if verdicts.iter().any(|v| v.verdict == Verdict::Worse) {
         // A moment of load elsewhere on the machine can skew one run: a
@@ -238,6 +191,56 @@ pub fn gate(root: &Path, update: bool) -> Result<()> {
         );
     }
     println!("xtask bench: every ratio within its baseline");
+    Ok(())
+}
+
+/// `--update`: the median of UPDATE_RUNS runs, and their spread (the
+/// noise the tolerance has to allow for), written to `path`; the
+/// tolerance stays what it was.
+fn update_baseline(root: &Path, path: &Path, tolerance: Option<f64>) -> Result<()> {
+    // The median of UPDATE_RUNS runs, and their spread: the noise the
+    // tolerance has to allow for.
+    let mut runs = Vec::new();
+    for _ in 0..UPDATE_RUNS {
+        runs.push(measure_ratios(root)?);
+    }
+    let mut ratios = BTreeMap::new();
+    let mut noise = BTreeMap::new();
+    for name in runs[0].keys() {
+        let mut values: Vec<f64> = runs.iter().filter_map(|r| r.get(name).copied()).collect();
+        values.sort_by(f64::total_cmp);
+        let median = values[values.len() / 2];
+        ratios.insert(name.clone(), median);
+        noise.insert(
+            name.clone(),
+            (values[values.len() - 1] - values[0]) / median,
+        );
+    }
+    let baseline = Baseline {
+        about: format!(
+            "cargo xtask bench --update on {}: medians of {UPDATE_RUNS} runs",
+            machine()
+        ),
+        tolerance: tolerance.unwrap_or(DEFAULT_TOLERANCE),
+        ratios,
+        noise,
+    };
+    std::fs::write(path, serde_json::to_string_pretty(&baseline)? + "\n")?;
+    println!(
+        "\n{:<56} {:>10} {:>8} {:>8}",
+        "ratio", "median", "spread", "allowed"
+    );
+    for (name, ratio) in &baseline.ratios {
+        println!(
+            "{name:<56} {ratio:>10.3} {:>7.0}% {:>7.0}%",
+            baseline.noise[name] * 100.0,
+            baseline.allowance(name) * 100.0
+        );
+    }
+    println!(
+        "xtask bench: wrote {BASELINE}; a ratio may be worse by the larger of +{:.0}% and {NOISE_MARGIN} x its spread ((max - min) / median of the runs)",
+        baseline.tolerance * 100.0
+    );
     Ok(())
 }
 
