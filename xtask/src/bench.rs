@@ -102,7 +102,7 @@ const BASELINE: &str = "bench/baseline.json";
 /// worse a run may measure before the gate fails.
 #[derive(Serialize, Deserialize)]
 struct Baseline {
-    /// How the figures were taken (machine, date), for the reader.
+    /// How the figures were taken (machine, number of runs), for the reader.
     about: String,
     /// A ratio fails when it exceeds its baseline by more than this
     /// fraction, or by NOISE_MARGIN times its own measured noise where that
@@ -198,8 +198,6 @@ pub fn gate(root: &Path, update: bool) -> Result<()> {
 /// noise the tolerance has to allow for), written to `path`; the
 /// tolerance stays what it was.
 fn update_baseline(root: &Path, path: &Path, tolerance: Option<f64>) -> Result<()> {
-    // The median of UPDATE_RUNS runs, and their spread: the noise the
-    // tolerance has to allow for.
     let mut runs = Vec::new();
     for _ in 0..UPDATE_RUNS {
         runs.push(measure_ratios(root)?);
