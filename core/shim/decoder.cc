@@ -3,7 +3,6 @@
 
 #include "decoder.h"
 
-#include <cstdlib>
 #include <cstring>
 
 #include "wire.h"
@@ -61,14 +60,9 @@ class Decoder {
       case kBytes: {
         uint32_t n = 0;
         if (!ReadU32(&n) || static_cast<size_t>(end_ - p_) < n) return Fail("truncated bytes");
-        // Our own malloc: V8's ArrayBuffer::New aborts the process when it
-        // cannot allocate; this way a failure is an error.
-        void* data = n == 0 ? nullptr : malloc(n);
-        if (n != 0 && data == nullptr) return Fail("out of memory for binary argument");
-        if (n != 0) std::memcpy(data, p_, n);
+        std::shared_ptr<v8::BackingStore> store = v8cage_compat::CopyToBackingStore(isolate, p_, n);
+        if (store == nullptr) return Fail("out of memory for binary argument");
         p_ += n;
-        std::shared_ptr<v8::BackingStore> store =
-            v8::ArrayBuffer::NewBackingStore(data, n, [](void* d, size_t, void*) { free(d); }, nullptr);
         v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, store);
         *out = v8::Uint8Array::New(buffer, 0, n);
         return true;

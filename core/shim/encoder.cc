@@ -146,10 +146,10 @@ class Encoder : public FlattenSink {
       int n = static_cast<int>(text_length);
       if (one_byte) {
         text_latin1_.resize(text_length);
-        text->WriteOneByte(s_.isolate(), text_latin1_.data(), 0, n, v8::String::NO_NULL_TERMINATION);
+        v8cage_compat::WriteLatin1(s_.isolate(), text, 0, static_cast<uint32_t>(n), text_latin1_.data());
       } else {
         text_utf16_.resize(text_length);
-        text->Write(s_.isolate(), text_utf16_.data(), 0, n, v8::String::NO_NULL_TERMINATION);
+        v8cage_compat::WriteUtf16(s_.isolate(), text, 0, static_cast<uint32_t>(n), text_utf16_.data());
       }
     }
     w_.Reserve(std::min(size_t{5} * count, budget_));

@@ -46,7 +46,7 @@ int v8cage_eval(v8cage_isolate* iso, const char* src, size_t len, v8cage_output*
       if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), iso, out);
       return FailWith(V8CAGE_INVALID, "source cannot be made into a V8 string", iso, out);
     }
-    v8::ScriptOrigin origin(s.isolate(), iso->script_name.Get(s.isolate()));
+    v8::ScriptOrigin origin = v8cage_compat::MakeOrigin(s.isolate(), iso->script_name.Get(s.isolate()));
     v8::Local<v8::Script> script;
     if (!v8::Script::Compile(s.context(), source, &origin).ToLocal(&script)) {
       return ReportFailure(s, tc, /*compiling=*/true, out, source);

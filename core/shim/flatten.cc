@@ -116,7 +116,7 @@ bool EnsureFlattener(Session& s) {
 }  // namespace
 
 bool RememberObjectKeys(v8cage_isolate* self, v8::Local<v8::Context> context) {
-  v8::Isolate* isolate = context->GetIsolate();
+  v8::Isolate* isolate = self->isolate;
   v8::Local<v8::Value> object;
   v8::Local<v8::Value> keys;
   if (!context->Global()->Get(context, v8::String::NewFromUtf8Literal(isolate, "Object")).ToLocal(&object) ||

@@ -8,18 +8,17 @@ namespace v8cage_shim {
 
 // The flattener's output: ops in a Float64Array, each a code, most with one
 // operand; the strings' text is one JS string, cut by the lengths (UTF-16
-// units) in the ops.
-enum FlatOp {
-  kFlatUndefined = 0,
-  kFlatNull = 1,
-  kFlatTrue = 2,
-  kFlatFalse = 3,
-  kFlatNumber = 4,  // the number
-  kFlatString = 5,  // its length
-  kFlatKey = 6,     // its length
-  kFlatArray = 7,   // element count
-  kFlatObject = 8,  // property count
-};
+// units) in the ops. The codes are doubles because the ops are (C++20
+// deprecates comparing a double with an enumerator).
+constexpr double kFlatUndefined = 0;
+constexpr double kFlatNull = 1;
+constexpr double kFlatTrue = 2;
+constexpr double kFlatFalse = 3;
+constexpr double kFlatNumber = 4;  // the number
+constexpr double kFlatString = 5;  // its length
+constexpr double kFlatKey = 6;     // its length
+constexpr double kFlatArray = 7;   // element count
+constexpr double kFlatObject = 8;  // property count
 
 // Where the flattener stopped (its return value).
 enum FlatEnd {

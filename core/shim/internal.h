@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "compat.h"
 #include "v8cage_shim.h"
 
 namespace v8cage_shim {
@@ -64,23 +65,23 @@ void CancelTermination(v8cage_isolate* self);
 
 // Counts ArrayBuffer memory (outside the JS heap) so a heap limit also bounds
 // it; allocation beyond the budget fails with a JS RangeError, not an abort.
-class CountingAllocator final : public v8::ArrayBuffer::Allocator {
+class CountingAllocator final : public v8cage_compat::DelegatingArrayBufferAllocator {
  public:
   explicit CountingAllocator(size_t budget) : budget_(budget) {}
   void* Allocate(size_t length) override {
     if (!Reserve(length)) return nullptr;
-    void* p = calloc(length == 0 ? 1 : length, 1);
+    void* p = Inner().Allocate(length);
     if (p == nullptr) Release(length);
     return p;
   }
   void* AllocateUninitialized(size_t length) override {
     if (!Reserve(length)) return nullptr;
-    void* p = malloc(length == 0 ? 1 : length);
+    void* p = Inner().AllocateUninitialized(length);
     if (p == nullptr) Release(length);
     return p;
   }
   void Free(void* data, size_t length) override {
-    free(data);
+    Inner().Free(data, length);
     Release(length);
   }
   size_t in_use() const { return in_use_.load(std::memory_order_relaxed); }

@@ -64,7 +64,7 @@ v8::Local<v8::Value> ReadForReport(Session& s, v8::Local<v8::Object> obj, const 
 std::pair<int, int> LineAndColumnAt(v8::Isolate* isolate, v8::Local<v8::String> source, int position) {
   position = std::clamp(position, 0, source->Length());
   std::vector<uint16_t> text(static_cast<size_t>(position));
-  source->Write(isolate, text.data(), 0, position, v8::String::NO_NULL_TERMINATION);
+  v8cage_compat::WriteUtf16(isolate, source, 0, static_cast<uint32_t>(position), text.data());
   int line = 1;
   int column = 1;
   for (int i = 0; i < position; ++i) {

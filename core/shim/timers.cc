@@ -18,6 +18,13 @@ double NowMs() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+constexpr v8cage_compat::ExternalKind kState = v8cage_compat::ExternalKind::kIsolateState;
+
+// The isolate state a timer function was made with (Install).
+v8cage_isolate* StateOf(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  return static_cast<v8cage_isolate*>(v8cage_compat::ExternalValue(info.Data(), kState));
+}
+
 void ThrowError(v8::Isolate* isolate, const char* text, bool type_error) {
   v8::Local<v8::String> message = v8::String::NewFromUtf8(isolate, text).ToLocalChecked();
   isolate->ThrowException(type_error ? v8::Exception::TypeError(message) : v8::Exception::RangeError(message));
@@ -25,7 +32,7 @@ void ThrowError(v8::Isolate* isolate, const char* text, bool type_error) {
 
 void SetTimeout(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
-  auto* self = static_cast<v8cage_isolate*>(info.Data().As<v8::External>()->Value());
+  auto* self = StateOf(info);
   if (info.Length() < 1 || !info[0]->IsFunction()) {
     return ThrowError(isolate, "setTimeout needs a function", true);
   }
@@ -47,7 +54,7 @@ void SetTimeout(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 void ClearTimeout(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  auto* self = static_cast<v8cage_isolate*>(info.Data().As<v8::External>()->Value());
+  auto* self = StateOf(info);
   if (info.Length() < 1 || !info[0]->IsUint32()) return;
   auto found = self->timer_keys.find(info[0].As<v8::Uint32>()->Value());
   if (found == self->timer_keys.end()) return;
@@ -59,7 +66,8 @@ bool Install(v8cage_isolate* self, v8::Local<v8::Context> context, const char* n
   v8::Isolate* isolate = self->isolate;
   v8::Local<v8::Function> function;
   v8::Local<v8::String> key;
-  return v8::Function::New(context, callback, v8::External::New(isolate, self), 0, v8::ConstructorBehavior::kThrow)
+  return v8::Function::New(context, callback, v8cage_compat::NewExternal(isolate, self, kState), 0,
+                           v8::ConstructorBehavior::kThrow)
              .ToLocal(&function) &&
          v8::String::NewFromUtf8(isolate, name).ToLocal(&key) &&
          context->Global()->Set(context, key, function).FromMaybe(false);

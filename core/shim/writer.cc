@@ -28,7 +28,7 @@ bool Writer::Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, boo
     // widen bytes >= 0x80 to two UTF-8 bytes, back to front, in place.
     size_t n = static_cast<size_t>(s->Length());
     uint8_t* latin1 = Grow(n);
-    s->WriteOneByte(isolate, latin1, 0, static_cast<int>(n), v8::String::NO_NULL_TERMINATION);
+    v8cage_compat::WriteLatin1(isolate, s, 0, static_cast<uint32_t>(n), latin1);
     size_t wide = static_cast<size_t>(std::count_if(latin1, latin1 + n, [](uint8_t c) { return c >= 0x80; }));
     if (n + wide > cap) {
       Truncate(at);
@@ -58,8 +58,7 @@ bool Writer::Utf8(v8::Isolate* isolate, v8::Local<v8::String> s, size_t cap, boo
       len = cap;
     }
     char* dst = reinterpret_cast<char*>(Grow(len));
-    written = static_cast<size_t>(s->WriteUtf8(isolate, dst, static_cast<int>(len), nullptr,
-                                               v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8));
+    written = v8cage_compat::WriteUtf8(isolate, s, dst, len);
     Truncate(at + 4 + written);
   }
   uint32_t n32 = static_cast<uint32_t>(written);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "compat.h"
+
 namespace v8cage_shim {
 
 // How much longer than its cap a string may be and still be cut (by
