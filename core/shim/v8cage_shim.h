@@ -83,6 +83,10 @@ typedef struct v8cage_heap_stats {
 int v8cage_engine_init(const char* flags, size_t flags_len);
 // The V8 version string, static storage.
 const char* v8cage_v8_version(void);
+// The largest heap limit this V8 honours in bytes; 0: no bound of its own.
+size_t v8cage_v8_max_heap_limit(void);
+// 1 if V8's own sandbox is on and securely configured (after engine init).
+int v8cage_v8_sandboxed(void);
 
 // NULL on failure.
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits);

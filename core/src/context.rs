@@ -186,9 +186,10 @@ impl Context {
     /// Creates a context with the given limits.
     pub fn new(options: ContextOptions) -> Result<Context, Error> {
         if let Some(limit) = options.heap_limit {
-            if !(MIN_HEAP_LIMIT..=MAX_HEAP_LIMIT).contains(&limit) {
+            let max = crate::engine::max_heap_limit();
+            if !(MIN_HEAP_LIMIT..=max).contains(&limit) {
                 return Err(Error::InvalidInput(format!(
-                    "heap_limit must be from {MIN_HEAP_LIMIT} to {MAX_HEAP_LIMIT} bytes, not {limit}"
+                    "heap_limit must be from {MIN_HEAP_LIMIT} to {max} bytes (the most this V8 holds), not {limit}"
                 )));
             }
         }

@@ -161,6 +161,27 @@ pub fn v8_version() -> String {
     raw.to_string_lossy().into_owned()
 }
 
+/// The largest heap limit the linked V8 honours: 4 GiB with pointer
+/// compression (every heap lives in that cage), else [`MAX_HEAP_LIMIT`].
+///
+/// [`MAX_HEAP_LIMIT`]: crate::MAX_HEAP_LIMIT
+pub fn max_heap_limit() -> usize {
+    // SAFETY: a constant of the shim; no V8 state is touched.
+    match unsafe { ffi::v8cage_v8_max_heap_limit() } {
+        0 => crate::context::MAX_HEAP_LIMIT,
+        engine => engine.min(crate::context::MAX_HEAP_LIMIT),
+    }
+}
+
+/// Whether V8's own sandbox is on (and its address space reserved) in this
+/// process: true for the current V8 as `cargo xtask v8 build` makes it,
+/// false for Debian's 10.2. Starts V8 if it has not started.
+pub fn v8_sandboxed() -> Result<bool, Error> {
+    ensure_initialised()?;
+    // SAFETY: V8 is initialised (above); the call only reads its state.
+    Ok(unsafe { ffi::v8cage_v8_sandboxed() } == 1)
+}
+
 /// Why V8 must not get `token`, if it must not. V8 reads a flag as one or
 /// two dashes, an optional `no`/`no-` negation, a name in which `-` and `_`
 /// are the same, and an optional `=value`; the name is what decides, whatever
