@@ -27,6 +27,29 @@ struct V8Install {
     lib_name: &'static str,
 }
 
+impl V8Install {
+    /// `V8_MAJOR_VERSION` from the headers (10 for Debian's libnode).
+    fn major_version(&self) -> u32 {
+        let text = std::fs::read_to_string(self.include.join("v8-version.h")).unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix("#define V8_MAJOR_VERSION "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(10)
+    }
+
+    /// A prefix made by `cargo xtask v8 build` carries Chromium's libc++
+    /// (the ABI V8 was built with: `include/c++/v1`, `lib/libc++.so`) and
+    /// the clang those headers need (`bin/clang++`).
+    fn libcxx_headers(&self) -> Option<PathBuf> {
+        Some(self.include.join("c++/v1")).filter(|dir| dir.join("__config_site").is_file())
+    }
+
+    fn own_compiler(&self) -> Option<PathBuf> {
+        let clang = self.include.parent()?.join("bin/clang++");
+        clang.is_file().then_some(clang)
+    }
+}
+
 /// The target's Debian multiarch name, e.g. `aarch64-linux-gnu`.
 fn multiarch() -> String {
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
@@ -123,9 +146,9 @@ fn find_clang() -> Option<&'static str> {
     })
 }
 
-fn configure_sanitizers(shim: &mut cc::Build, sanitizers: &[String]) {
+fn configure_sanitizers(shim: &mut cc::Build, sanitizers: &[String], has_own_compiler: bool) {
     let only_address = sanitizers.iter().all(|s| s == "address");
-    if env::var_os("CXX").is_none() {
+    if env::var_os("CXX").is_none() && !has_own_compiler {
         match find_clang() {
             Some(clang) => {
                 shim.compiler(clang);
@@ -266,8 +289,10 @@ fn main() {
         println!("cargo::rustc-cfg=v8cage_sanitized");
     }
     let mut shim = cc::Build::new();
+    let major = v8.major_version();
+    // V8 12 and later need C++20.
     shim.cpp(true)
-        .std("c++17")
+        .std(if major >= 12 { "c++20" } else { "c++17" })
         .files(product_sources(&manifest_dir.join("shim")))
         .include(&v8.include)
         // V8 is built without RTTI; our ArrayBuffer::Allocator subclass must match.
@@ -285,16 +310,32 @@ fn main() {
     if env::var_os("CARGO_FEATURE_BENCH_FLOOR").is_some() {
         shim.file("shim/testing/bench_raw_eval.cc");
     }
+    if v8.include.join("v8-gn.h").is_file() {
+        // The build's configuration (pointer compression, sandbox...), as V8 reads it.
+        shim.define("V8_GN_HEADER", None);
+    }
+    if let Some(libcxx) = v8.libcxx_headers() {
+        shim.flag("-nostdinc++")
+            .flag("-isystem")
+            .flag(libcxx.display().to_string())
+            .cpp_link_stdlib(None);
+        if env::var_os("CXX").is_none() {
+            if let Some(clang) = v8.own_compiler() {
+                shim.compiler(clang);
+            }
+        }
+    }
     if !sanitizers.is_empty() {
-        configure_sanitizers(&mut shim, &sanitizers);
+        configure_sanitizers(&mut shim, &sanitizers, v8.own_compiler().is_some());
         // A libFuzzer build (`cargo fuzz`: --cfg fuzzing plus a sanitizer):
         // coverage counters in the shim too, so the fuzzer sees its edges
         // (libnode's stay invisible). The AFL build leaves the shim alone.
         if env::var_os("CARGO_CFG_FUZZING").is_some() {
             shim.flag_if_supported("-fsanitize=fuzzer-no-link");
             // ASan's shadow of V8's randomly placed pages piles up when
-            // isolates come and go (see the file).
-            if sanitizers.iter().any(|s| s == "address") {
+            // isolates come and go (see the file). A sandboxed V8 places
+            // its heap pages inside its own reservation instead.
+            if sanitizers.iter().any(|s| s == "address") && major < 12 {
                 shim.file("shim/testing/kernel_placed_pages.cc")
                     .define("V8CAGE_KERNEL_PLACED_PAGES", None);
             }
@@ -305,6 +346,9 @@ fn main() {
     let lib_dir = v8.lib_dir.display();
     println!("cargo:rustc-link-search=native={lib_dir}");
     println!("cargo:rustc-link-lib=dylib={}", v8.lib_name);
+    if v8.libcxx_headers().is_some() {
+        println!("cargo:rustc-link-lib=dylib=c++");
+    }
     // A V8 component build (e.g. the MSan one, sanitizer-builds/README.md)
     // splits the platform and base libraries out of libv8.so.
     for part in ["v8_libplatform", "v8_libbase"] {
