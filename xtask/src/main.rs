@@ -211,8 +211,9 @@ enum Cmd {
     /// HTML source-coverage report of a target over its corpus (cargo fuzz
     /// coverage + llvm-cov).
     Coverage { target: String },
-    /// Our own V8 builds (the same V8 10.2, from Debian's nodejs 18
-    /// sources), cached in $V8CAGE_CACHE or ~/.cache/v8cage.
+    /// Our own V8 builds, cached in $V8CAGE_CACHE or ~/.cache/v8cage: the
+    /// current V8 (15.2) by V8's own GN build, and V8 10.2 from Debian's
+    /// nodejs 18 sources.
     V8 {
         #[command(subcommand)]
         command: V8Cmd,
@@ -221,11 +222,28 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum V8Cmd {
-    /// Build (or resume building) a profile: asan-cov (ASan + libFuzzer
-    /// coverage of V8's edges), msan (MemorySanitizer, its own libc++, V8's
-    /// arm64 simulator), release. Hours on 2 cores; ends with the prefix
+    /// Build (or resume building) the current V8 (15.2, V8 sandbox on) in a
+    /// profile: release (wheels, benchmarks), asan-cov (ASan + libFuzzer
+    /// coverage of V8's edges), msan. Hours on 2 cores; ends with the prefix
     /// for V8CAGE_V8_DIR.
     Build {
+        profile: String,
+        /// Parallel compile jobs (each takes about 1 GB).
+        #[arg(long, default_value_t = 2)]
+        jobs: u32,
+        /// Run behind everything else (nice 19, idle I/O class).
+        #[arg(long)]
+        idle: bool,
+    },
+    /// Compile every shim file -fsyntax-only against the current V8's
+    /// headers with the release profile's defines (fetches the sources
+    /// once, minutes): the shim keeps building on the current V8 on a
+    /// machine that has not built it.
+    Check,
+    /// Build (or resume) V8 10.2 from Debian's nodejs 18 sources: asan-cov,
+    /// msan (its own libc++, V8's arm64 simulator), release, manylinux (zig,
+    /// glibc 2.28).
+    BuildNode18 {
         profile: String,
         /// Parallel compile jobs (each takes about 0.6 GB).
         #[arg(long, default_value_t = 2)]
@@ -321,9 +339,15 @@ fn main() -> Result<()> {
         Cmd::CfliteBuild => cflite::build_and_check(&root),
         Cmd::Repro { target, file } => fuzz::repro(&root, &target, &user_dir.join(file)),
         Cmd::Coverage { target } => fuzz::coverage(&root, &target),
-        Cmd::V8 {
-            command: V8Cmd::Build { profile, jobs },
-        } => v8build::build(&profile, jobs),
+        Cmd::V8 { command } => match command {
+            V8Cmd::Build {
+                profile,
+                jobs,
+                idle,
+            } => v8build::current::build(&profile, jobs, idle),
+            V8Cmd::Check => v8build::check::check(&root),
+            V8Cmd::BuildNode18 { profile, jobs } => v8build::build(&profile, jobs),
+        },
         Cmd::Run {
             file,
             timeout,

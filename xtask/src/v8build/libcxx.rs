@@ -92,6 +92,7 @@ pub(super) fn msan_libcxx(cache: &Path, jobs: u32) -> Result<PathBuf> {
             .arg(format!("-DCMAKE_INSTALL_PREFIX={}", prefix.display())))?;
     }
     ninja::ninja(
+        &[],
         &build,
         jobs,
         &["install-cxx", "install-cxxabi"],

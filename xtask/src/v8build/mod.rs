@@ -16,6 +16,8 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{apt_install, run};
 
+pub mod check;
+pub mod current;
 mod libcxx;
 mod ninja;
 pub mod zig;
@@ -276,6 +278,22 @@ pub fn cached_prefix(profile_name: &str) -> Option<PathBuf> {
 /// take one from the cache and which are skipped without one (CI never
 /// builds V8: hours on 2 cores).
 pub fn report() -> Result<()> {
+    for profile in current::PROFILES {
+        match current::cached_prefix(profile.name) {
+            Some(prefix) => eprintln!(
+                "xtask: current V8 {} `{}` in {} (checksums verified)",
+                current::V8_VERSION,
+                profile.name,
+                prefix.display()
+            ),
+            None => eprintln!(
+                "xtask: current V8 {} `{}`: SKIPPED, not in the cache (`cargo xtask v8 build {} --idle`, hours; never built in CI)",
+                current::V8_VERSION,
+                profile.name,
+                profile.name
+            ),
+        }
+    }
     for (name, with_it, without_it) in [
         (
             "asan-cov",
@@ -354,6 +372,7 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
         targets.extend(ICU_TARGETS);
     }
     ninja::ninja(
+        &[],
         &tree.join("out/Release"),
         jobs,
         &targets,
@@ -457,21 +476,27 @@ fn extract(cache: &Path, profile: &Profile, dsc: &Path) -> Result<PathBuf> {
 /// The profile's source edits; applying them again changes nothing.
 fn patch_sources(tree: &Path, profile: &Profile) -> Result<()> {
     for (file, text, replacement) in profile.source_patches {
-        let path = tree.join(file);
-        let source = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        match (source.matches(text).count(), source.contains(replacement)) {
-            (0, true) => {}
-            (1, _) => {
-                std::fs::write(&path, source.replacen(text, replacement, 1))
-                    .with_context(|| format!("patching {}", path.display()))?;
-                eprintln!("xtask v8: patched {file}");
-            }
-            (found, _) => bail!(
-                "{}: expected the text to patch once, found it {found} times: {text}",
-                path.display()
-            ),
+        patch_file(&tree.join(file), text, replacement)?;
+    }
+    Ok(())
+}
+
+/// Replaces `text`, found exactly once, by `replacement`; a file that
+/// already has the replacement instead is left alone.
+fn patch_file(path: &Path, text: &str, replacement: &str) -> Result<()> {
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match (source.matches(text).count(), source.contains(replacement)) {
+        (0, true) => {}
+        (1, _) => {
+            std::fs::write(path, source.replacen(text, replacement, 1))
+                .with_context(|| format!("patching {}", path.display()))?;
+            eprintln!("xtask v8: patched {}", path.display());
         }
+        (found, _) => bail!(
+            "{}: expected the text to patch once, found it {found} times: {text}",
+            path.display()
+        ),
     }
     Ok(())
 }

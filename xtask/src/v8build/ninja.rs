@@ -2,6 +2,7 @@
 //! line with an estimate about once a minute, failures shown.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,14 +11,28 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 
 /// `ninja` over V8's targets, its full output in `log`, a progress line
-/// (steps, elapsed, estimate) about once a minute on stderr.
-pub(super) fn ninja(out: &Path, jobs: u32, targets: &[&str], log_path: &Path) -> Result<()> {
+/// (steps, elapsed, estimate) about once a minute on stderr. `launcher`
+/// comes before `ninja` on the command line (`nice`, `chroot <root>`).
+pub(super) fn ninja(
+    launcher: &[OsString],
+    out: &Path,
+    jobs: u32,
+    targets: &[&str],
+    log_path: &Path,
+) -> Result<()> {
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
-    let mut cmd = Command::new("ninja");
+    let mut cmd = match launcher.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg("ninja");
+            cmd
+        }
+        None => Command::new("ninja"),
+    };
     cmd.arg("-C")
         .arg(out)
         .arg(format!("-j{jobs}"))
