@@ -20,6 +20,8 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
     let started = Instant::now();
     stage("style", || style(root))?;
     stage("clippy", clippy)?;
+    // The shim against the current V8's headers, built here or not.
+    stage("v8 check", || v8build::check::check(root))?;
     // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
     stage("rust tests", || {
         cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])
