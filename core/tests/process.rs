@@ -216,3 +216,39 @@ fn a_process_context_may_have_v8_flags_of_its_own() {
         assert!(matches!(made, Err(Error::InvalidInput(_))), "{refused}");
     }
 }
+
+/// ICU's objects live in malloc'd memory that V8's heap limit does not
+/// count (a 64 MiB worker once reached 1.7 GB this way and died of
+/// `std::bad_alloc`). The host's resident-memory watch bounds them: the
+/// evaluation ends in `OutOfMemory`, the context is lost, other contexts
+/// work; below the bound the same objects are fine.
+#[test]
+fn memory_the_heap_limit_does_not_count_is_bounded_by_the_resident_watch() {
+    let heap_limit = 64 << 20;
+    let mut ctx = caged(ContextOptions {
+        heap_limit: Some(heap_limit),
+        timeout: Some(Duration::from_secs(120)),
+        ..Default::default()
+    });
+    let bound = ctx
+        .isolation_report()
+        .expect("a process context")
+        .resident_memory_bound;
+    if cfg!(v8cage_sanitized) {
+        // Shadow memory is resident too: no bound in sanitizer builds.
+        assert_eq!(bound, None);
+        return;
+    }
+    assert_eq!(bound, Some(2 * heap_limit as u64 + (256 << 20)));
+    if ctx.eval("typeof Intl") != Ok(Value::from("object")) {
+        return; // a V8 without ICU has no such memory
+    }
+    let within = "const some = []; for (let i = 0; i < 200; i++) \
+                  some.push(new Intl.DateTimeFormat('en', {timeZone: 'UTC'})); some.length";
+    assert_eq!(ctx.eval(within), Ok(Value::Number(200.0)));
+    let beyond =
+        "const all = []; for (;;) all.push(new Intl.DateTimeFormat('en', {timeZone: 'UTC'}))";
+    assert_eq!(ctx.eval(beyond), Err(Error::OutOfMemory));
+    assert_lost(&mut ctx);
+    assert_new_contexts_work();
+}

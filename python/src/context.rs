@@ -379,10 +379,12 @@ impl PyContext {
         self.handle_count()
     }
 
-    /// mini-racer's question; V8 10.2 as built by Debian has no V8 sandbox
-    /// (v8cage's sandbox is the worker process of `isolation="process"`).
-    fn v8_is_using_sandbox(&self) -> bool {
-        false
+    /// mini-racer's question: whether V8's own sandbox is on. The current
+    /// V8 (`cargo xtask v8 build`) has it; Debian's 10.2 has none (v8cage's
+    /// own sandbox, the worker process of `isolation="process"`, is another
+    /// layer). A worker runs the same V8 library as this process.
+    fn v8_is_using_sandbox(&self, py: Python<'_>) -> PyResult<bool> {
+        v8cage::v8_sandboxed().map_err(|err| to_py_err(py, err))
     }
 
     /// mini-racer's formats for this context's error messages and binary
@@ -621,6 +623,8 @@ impl PyContext {
         dict.set_item("no_new_privs", report.no_new_privs)?;
         dict.set_item("seccomp", report.seccomp)?;
         dict.set_item("address_space_limit", report.address_space_limit)?;
+        dict.set_item("resident_memory_bound", report.resident_memory_bound)?;
+        dict.set_item("v8_sandbox", report.v8_sandbox)?;
         dict.set_item("file_limits", report.file_limits)?;
         Ok(Some(dict))
     }

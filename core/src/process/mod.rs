@@ -4,6 +4,7 @@
 //! request, waits for the reply, and turns a dead, late or lying worker into
 //! a typed error. It never trusts a byte the worker sends.
 
+mod memory_watch;
 mod pool;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) mod probes;
@@ -37,6 +38,8 @@ use crate::{ffi, wire, ContextOptions, Error};
 enum Kill {
     Timeout,
     Terminated,
+    /// Past its resident-memory bound (see `memory_watch`).
+    OutOfMemory,
 }
 
 /// The request in flight, shared with terminate handles and the watchdog.
@@ -99,6 +102,12 @@ struct KillAt {
 
 impl OnDeadline for KillAt {
     fn expire(&self) {
+        self.shared.kill_during(self.seq, self.why);
+    }
+}
+
+impl memory_watch::OverBound for KillAt {
+    fn over_bound(&self) {
         self.shared.kill_during(self.seq, self.why);
     }
 }
@@ -206,10 +215,15 @@ impl Remote {
             }
             let flags = f.u64()?;
             let address_space = f.u64()?;
+            let heap_limit = f.u64()?;
             f.end()?;
+            // Sanitizer shadow memory is resident too: no bound there.
+            let resident_bound =
+                (!cfg!(v8cage_sanitized)).then(|| memory_watch::bound_for_heap(heap_limit));
             Ok(Ok(IsolationReport::decode(
                 flags,
                 address_space,
+                resident_bound,
                 pid as u32,
             )))
         })();
@@ -316,6 +330,19 @@ impl Remote {
             flight.killed = None;
         }
         let armed = hard_deadline.map(|(kill, after)| watchdog::arm(kill, after));
+        // An evaluation's memory is watched while it runs.
+        let watching = match (seq, self.report.resident_memory_bound) {
+            (0, _) | (_, None) => None,
+            (seq, Some(bound)) => Some(memory_watch::start(
+                self.shared.pid,
+                bound,
+                Arc::new(KillAt {
+                    shared: Arc::clone(&self.shared),
+                    seq,
+                    why: Kill::OutOfMemory,
+                }),
+            )),
+        };
         let fields = &mut *state;
         let worker = fields.worker.as_ref().expect("a worker while not lost");
         let sent = send_all(worker.requests.as_fd(), frame);
@@ -359,6 +386,7 @@ impl Remote {
         // which takes that lock.
         drop(armed);
         drop(terminate_deadline);
+        drop(watching);
         match (received, killed) {
             (Ok(body), None) => Outcome::Reply(body),
             (Ok(body), Some(why)) => {
@@ -380,6 +408,7 @@ impl Remote {
         match why {
             Kill::Timeout => Error::Timeout,
             Kill::Terminated => Error::Terminated,
+            Kill::OutOfMemory => Error::OutOfMemory,
         }
     }
 

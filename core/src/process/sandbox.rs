@@ -27,16 +27,28 @@ pub struct IsolationReport {
     /// The seccomp-bpf allow-list: any other system call kills the worker with `SIGSYS`.
     pub seccomp: bool,
     /// `RLIMIT_AS` in bytes: wasm, ICU and other memory V8's heap limit does not
-    /// count cannot grow past it. `None` under a sanitizer, whose shadow memory
-    /// already reserves terabytes.
+    /// count cannot grow past it. `None` where the process already reserves a
+    /// terabyte or more: the V8 sandbox (the current V8) or a sanitizer's
+    /// shadow memory; the resident-memory bound is the bound there.
     pub address_space_limit: Option<u64>,
+    /// The resident memory (RSS) the host lets the worker use during an
+    /// evaluation: twice the heap limit plus 256 MiB; past it the host kills
+    /// the worker and the evaluation ends in `Error::OutOfMemory`. `None` in
+    /// sanitizer builds, whose shadow memory inflates the resident set.
+    pub resident_memory_bound: Option<u64>,
+    /// V8's own sandbox is on in the worker (pointer compression with the
+    /// heap and ArrayBuffers in a reserved region): the current V8 has it,
+    /// Debian's 10.2 does not.
+    pub v8_sandbox: bool,
     /// `RLIMIT_NOFILE`, `RLIMIT_FSIZE` and `RLIMIT_CORE` lowered (no new
     /// files, no file growth, no core dumps).
     pub file_limits: bool,
 }
 
 impl IsolationReport {
-    pub(crate) fn encode(&self) -> [u8; 16] {
+    /// The worker's report; `heap_limit` is the heap limit its isolate runs
+    /// under, from which the host sets the resident-memory bound.
+    pub(crate) fn encode(&self, heap_limit: u64) -> [u8; 24] {
         let flags = [
             self.user_namespace,
             self.network_namespace,
@@ -44,17 +56,24 @@ impl IsolationReport {
             self.no_new_privs,
             self.seccomp,
             self.file_limits,
+            self.v8_sandbox,
         ]
         .iter()
         .enumerate()
         .fold(0u64, |acc, (bit, on)| acc | (u64::from(*on) << bit));
-        let mut out = [0; 16];
+        let mut out = [0; 24];
         out[..8].copy_from_slice(&flags.to_le_bytes());
-        out[8..].copy_from_slice(&self.address_space_limit.unwrap_or(0).to_le_bytes());
+        out[8..16].copy_from_slice(&self.address_space_limit.unwrap_or(0).to_le_bytes());
+        out[16..].copy_from_slice(&heap_limit.to_le_bytes());
         out
     }
 
-    pub(crate) fn decode(flags: u64, address_space: u64, worker_pid: u32) -> IsolationReport {
+    pub(crate) fn decode(
+        flags: u64,
+        address_space: u64,
+        resident_memory_bound: Option<u64>,
+        worker_pid: u32,
+    ) -> IsolationReport {
         let bit = |n: u32| flags & (1 << n) != 0;
         IsolationReport {
             worker_pid,
@@ -64,7 +83,9 @@ impl IsolationReport {
             no_new_privs: bit(3),
             seccomp: bit(4),
             file_limits: bit(5),
+            v8_sandbox: bit(6),
             address_space_limit: (address_space != 0).then_some(address_space),
+            resident_memory_bound,
         }
     }
 }
@@ -78,9 +99,17 @@ impl fmt::Display for IsolationReport {
         writeln!(f, "inherited fds closed  {}", on(self.inherited_fds_closed))?;
         writeln!(f, "no_new_privs          {}", on(self.no_new_privs))?;
         writeln!(f, "seccomp allow-list    {}", on(self.seccomp))?;
+        writeln!(f, "V8 sandbox            {}", on(self.v8_sandbox))?;
         match self.address_space_limit {
             Some(bytes) => writeln!(f, "RLIMIT_AS             {} MiB", bytes >> 20)?,
-            None => writeln!(f, "RLIMIT_AS             off (sanitizer shadow memory)")?,
+            None => writeln!(
+                f,
+                "RLIMIT_AS             off (a terabyte reserved: V8 sandbox or sanitizer shadow)"
+            )?,
+        }
+        match self.resident_memory_bound {
+            Some(bytes) => writeln!(f, "resident memory bound {} MiB", bytes >> 20)?,
+            None => writeln!(f, "resident memory bound off (sanitizer build)")?,
         }
         write!(f, "file/core rlimits     {}", on(self.file_limits))
     }
@@ -151,8 +180,9 @@ pub(crate) fn current_address_space() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// A sanitizer runtime reserves terabytes of shadow memory up front.
-const SANITIZER_SHADOW: u64 = 1 << 40;
+/// A sanitizer runtime reserves terabytes of shadow memory up front, and the
+/// V8 sandbox about one: an address-space limit means nothing past it.
+const TERABYTE_RESERVED: u64 = 1 << 40;
 
 /// The extra heap the shim grants V8 once at its limit so that it stops
 /// the script instead of aborting (`kHeapLimitGrace` in `shim/internal.h`).
@@ -164,7 +194,7 @@ const HEAP_LIMIT_GRACE: u64 = 1280 << 20;
 /// memories.
 pub(crate) fn limit_address_space(heap_limit: u64) -> Option<u64> {
     let now = current_address_space()?;
-    if now >= SANITIZER_SHADOW {
+    if now >= TERABYTE_RESERVED {
         return None;
     }
     let limit = now

@@ -149,6 +149,7 @@ fn serve(channel: &str) -> i32 {
         0 => isolate.heap_stats().limit as u64,
         limit => limit as u64,
     };
+    report.v8_sandbox = engine::v8_sandboxed().unwrap_or(false);
     report.address_space_limit = sandbox::limit_address_space(heap);
     report.file_limits = sandbox::limit_files();
     report.no_new_privs = sandbox::set_no_new_privs();
@@ -163,7 +164,7 @@ fn serve(channel: &str) -> i32 {
             report.seccomp = true;
         }
     }
-    let reply = Frame::reply().i32(0).tail(&report.encode()).finish();
+    let reply = Frame::reply().i32(0).tail(&report.encode(heap)).finish();
     if send_all(requests.as_fd(), &reply).is_err() {
         return 0;
     }
