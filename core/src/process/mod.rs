@@ -628,17 +628,29 @@ fn read_last_words(stderr: &mut std::io::PipeReader) -> String {
     String::from_utf8_lossy(&text).trim().to_owned()
 }
 
+/// What V8's fatal messages say of a length past V8's maximum.
+const LENGTH_ABORTS: &[&str] = &[
+    "invalid array length",
+    "invalid table size",
+    "invalid size error",
+];
+
 /// The error for a worker that died on its own: V8's fatal message, the
 /// signal, or the exit status.
 fn death_error(status: Option<std::process::ExitStatus>, last_words: &str) -> Error {
     use std::os::unix::process::ExitStatusExt;
     let signal = status.and_then(|s| s.signal());
     // V8's own words about the heap (a fatal "out of memory", or an
-    // allocation refused under RLIMIT_AS).
+    // allocation refused under RLIMIT_AS) — except the aborts V8 files under
+    // "OOM" that are about a length beyond its maximum, with memory to spare
+    // ("Fatal javascript OOM in invalid array length" after ~40 MB): those
+    // are crashes, and V8's message says more than OutOfMemory would.
     let lower = last_words.to_ascii_lowercase();
-    if lower.contains("out of memory")
-        || lower.contains("javascript oom")
-        || lower.contains("heap limit")
+    let length_abort = LENGTH_ABORTS.iter().any(|words| lower.contains(words));
+    if !length_abort
+        && (lower.contains("out of memory")
+            || lower.contains("javascript oom")
+            || lower.contains("heap limit"))
     {
         return Error::OutOfMemory;
     }
