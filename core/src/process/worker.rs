@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::os::raw::c_int;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use super::protocol::{
     kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,
@@ -169,12 +170,15 @@ fn serve(channel: &str) -> i32 {
         return 0;
     }
     loop {
-        let read = {
+        let (read, arrived) = {
             let mut reader = channel.reader.borrow_mut();
             if reader.buffer().is_empty() {
                 poll_readable(requests.as_fd(), POLL_BEFORE_BLOCKING);
             }
-            read_frame(&mut *reader, usize::MAX)
+            // The request's first bytes are here: its timeout runs from now,
+            // not from when a large source has been read in full.
+            let arrived = Instant::now();
+            (read_frame(&mut *reader, usize::MAX), arrived)
         };
         let body = match read {
             Ok(body) => body,
@@ -182,7 +186,7 @@ fn serve(channel: &str) -> i32 {
             Err(FrameError::Closed(_)) => return 0,
             Err(FrameError::Malformed(_)) => return EXIT_BAD_REQUEST,
         };
-        let Ok(reply) = answer(&mut isolate, &body, &progress) else {
+        let Ok(reply) = answer(&mut isolate, &body, &progress, arrived) else {
             return EXIT_BAD_REQUEST;
         };
         if send_all(requests.as_fd(), &reply).is_err() {
@@ -339,18 +343,21 @@ fn spawn_terminator(control: UnixStream, target: Arc<StopTarget>, progress: Arc<
     }
 }
 
-/// Serves one request; `Err` for a request that does not parse.
+/// Serves one request, which began to arrive at `arrived`; `Err` for a
+/// request that does not parse.
 fn answer(
     isolate: &mut LocalIsolate,
     body: &[u8],
     progress: &Shared,
+    arrived: Instant,
 ) -> Result<Vec<u8>, FrameError> {
     let mut f = Fields::new(body);
     let request = f.u8()?;
     match request {
         kind::EVAL | kind::CALL | kind::CALL_FUNCTION | kind::HANDLE_OP => {
             let seq = f.u64()?;
-            let timeout = f.duration()?;
+            // What is left of the timeout after the request's transfer.
+            let timeout = f.duration()?.map(|t| t.saturating_sub(arrived.elapsed()));
             let released = f.u32s()?;
             let job = match request {
                 kind::EVAL => Job::Eval(f.str()?),
