@@ -142,6 +142,8 @@ const SOURCE_PATCHES: &[(&str, &str, &str)] = &[(
 /// `//v8cage/BUILD.gn`, written into the tree: the one library we link.
 const V8CAGE_BUILD_GN: &str = r#"# Written by v8cage's xtask: libv8.so, the one shared library the shim links.
 shared_library("v8") {
+  # libc++.so lies beside it.
+  ldflags = [ "-Wl,-rpath,\$ORIGIN" ]
   deps = [
     "//v8:v8",
     "//v8:v8_libbase",
@@ -213,6 +215,7 @@ pub fn build(profile_name: &str, jobs: u32, idle: bool) -> Result<()> {
     debian_userland(&layout.sysroot(), "bullseye", SYSROOT_PACKAGES)?;
     relativize_links(&layout.sysroot(), &layout.sysroot())?;
     source_tree(&layout)?;
+    patch_tree(&layout.tree(), &layout.sysroot())?;
     let out = layout.out(profile);
     std::fs::create_dir_all(&out)?;
     mount_into_chroot(&layout)?;
@@ -224,6 +227,11 @@ pub fn build(profile_name: &str, jobs: u32, idle: bool) -> Result<()> {
     }
     launcher.push("chroot".into());
     launcher.push(layout.sid_root().into_os_string());
+    // The build's own tools (torque, mksnapshot...) link the shared
+    // libc++.so in the output directory, and only component builds give
+    // them an rpath to it.
+    launcher.push("env".into());
+    launcher.push(format!("LD_LIBRARY_PATH={}", out.display()).into());
     ninja::ninja(
         &launcher,
         &out,
@@ -376,7 +384,7 @@ pub fn crate_file(cache: &Path) -> Result<PathBuf> {
     Ok(file)
 }
 
-/// The crate's sources unpacked and patched, with ICU's data, made once.
+/// The crate's sources unpacked, with ICU's data, made once.
 fn source_tree(layout: &Layout) -> Result<()> {
     let tree = layout.tree();
     if tree.join(DONE_MARK).is_file() {
@@ -406,10 +414,9 @@ fn source_tree(layout: &Layout) -> Result<()> {
         partial.join(ICU_DATA_MEMBER),
         unpacked.join("third_party/icu/common/icudtl.dat"),
     )?;
-    patch_tree(&unpacked, &layout.sysroot())?;
     std::fs::write(
         unpacked.join(DONE_MARK),
-        format!("v8 crate {CRATE_VERSION} (V8 {V8_VERSION}), patched\n"),
+        format!("v8 crate {CRATE_VERSION} (V8 {V8_VERSION}) with ICU's data\n"),
     )?;
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::rename(&unpacked, &tree)?;
@@ -417,12 +424,15 @@ fn source_tree(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
+/// Our edits and build files, on every run (what this xtask says wins);
+/// files are written only when they change, so ninja rebuilds only what
+/// depends on them.
 fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     for (file, text, replacement) in SOURCE_PATCHES {
         super::patch_file(&tree.join(file), text, replacement)?;
     }
     std::fs::create_dir_all(tree.join("v8cage"))?;
-    std::fs::write(tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
+    write_if_changed(&tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
     let root_build = tree.join("BUILD.gn");
     let text = std::fs::read_to_string(&root_build)?;
     if !text.contains(ROOT_GROUP) {
@@ -430,8 +440,17 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     }
     // Chromium's default sysroot location for x64 Linux.
     let link = tree.join("build/linux/debian_bullseye_amd64-sysroot");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(sysroot, link)?;
+    if std::fs::read_link(&link).ok().as_deref() != Some(sysroot) {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(sysroot, link)?;
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -492,9 +511,7 @@ fn gn_gen(layout: &Layout, profile: &Profile) -> Result<()> {
         return Ok(());
     }
     // Written only when changed: ninja rebuilds everything after a new args.gn.
-    if std::fs::read_to_string(&args).ok().as_deref() != Some(wanted.as_str()) {
-        std::fs::write(&args, &wanted)?;
-    }
+    write_if_changed(&args, &wanted)?;
     run(&mut in_chroot(
         layout,
         &format!("cd {} && gn gen {}", layout.tree().display(), out.display()),
