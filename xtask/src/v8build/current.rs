@@ -539,7 +539,7 @@ fn embedder_defines(layout: &Layout, profile: &Profile) -> Result<Vec<String>> {
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::trim)
-        .filter(|d| d.starts_with("V8_") || d.starts_with("CPPGC_"))
+        .filter(|d| d.starts_with("V8_") || d.starts_with("CPPGC_") || d.starts_with("_LIBCPP_"))
         .map(String::from)
         .collect())
 }
@@ -554,6 +554,24 @@ fn v8_gn_header(defines: &[String]) -> String {
     }
     text.push_str("#endif\n");
     text
+}
+
+/// `__config_site` with `defines` added before its closing `#endif`.
+fn with_config_defines(config_site: &str, defines: &[String]) -> Result<String> {
+    let end = config_site
+        .rfind("#endif")
+        .context("libc++'s __config_site has no closing #endif")?;
+    let mut added =
+        String::from("// v8cage: the settings V8's build gave libc++ on the command line\n");
+    for define in defines {
+        let (name, value) = define.split_once('=').unwrap_or((define, "1"));
+        added.push_str(&format!("#define {name} {value}\n"));
+    }
+    Ok(format!(
+        "{}{added}{}",
+        &config_site[..end],
+        &config_site[end..]
+    ))
 }
 
 /// Runs sid's clang from outside the userland: through sid's dynamic
@@ -584,7 +602,9 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
         .arg("-r")
         .arg(tree.join("v8/include"))
         .arg(staging.join("include")))?;
-    let defines = embedder_defines(layout, profile)?;
+    let (libcxx_defines, defines): (Vec<String>, Vec<String>) = embedder_defines(layout, profile)?
+        .into_iter()
+        .partition(|d| d.starts_with("_LIBCPP_"));
     if profile.name == "release" && defines != super::check::RELEASE_DEFINES {
         bail!(
             "the release build's embedder defines changed; update RELEASE_DEFINES in xtask/src/v8build/check.rs to:\n{defines:#?}"
@@ -604,12 +624,19 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
             .arg(format!("{}/.", dir.display()))
             .arg(&cxx))?;
     }
-    for file in ["__config_site", "__assertion_handler"] {
-        std::fs::copy(
-            tree.join("buildtools/third_party/libc++").join(file),
-            cxx.join(file),
-        )?;
-    }
+    std::fs::copy(
+        tree.join("buildtools/third_party/libc++/__assertion_handler"),
+        cxx.join("__assertion_handler"),
+    )?;
+    // Chromium gives libc++'s build-dependent settings (hardening mode, ASan
+    // container annotations) on the command line; every libc++ header reads
+    // __config_site first, so an embedder gets them there.
+    let config_site =
+        std::fs::read_to_string(tree.join("buildtools/third_party/libc++/__config_site"))?;
+    std::fs::write(
+        cxx.join("__config_site"),
+        with_config_defines(&config_site, &libcxx_defines)?,
+    )?;
     for lib in ["libv8.so", "libc++.so"] {
         std::fs::copy(out.join(lib), staging.join("lib").join(lib))?;
     }
@@ -684,6 +711,20 @@ mod tests {
         );
         assert_eq!(std::fs::read(&link).unwrap(), b"loader");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn libcxx_settings_go_inside_the_config_sites_guard() {
+        let site = "#ifndef _LIBCPP_CONFIG_SITE\n#define _LIBCPP_CONFIG_SITE\n#endif // _LIBCPP_CONFIG_SITE\n";
+        let text = with_config_defines(
+            site,
+            &["_LIBCPP_HARDENING_MODE=_LIBCPP_HARDENING_MODE_EXTENSIVE".into()],
+        )
+        .unwrap();
+        let define = text
+            .find("#define _LIBCPP_HARDENING_MODE _LIBCPP_HARDENING_MODE_EXTENSIVE")
+            .unwrap();
+        assert!(define < text.rfind("#endif").unwrap());
     }
 
     #[test]
