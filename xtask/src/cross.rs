@@ -270,8 +270,14 @@ pub(crate) fn run_in_vm(
     log: &Path,
 ) -> Result<()> {
     let vm = target.vm.as_ref().context("no VM for this target")?;
-    if !package_installed(vm.qemu_package) {
-        apt_install(&[vm.qemu_package], "the wheel's tests boot a VM")?;
+    // The emulator, and cpio for the initramfs the userland becomes (a
+    // fresh machine has neither: the first run ended in exit status 127).
+    let missing: Vec<&str> = [vm.qemu_package, "cpio"]
+        .into_iter()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing, "the wheel's tests boot a VM from an initramfs")?;
     }
     let kernel = kernel(target, vm)?;
     let mut init = String::from(
