@@ -107,12 +107,27 @@ icu_use_data_file = false
 "#,
     },
     Profile {
+        name: "fuzzilli",
+        what: "for Fuzzilli (cargo xtask fuzzilli build --v8): trace-pc-guard edges in V8, DCHECKs, heap verification and V8's memory-corruption API for sandbox testing, as Fuzzilli's own V8 build",
+        args: r#"symbol_level = 1
+sanitizer_coverage_flags = "trace-pc-guard"
+dcheck_always_on = true
+v8_enable_verify_heap = true
+v8_enable_memory_corruption_api = true
+v8_enable_pointer_compression = true
+v8_enable_sandbox = true
+v8_enable_external_code_space = true
+v8_enable_i18n_support = true
+icu_use_data_file = false
+"#,
+    },
+    Profile {
         name: "msan",
-        what: "MemorySanitizer with origins; ICU and libc++ built from source, so instrumented too",
+        what: "MemorySanitizer with origins; ICU and libc++ built from source, so instrumented too; argument shadow through TLS (no eager checks), as the shim and the Rust side pass it",
         args: r#"symbol_level = 1
 is_msan = true
 msan_track_origins = 2
-use_prebuilt_instrumented_libraries = false
+msan_eager_checks = false
 v8_enable_pointer_compression = true
 v8_enable_sandbox = true
 v8_enable_external_code_space = true
@@ -151,6 +166,10 @@ shared_library("v8") {
   ]
 }
 "#;
+/// `//third_party/instrumented_libs`, which MSan builds name (also for
+/// running torque and mksnapshot): empty, the system's libraries serve.
+const INSTRUMENTED_LIBS_STUB: &str = "# Written by v8cage's xtask: V8 links no instrumented system library.\ngroup(\"deps\") {\n}\nconfig(\"prebuilt_ldflags\") {\n}\nconfig(\"locally_built_ldflags\") {\n}\nconfig(\"msan_runtime_libs\") {\n}\ngroup(\"ld-linux\") {\n}\n";
+
 /// Appended to the root BUILD.gn: GN loads only build files the root names.
 const ROOT_GROUP: &str =
     "\n# v8cage: load //v8cage (libv8.so for the shim).\ngroup(\"v8cage\") {\n  deps = [ \"//v8cage:v8\" ]\n}\n";
@@ -433,6 +452,19 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(tree.join("v8cage"))?;
     write_if_changed(&tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
+    // What an MSan build of Chromium's tree expects and the crate leaves
+    // out: the instrumented system libraries (V8 needs none of them) and
+    // MSan's ignore list (nothing to ignore).
+    std::fs::create_dir_all(tree.join("third_party/instrumented_libs"))?;
+    write_if_changed(
+        &tree.join("third_party/instrumented_libs/BUILD.gn"),
+        INSTRUMENTED_LIBS_STUB,
+    )?;
+    std::fs::create_dir_all(tree.join("tools/msan"))?;
+    write_if_changed(
+        &tree.join("tools/msan/ignorelist.txt"),
+        "# v8cage: nothing is ignored.\n",
+    )?;
     let root_build = tree.join("BUILD.gn");
     let text = std::fs::read_to_string(&root_build)?;
     if !text.contains(ROOT_GROUP) {
