@@ -15,6 +15,7 @@ mod cflite;
 mod cmd;
 mod cross;
 mod fuzz;
+mod fuzzilli;
 mod python;
 mod sanitize;
 mod setup;
@@ -211,6 +212,12 @@ enum Cmd {
     /// HTML source-coverage report of a target over its corpus (cargo fuzz
     /// coverage + llvm-cov).
     Coverage { target: String },
+    /// The REPRL target for Fuzzilli (fuzzilli/): build it with edge
+    /// coverage, or prove it with Fuzzilli's own client code.
+    Fuzzilli {
+        #[command(subcommand)]
+        command: FuzzilliCmd,
+    },
     /// Our own V8 builds, cached in $V8CAGE_CACHE or ~/.cache/v8cage: the
     /// current V8 (15.2) by V8's own GN build, and V8 10.2 from Debian's
     /// nodejs 18 sources.
@@ -221,11 +228,32 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum FuzzilliCmd {
+    /// Build v8cage-reprl with edge coverage; prints its path last. Run it
+    /// as Fuzzilli's target with `--isolation process` for a cage worker.
+    Build {
+        /// A V8 prefix to link (e.g. one of `cargo xtask v8 build`'s);
+        /// default: the one core/build.rs finds.
+        #[arg(long)]
+        v8: Option<PathBuf>,
+    },
+    /// Drive the target with Fuzzilli's libreprl and libcoverage, compiled
+    /// from $FUZZILLI_DIR (skipped, visibly, without it).
+    Prove {
+        #[arg(long, default_value_t = 10_000)]
+        executions: u64,
+        #[arg(long, default_value = "in-process")]
+        isolation: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum V8Cmd {
     /// Build (or resume building) the current V8 (15.2, V8 sandbox on) in a
     /// profile: release (wheels, benchmarks), asan-cov (ASan + libFuzzer
-    /// coverage of V8's edges), msan. Hours on 2 cores; ends with the prefix
-    /// for V8CAGE_V8_DIR.
+    /// coverage of V8's edges), msan, fuzzilli (trace-pc-guard edges for the
+    /// REPRL target). Hours on 2 cores; ends with the prefix for
+    /// V8CAGE_V8_DIR.
     Build {
         profile: String,
         /// Parallel compile jobs (each takes about 1 GB).
@@ -339,6 +367,17 @@ fn main() -> Result<()> {
         Cmd::CfliteBuild => cflite::build_and_check(&root),
         Cmd::Repro { target, file } => fuzz::repro(&root, &target, &user_dir.join(file)),
         Cmd::Coverage { target } => fuzz::coverage(&root, &target),
+        Cmd::Fuzzilli { command } => match command {
+            FuzzilliCmd::Build { v8 } => {
+                let binary = fuzzilli::build(&root, v8.map(|dir| user_dir.join(dir)).as_deref())?;
+                println!("{}", binary.display());
+                Ok(())
+            }
+            FuzzilliCmd::Prove {
+                executions,
+                isolation,
+            } => fuzzilli::prove(&root, executions, &isolation),
+        },
         Cmd::V8 { command } => match command {
             V8Cmd::Build {
                 profile,

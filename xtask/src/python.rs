@@ -87,14 +87,22 @@ pub fn lint(root: &Path) -> Result<()> {
     run(Command::new(bin.join("mypy")).current_dir(&python_dir))
 }
 
-/// The shim's C++ against `.clang-format` (clang-format from the venv).
+/// The C++ of the shim and the C of the Fuzzilli target against `.clang-format` (clang-format from the venv).
 pub fn clang_format_check(root: &Path) -> Result<()> {
     let bin = ensure_venv(root)?.join("bin");
     let mut sources = Vec::new();
-    for dir in ["core/shim", "core/shim/testing"] {
+    for dir in [
+        "core/shim",
+        "core/shim/testing",
+        "fuzzilli/src",
+        "fuzzilli/proof",
+    ] {
         for entry in std::fs::read_dir(root.join(dir))? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "cc" || e == "h") {
+            if path
+                .extension()
+                .is_some_and(|e| e == "cc" || e == "c" || e == "h")
+            {
                 sources.push(path);
             }
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::cargo;
-use crate::{afl, bench, cflite, cross, fuzz, python, sanitize, v8build};
+use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -34,6 +34,12 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         // What ClusterFuzzLite/OSS-Fuzz will build and run, and the tested
         // example of AFL++ syncing two machines through a shared folder.
         stage("cflite build", || cflite::build_and_check(root))?;
+        // The REPRL target builds from a fresh clone; the proof with
+        // Fuzzilli's client runs where FUZZILLI_DIR names a checkout.
+        stage("fuzzilli", || {
+            fuzzilli::build(root, None)?;
+            fuzzilli::prove(root, 10_000, "in-process")
+        })?;
         stage("afl sync", || afl::sync_check(root, "eval", 20))?;
         // Packaging: the host wheel and the sdist built from source, the
         // aarch64 wheel under qemu with the whole Python suite, and where
