@@ -58,7 +58,8 @@ pub struct Profile {
 /// Every profile's GN arguments. libc++ is Chromium's, as a shared library
 /// beside libv8.so: the shim compiles against the same headers and links the
 /// same copy. V8's public API (and, by a patch, libplatform's) is exported
-/// from one `libv8.so`.
+/// from one `libv8.so`. Every profile has pointer compression and the V8
+/// sandbox (fuzz and ship the same V8), and ICU with its data built in.
 const COMMON_ARGS: &str = r#"is_debug = false
 is_component_build = false
 clang_base_path = "/usr/lib/llvm-23"
@@ -79,6 +80,11 @@ v8_expose_public_symbols = true
 v8_monolithic_for_shared_library = true
 v8_use_external_startup_data = false
 v8_embedder_string = "-v8cage"
+v8_enable_pointer_compression = true
+v8_enable_sandbox = true
+v8_enable_external_code_space = true
+v8_enable_i18n_support = true
+icu_use_data_file = false
 "#;
 
 pub const PROFILES: &[Profile] = &[
@@ -86,11 +92,6 @@ pub const PROFILES: &[Profile] = &[
         name: "release",
         what: "what wheels and benchmarks ship: pointer compression and the V8 sandbox on, full ICU built in, no debug info",
         args: r#"symbol_level = 0
-v8_enable_pointer_compression = true
-v8_enable_sandbox = true
-v8_enable_external_code_space = true
-v8_enable_i18n_support = true
-icu_use_data_file = false
 "#,
     },
     Profile {
@@ -99,11 +100,6 @@ icu_use_data_file = false
         args: r#"symbol_level = 1
 is_asan = true
 use_libfuzzer = true
-v8_enable_pointer_compression = true
-v8_enable_sandbox = true
-v8_enable_external_code_space = true
-v8_enable_i18n_support = true
-icu_use_data_file = false
 "#,
     },
     Profile {
@@ -114,11 +110,6 @@ sanitizer_coverage_flags = "trace-pc-guard"
 dcheck_always_on = true
 v8_enable_verify_heap = true
 v8_enable_memory_corruption_api = true
-v8_enable_pointer_compression = true
-v8_enable_sandbox = true
-v8_enable_external_code_space = true
-v8_enable_i18n_support = true
-icu_use_data_file = false
 "#,
     },
     Profile {
@@ -128,11 +119,6 @@ icu_use_data_file = false
 is_msan = true
 msan_track_origins = 2
 msan_eager_checks = false
-v8_enable_pointer_compression = true
-v8_enable_sandbox = true
-v8_enable_external_code_space = true
-v8_enable_i18n_support = true
-icu_use_data_file = false
 "#,
     },
 ];
