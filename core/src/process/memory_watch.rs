@@ -9,8 +9,10 @@
 //! space limit can no longer bound them; and `RLIMIT_AS` counts reserved,
 //! not used, memory. Resident memory is what the machine pays for.
 //!
-//! The watch costs nothing while no evaluation runs (the thread waits), and
-//! one small file read per worker per tick while one does.
+//! The watch costs one small file read per worker per tick while an
+//! evaluation runs; an evaluation costs a map entry (no allocation, no
+//! wake-up while the thread is awake); after a second with nothing to
+//! watch, the thread waits until there is.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -20,22 +22,36 @@ use std::time::Duration;
 /// allocating at ~2 GB/s gains about 10 MB between two reads.
 const TICK: Duration = Duration::from_millis(5);
 
-/// What the watch does with a worker past its bound.
+/// What the watch does with a worker past its bound: `token` is what the
+/// watch was started with (the evaluation's sequence number).
 pub(crate) trait OverBound: Send + Sync {
-    fn over_bound(&self);
+    fn over_bound(&self, token: u64);
 }
 
 struct Watched {
     pid: libc::pid_t,
     bound: u64,
     target: Arc<dyn OverBound>,
+    token: u64,
+}
+
+#[derive(Default)]
+struct State {
+    watched: BTreeMap<u64, Watched>,
+    /// The thread waits without a timeout (nothing was watched for a
+    /// while); only then does a new entry need to wake it.
+    parked: bool,
 }
 
 #[derive(Default)]
 struct Watch {
-    watched: Mutex<BTreeMap<u64, Watched>>,
+    state: Mutex<State>,
     wake: Condvar,
 }
+
+/// Ticks with nothing to watch before the thread parks: back-to-back
+/// evaluations (microseconds apart) find it awake and need no wake-up.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 200;
 
 static WATCH: OnceLock<Arc<Watch>> = OnceLock::new();
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -54,29 +70,39 @@ fn watch() -> &'static Arc<Watch> {
 
 impl Watch {
     fn run(&self) {
-        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle_ticks = 0;
         loop {
-            if watched.is_empty() {
-                watched = self.wake.wait(watched).unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            let over: Vec<Arc<dyn OverBound>> = watched
-                .values()
-                .filter(|w| resident_bytes(w.pid).is_some_and(|rss| rss > w.bound))
-                .map(|w| Arc::clone(&w.target))
-                .collect();
-            if !over.is_empty() {
-                drop(watched);
-                // Outside the lock: the kill takes the worker's flight lock.
-                for target in over {
-                    target.over_bound();
+            if state.watched.is_empty() {
+                idle_ticks += 1;
+                if idle_ticks > IDLE_TICKS_BEFORE_PARKING {
+                    state.parked = true;
+                    state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.parked = false;
+                    idle_ticks = 0;
+                    continue;
                 }
-                watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-                continue;
+            } else {
+                idle_ticks = 0;
+                let over: Vec<(Arc<dyn OverBound>, u64)> = state
+                    .watched
+                    .values()
+                    .filter(|w| resident_bytes(w.pid).is_some_and(|rss| rss > w.bound))
+                    .map(|w| (Arc::clone(&w.target), w.token))
+                    .collect();
+                if !over.is_empty() {
+                    drop(state);
+                    // Outside the lock: the kill takes the worker's flight lock.
+                    for (target, token) in over {
+                        target.over_bound(token);
+                    }
+                    state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
             }
-            watched = self
+            state = self
                 .wake
-                .wait_timeout(watched, TICK)
+                .wait_timeout(state, TICK)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -84,15 +110,28 @@ impl Watch {
 }
 
 /// Watches `pid` until dropped: past `bound` resident bytes, `target` is told
-/// (once per tick until the guard is dropped).
+/// `token` (once per tick until the guard is dropped).
 pub(crate) struct Watching(u64);
 
-pub(crate) fn start(pid: libc::pid_t, bound: u64, target: Arc<dyn OverBound>) -> Watching {
+pub(crate) fn start(
+    pid: libc::pid_t,
+    bound: u64,
+    target: Arc<dyn OverBound>,
+    token: u64,
+) -> Watching {
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let watch = watch();
-    let mut watched = watch.watched.lock().unwrap_or_else(|e| e.into_inner());
-    watched.insert(id, Watched { pid, bound, target });
-    if watched.len() == 1 {
+    let mut state = watch.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.watched.insert(
+        id,
+        Watched {
+            pid,
+            bound,
+            target,
+            token,
+        },
+    );
+    if state.parked {
         watch.wake.notify_one();
     }
     Watching(id)
@@ -102,9 +141,10 @@ impl Drop for Watching {
     fn drop(&mut self) {
         if let Some(watch) = WATCH.get() {
             watch
-                .watched
+                .state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
+                .watched
                 .remove(&self.0);
         }
     }
@@ -143,7 +183,7 @@ mod tests {
     struct Told(mpsc::Sender<()>, AtomicUsize);
 
     impl OverBound for Told {
-        fn over_bound(&self) {
+        fn over_bound(&self, _token: u64) {
             if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
                 let _ = self.0.send(());
             }
@@ -164,8 +204,8 @@ mod tests {
         let over = Arc::new(Told(over_tx, AtomicUsize::new(0)));
         let (within_tx, within_rx) = mpsc::channel();
         let within = Arc::new(Told(within_tx, AtomicUsize::new(0)));
-        let _within = start(me, u64::MAX, within.clone());
-        let watching = start(me, 1, over.clone());
+        let _within = start(me, u64::MAX, within.clone(), 0);
+        let watching = start(me, 1, over.clone(), 0);
         over_rx
             .recv()
             .expect("the watch reports a process over its bound");

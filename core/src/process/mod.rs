@@ -106,9 +106,9 @@ impl OnDeadline for KillAt {
     }
 }
 
-impl memory_watch::OverBound for KillAt {
-    fn over_bound(&self) {
-        self.shared.kill_during(self.seq, self.why);
+impl memory_watch::OverBound for Shared {
+    fn over_bound(&self, seq: u64) {
+        self.kill_during(seq, Kill::OutOfMemory);
     }
 }
 
@@ -336,11 +336,8 @@ impl Remote {
             (seq, Some(bound)) => Some(memory_watch::start(
                 self.shared.pid,
                 bound,
-                Arc::new(KillAt {
-                    shared: Arc::clone(&self.shared),
-                    seq,
-                    why: Kill::OutOfMemory,
-                }),
+                Arc::clone(&self.shared) as Arc<dyn memory_watch::OverBound>,
+                seq,
             )),
         };
         let fields = &mut *state;
