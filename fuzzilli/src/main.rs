@@ -173,7 +173,32 @@ fn set_flags(flags: &[String]) {
     }
 }
 
+/// Ends this process once its parent (Fuzzilli) is gone: a program in an
+/// endless loop would otherwise run on as an orphan (it did, for an hour,
+/// after a driver was killed). Not `PR_SET_PDEATHSIG`: that fires when the
+/// parent's *thread* that spawned us ends, and Fuzzilli spawns from pooled
+/// threads.
+fn exit_with_parent() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let spawned = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != parent {
+                // SAFETY: ends the process at once, as a kill would; the
+                // evaluation on the main thread may hold any lock.
+                unsafe { libc::_exit(0) };
+            }
+        });
+    if spawned.is_err() {
+        eprintln!("v8cage-reprl: no parent-watch thread; an orphaned target may run on");
+    }
+}
+
 fn reprl(args: &Args) -> Result<(), String> {
+    exit_with_parent();
     set_flags(&args.v8_flags);
     let mut channels = Channels::open()?;
     handshake(&mut channels)?;
