@@ -174,7 +174,8 @@ pub(crate) fn bound_for_heap(heap_limit: u64) -> u64 {
     heap_limit.saturating_mul(2).saturating_add(256 << 20)
 }
 
-#[cfg(test)]
+// Miri cannot read /proc or call sysconf.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
