@@ -126,9 +126,7 @@ fn headers() -> Result<PathBuf> {
     if include.join("v8.h").is_file() {
         return Ok(include);
     }
-    if !crate::setup::package_installed("curl") {
-        crate::cmd::apt_install(&["curl"], "the current V8's sources are downloaded with it")?;
-    }
+    super::ensure_packages(&["curl"], "the current V8's sources are downloaded with it")?;
     let crate_file = current::crate_file(&cache)?;
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);

@@ -24,7 +24,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use super::ninja;
-use crate::cmd::{apt_install, run};
+use crate::cmd::run;
 
 /// The crate whose `.crate` file carries the sources, and its checksum as
 /// the crates.io index records it.
@@ -257,14 +257,10 @@ pub fn build(profile_name: &str, jobs: u32, idle: bool) -> Result<()> {
 /// debootstrap and curl on the host; each missing one is named with the
 /// package that gives it.
 fn ensure_host_tools() -> Result<()> {
-    let missing: Vec<&str> = ["debootstrap", "curl", "xz-utils"]
-        .into_iter()
-        .filter(|p| !crate::setup::package_installed(p))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    apt_install(&missing, "building the current V8 needs them")
+    super::ensure_packages(
+        &["debootstrap", "curl", "xz-utils"],
+        "building the current V8 needs them",
+    )
 }
 
 /// A minimal Debian userland of `suite` with `packages`, made once

@@ -395,7 +395,12 @@ pub fn build(profile_name: &str, jobs: u32) -> Result<()> {
 }
 
 fn ensure_build_packages() -> Result<()> {
-    let missing: Vec<&str> = BUILD_PACKAGES
+    ensure_packages(BUILD_PACKAGES, "building V8 needs them")
+}
+
+/// Installs whichever of `packages` are missing, saying `why`.
+pub(crate) fn ensure_packages(packages: &[&str], why: &str) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| !crate::setup::package_installed(p))
@@ -403,7 +408,7 @@ fn ensure_build_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    apt_install(&missing, "building V8 needs them")
+    apt_install(&missing, why)
 }
 
 /// An apt configuration of our own (a `deb-src` list and package lists in
