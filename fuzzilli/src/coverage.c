@@ -98,9 +98,6 @@ void v8cage_cov_reset_edge_guards(void) {
 // How many edges the instrumented modules have (0: nothing instrumented).
 uint32_t v8cage_cov_edges(void) { return edges; }
 
-// The bitmap's bytes, for the target's own use (the edges it saw).
-const uint8_t* v8cage_cov_bitmap(void) { return bitmap()->edges; }
-
 // fuzzilli('FUZZILLI_CRASH', kind): Fuzzilli's start-up check that crashes
 // are seen, kind by kind as V8's d8 numbers them. Kind 3 is a real memory
 // error: ASan reports the heap overflow; without ASan the wild write after
