@@ -54,6 +54,23 @@ fn infinite_loop_times_out_and_context_survives(
     assert_usable(&mut ctx);
 }
 
+/// A worker waiting on an idle host must not start the next evaluation's
+/// clock while it waits: the pause is the host's, not the script's.
+#[rstest]
+fn the_clock_starts_when_the_request_arrives_not_while_waiting_for_it(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_timeout(isolation, 100);
+    assert_eq!(ctx.eval("1").unwrap(), Value::Number(1.0));
+    // The host is idle for longer than the timeout: a clock started by
+    // the waiting worker would have expired before the loop began.
+    std::thread::sleep(Duration::from_millis(150));
+    let started = Instant::now();
+    assert_eq!(ctx.eval("while (true) {}"), Err(Error::Timeout));
+    let took = started.elapsed();
+    assert!(took >= MS_100, "fired early: {took:?}");
+}
+
 #[rstest]
 fn timeout_applies_to_calls_and_promise_jobs(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,

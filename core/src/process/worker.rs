@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::ffi::c_void;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, FromRawFd, RawFd};
 use std::os::raw::c_int;
 use std::os::unix::net::UnixStream;
@@ -174,6 +174,11 @@ fn serve(channel: &str) -> i32 {
             let mut reader = channel.reader.borrow_mut();
             if reader.buffer().is_empty() {
                 poll_readable(requests.as_fd(), POLL_BEFORE_BLOCKING);
+                // Blocks until a byte is really here: the spin above may
+                // have ended empty-handed, and the clock must not start
+                // while the worker waits for the host. An error or the end
+                // of the stream is left to `read_frame`, which meets it again.
+                let _ = reader.fill_buf();
             }
             // The request's first bytes are here: its timeout runs from now,
             // not from when a large source has been read in full.
