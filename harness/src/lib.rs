@@ -27,8 +27,8 @@ mod targets;
 
 pub use targets::{
     api_ops, config_diff, describe, differential_options, eval, eval_gen, fuzz_options, jit_diff,
-    json, quickjs_diff, rerun_contained, roundtrip, run, worker_reply, worker_reply_options,
-    Target, TARGETS,
+    json, quickjs_diff, rerun_contained, roundtrip, run, scale_timeouts, worker_reply,
+    worker_reply_options, Target, TARGETS,
 };
 
 /// Starts V8 the way every harness context needs it: with V8's intrinsics

@@ -2,6 +2,7 @@
 //! context and checks the results with the oracles.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::LocalKey;
 use std::time::Duration;
 
@@ -126,7 +127,7 @@ pub fn describe(target: &str, data: &[u8]) -> Option<String> {
 /// nothing a longer re-check could change.
 pub fn fuzz_options() -> ContextOptions {
     ContextOptions {
-        timeout: Some(Duration::from_millis(10)),
+        timeout: Some(Duration::from_millis(10) * TIMEOUT_SCALE.load(Ordering::Relaxed)),
         heap_limit: Some(16 << 20),
         max_result_bytes: 1 << 20,
         max_depth: 200,
@@ -138,9 +139,21 @@ pub fn fuzz_options() -> ContextOptions {
 /// compilations per input; a run that still hits one is not compared.
 pub fn differential_options() -> ContextOptions {
     ContextOptions {
-        timeout: Some(Duration::from_millis(250)),
+        timeout: Some(Duration::from_millis(250) * TIMEOUT_SCALE.load(Ordering::Relaxed)),
         ..fuzz_options()
     }
+}
+
+/// The factor [`scale_timeouts`] set: 1 in campaigns.
+static TIMEOUT_SCALE: AtomicU32 = AtomicU32::new(1);
+
+/// Multiplies the targets' timeouts by `factor` (at least 1) for contexts
+/// made from now on. For tests of slow builds (sanitizers, valgrind) that
+/// count how many runs were compared: a run cut by its timeout is not, and
+/// such a count must not depend on how much CPU the test gets. Campaigns
+/// keep the short timeouts.
+pub fn scale_timeouts(factor: u32) {
+    TIMEOUT_SCALE.store(factor.max(1), Ordering::Relaxed);
 }
 
 /// A reused context and how many inputs it has run.

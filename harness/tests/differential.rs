@@ -25,6 +25,13 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 /// nothing, with `None`): its finding, or whether both runs were compared
 /// (no limit cut one short).
 fn findings(target: &str, configuration: Option<&'static str>) -> Vec<Result<bool, String>> {
+    // The sanitizer jobs run everything several times slower: the runs get
+    // the time they need there too, or too few are compared.
+    let scale = std::env::var("V8CAGE_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    v8cage_harness::scale_timeouts(scale);
     plant_difference(configuration);
     let said = seeds(target)
         .iter()
