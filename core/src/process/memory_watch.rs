@@ -22,6 +22,12 @@ use std::time::Duration;
 /// allocating at ~2 GB/s gains about 10 MB between two reads.
 const TICK: Duration = Duration::from_millis(5);
 
+/// How far below its bound a worker is killed: what it may gain between a
+/// read and the kill taking effect (a tick at several GB/s), so that its
+/// peak stays within the bound (killed at the bound, an Intl loop peaked
+/// 1 MiB over it).
+const KILL_MARGIN: u64 = 32 << 20;
+
 /// What the watch does with a worker past its bound: `token` is what the
 /// watch was started with (the evaluation's sequence number).
 pub(crate) trait OverBound: Send + Sync {
@@ -87,7 +93,10 @@ impl Watch {
                 let over: Vec<(Arc<dyn OverBound>, u64)> = state
                     .watched
                     .values()
-                    .filter(|w| resident_bytes(w.pid).is_some_and(|rss| rss > w.bound))
+                    .filter(|w| {
+                        resident_bytes(w.pid)
+                            .is_some_and(|rss| rss > w.bound.saturating_sub(KILL_MARGIN))
+                    })
                     .map(|w| (Arc::clone(&w.target), w.token))
                     .collect();
                 if !over.is_empty() {
@@ -109,8 +118,9 @@ impl Watch {
     }
 }
 
-/// Watches `pid` until dropped: past `bound` resident bytes, `target` is told
-/// `token` (once per tick until the guard is dropped).
+/// Watches `pid` until dropped: within [`KILL_MARGIN`] of `bound` resident
+/// bytes, `target` is told `token` (once per tick until the guard is
+/// dropped).
 pub(crate) struct Watching(u64);
 
 pub(crate) fn start(
