@@ -263,6 +263,16 @@ impl Context {
         }
     }
 
+    /// The most memory the worker of a process-isolated context has had
+    /// resident (its RSS high-water mark) in bytes, also after the worker
+    /// was lost; `None` for an in-process context.
+    pub fn worker_peak_resident(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Process(remote) => remote.peak_resident(),
+        }
+    }
+
     /// Changes the timeout for later `eval`/`call`s.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.options.timeout = timeout;

@@ -128,6 +128,8 @@ struct State {
     worker: Option<pool::Worker>,
     reader: Option<BufReader<std::os::unix::net::UnixStream>>,
     lost: Option<Error>,
+    /// The lost worker's peak resident memory, from its reaping.
+    peak_resident: Option<u64>,
     next_seq: u64,
 }
 
@@ -176,6 +178,7 @@ impl Remote {
                 worker: Some(worker),
                 reader: Some(BufReader::with_capacity(64 << 10, reader)),
                 lost: None,
+                peak_resident: None,
                 next_seq: 1,
             }),
             shared: Arc::new(Shared {
@@ -236,6 +239,19 @@ impl Remote {
 
     pub(crate) fn report(&self) -> &IsolationReport {
         &self.report
+    }
+
+    /// The most memory the worker has had resident, in bytes: its `VmHWM`
+    /// while it lives, its `ru_maxrss` once it was lost.
+    pub(crate) fn peak_resident(&self) -> Option<u64> {
+        let state = self.state.borrow();
+        if state.worker.is_none() {
+            return state.peak_resident;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.shared.pid)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {
@@ -417,7 +433,9 @@ impl Remote {
         let mut last_words = String::new();
         let mut status = None;
         if let Some(mut worker) = state.worker.take() {
-            status = worker.kill_and_reap();
+            let reaped = worker.kill_and_reap();
+            status = reaped.map(|r| r.status);
+            state.peak_resident = reaped.map(|r| r.peak_resident);
             last_words = read_last_words(&mut worker.stderr);
         }
         let error = error.unwrap_or_else(|| death_error(status, &last_words));

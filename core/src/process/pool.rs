@@ -58,6 +58,16 @@ pub(crate) struct Worker {
     owner_pid: u32,
     /// Whether its "ready" frame (V8 started) was read already.
     pub(crate) ready: bool,
+    /// Set once it is reaped: its pid may belong to another process then.
+    reaped: Option<Reaped>,
+}
+
+/// How a worker ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reaped {
+    pub(crate) status: std::process::ExitStatus,
+    /// The most memory it ever had resident, in bytes (`ru_maxrss`).
+    pub(crate) peak_resident: u64,
 }
 
 impl Worker {
@@ -72,13 +82,44 @@ impl Worker {
     }
 
     /// Kills the worker (if still running) and reaps it.
-    pub(crate) fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn kill_and_reap(&mut self) -> Option<Reaped> {
         if std::process::id() != self.owner_pid {
             return None;
         }
-        let _ = self.child.kill();
-        self.child.wait().ok()
+        if self.reaped.is_none() {
+            let _ = self.child.kill();
+            self.reaped = reap(self.child.id());
+        }
+        self.reaped
     }
+}
+
+/// Waits for the child `pid` with `wait4`, not `Child::wait`: its resource
+/// usage holds the child's peak resident memory, which `/proc` no longer
+/// shows once it is dead.
+fn reap(pid: u32) -> Option<Reaped> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are live locals the call fills in;
+        // `pid` is this process's own unreaped child.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        if reaped < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
+    }
+    Some(Reaped {
+        status: std::process::ExitStatus::from_raw(status),
+        // Kilobytes on Linux.
+        peak_resident: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    })
 }
 
 impl Drop for Worker {
@@ -302,5 +343,6 @@ fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
         stderr,
         owner_pid: parent,
         ready: false,
+        reaped: None,
     })
 }
