@@ -43,9 +43,12 @@ constexpr uint32_t kHandlesPerScope = 256;
 constexpr uintptr_t kMaxJsStack = uintptr_t{984} * 1024;
 // Room granted past the heap limit once it is hit, so the allocation in
 // flight succeeds while termination unwinds the script. V8 aborts the process
-// if that allocation still does not fit, and its largest single object (a
-// FixedArray or a two-byte string) is about 1 GiB, hence the size.
-constexpr size_t kHeapLimitGrace = size_t{1280} << 20;
+// if that allocation still does not fit. In the embedder's process the room
+// covers V8's largest single object (a FixedArray or a two-byte string, about
+// 1 GiB); a contained isolate (V8CAGE_OPTION_CONTAINED) gets room that
+// follows its limit (HeapLimitGrace in isolate.cc).
+constexpr size_t kInProcessHeapLimitGrace = size_t{1280} << 20;
+constexpr size_t kMinContainedHeapLimitGrace = size_t{16} << 20;
 constexpr int kMaxHeapLimitGraces = 3;
 
 // V8's default platform (isolate.cc). Never destroyed: isolates (and V8's

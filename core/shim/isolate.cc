@@ -25,6 +25,14 @@ void StopForMemory(v8cage_isolate* self) {
   }
 }
 
+// Bytes granted past a heap limit of `heap_limit` once it is hit.
+size_t HeapLimitGrace(size_t heap_limit, uint32_t options) {
+  if ((options & V8CAGE_OPTION_CONTAINED) == 0) return kInProcessHeapLimitGrace;
+  // The largest object a heap grows (a backing store or hash table doubling)
+  // is about the heap's size.
+  return std::max(heap_limit, kMinContainedHeapLimitGrace);
+}
+
 // After every GC: compare the live heap with the soft and hard limits, and
 // memory outside the JS heap with the heap limit. WebAssembly memories are
 // not allocated through the ArrayBuffer allocator (CountingAllocator never
@@ -72,7 +80,7 @@ size_t NearHeapLimit(void* data, size_t current_heap_limit, size_t initial_heap_
   }
   // Grace room so the allocation in flight succeeds and termination can unwind;
   // the limit is restored after the evaluation (see Session::~Session).
-  return current_heap_limit + kHeapLimitGrace;
+  return current_heap_limit + HeapLimitGrace(initial_heap_limit, self->limits.options);
 }
 
 }  // namespace v8cage_shim

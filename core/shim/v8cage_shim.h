@@ -58,6 +58,11 @@ enum v8cage_option {
   // the buffer; the embedder may read and write it. In-process embedders
   // only: the address means nothing in another process.
   V8CAGE_OPTION_BUFFER_HANDLES = 4,
+  // The isolate lives in a worker process the embedder may lose: past its
+  // heap limit it gets room in proportion to the limit, and an allocation
+  // that does not fit ends the process (V8's out-of-memory abort) instead
+  // of the ~1 GiB room an isolate in the embedder's process needs.
+  V8CAGE_OPTION_CONTAINED = 8,
 };
 
 typedef struct v8cage_limits {

@@ -53,6 +53,7 @@ pub const STATUS_INTERNAL: c_int = 8;
 pub const OPTION_OBJECT_HANDLES: u32 = 1;
 pub const OPTION_EVENT_LOOP: u32 = 2;
 pub const OPTION_BUFFER_HANDLES: u32 = 4;
+pub const OPTION_CONTAINED: u32 = 8;
 
 pub const OP_CALL: c_int = 0;
 pub const OP_GET: c_int = 1;

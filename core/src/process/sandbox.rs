@@ -184,13 +184,15 @@ pub(crate) fn current_address_space() -> Option<u64> {
 /// V8 sandbox about one: an address-space limit means nothing past it.
 const TERABYTE_RESERVED: u64 = 1 << 40;
 
-/// The extra heap the shim grants V8 once at its limit so that it stops
-/// the script instead of aborting (`kHeapLimitGrace` in `shim/internal.h`).
-const HEAP_LIMIT_GRACE: u64 = 1280 << 20;
+/// Room for one of V8's largest objects (~1 GiB, as the shim grants past
+/// the heap limit in-process): a backstop against address-space blow-ups
+/// that also lets a large WebAssembly memory be reserved and then refused
+/// by the heap limit; what is used is bounded by the host's resident watch.
+const LARGEST_OBJECT_ROOM: u64 = 1280 << 20;
 
 /// Limits the address space to what the process uses now plus room for a
-/// heap of `heap_limit` bytes twice over (V8 copies while it collects), the
-/// shim's heap-limit grace, and 256 MiB of code, stacks and small wasm
+/// heap of `heap_limit` bytes twice over (V8 copies while it collects), one
+/// of V8's largest objects, and 256 MiB of code, stacks and small wasm
 /// memories.
 pub(crate) fn limit_address_space(heap_limit: u64) -> Option<u64> {
     let now = current_address_space()?;
@@ -199,7 +201,7 @@ pub(crate) fn limit_address_space(heap_limit: u64) -> Option<u64> {
     }
     let limit = now
         .saturating_add(heap_limit.saturating_mul(2))
-        .saturating_add(HEAP_LIMIT_GRACE)
+        .saturating_add(LARGEST_OBJECT_ROOM)
         .saturating_add(256 << 20);
     set_rlimit(libc::RLIMIT_AS, limit).then_some(limit)
 }

@@ -109,10 +109,12 @@ fn serve(channel: &str) -> i32 {
     warm_up();
     // The isolate of a context with default options, made before "ready" so
     // a spare worker has it when it is handed out.
-    let _ = crate::spare::make_now(&crate::context::isolate_limits(&crate::ContextOptions {
-        isolation: crate::Isolation::Process,
-        ..Default::default()
-    }));
+    let _ = crate::spare::make_now(&contained(crate::context::isolate_limits(
+        &crate::ContextOptions {
+            isolation: crate::Isolation::Process,
+            ..Default::default()
+        },
+    )));
     let mut report = IsolationReport {
         user_namespace,
         network_namespace,
@@ -200,6 +202,13 @@ fn serve(channel: &str) -> i32 {
     }
 }
 
+/// `limits` for an isolate in this worker, which the host can lose: the
+/// heap-limit grace follows the limit (`V8CAGE_OPTION_CONTAINED`).
+fn contained(mut limits: IsolateLimits) -> IsolateLimits {
+    limits.options |= ffi::OPTION_CONTAINED;
+    limits
+}
+
 /// Loads what V8 and ICU read lazily from files (time zone, locale data)
 /// while files may still be opened, in a throwaway isolate.
 fn warm_up() {
@@ -232,7 +241,7 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
             options: f.u32()?,
         };
         f.end()?;
-        Ok(limits)
+        Ok(contained(limits))
     })();
     let limits = parsed.map_err(|e| format!("{e:?}"))?;
     // One context per worker: the spare made before "ready", if the limits
