@@ -349,6 +349,9 @@ fn main() {
     if v8.libcxx_headers().is_some() {
         println!("cargo:rustc-link-lib=dylib=c++");
     }
+    // dladdr/dlopen (icu_memory.cc): in libc since glibc 2.34, in libdl
+    // before (the manylinux_2_28 wheel).
+    println!("cargo:rustc-link-lib=dylib=dl");
     // A V8 component build (e.g. the MSan one, sanitizer-builds/README.md)
     // splits the platform and base libraries out of libv8.so.
     for part in ["v8_libplatform", "v8_libbase"] {

@@ -60,6 +60,28 @@ inline uintptr_t CurrentStackPosition() { return reinterpret_cast<uintptr_t>(__b
 // Lowest usable address of the calling thread's stack (session.cc).
 uintptr_t ThreadStackLow();
 
+// Stops the running evaluation as out of memory (isolate.cc).
+void StopForMemory(v8cage_isolate* self);
+
+// Routes ICU's allocations through counters, if the linked V8's ICU can
+// be found (icu_memory.cc); before V8 starts.
+void CountIcuMemory();
+// The ICU memory charged to `self`, in bytes.
+size_t IcuBytes(v8cage_isolate* self);
+
+// While alive, ICU memory allocated or freed on this thread is charged to
+// `self` (one per Session; nested ones restore the outer).
+class IcuCharge {
+ public:
+  explicit IcuCharge(v8cage_isolate* self);
+  ~IcuCharge();
+  IcuCharge(const IcuCharge&) = delete;
+  IcuCharge& operator=(const IcuCharge&) = delete;
+
+ private:
+  v8cage_isolate* outer_;
+};
+
 // TerminateExecution / CancelTerminateExecution, keeping
 // termination_requested (session.cc). The cancel does nothing if no request
 // was made since the last one.
@@ -172,6 +194,12 @@ struct v8cage_isolate {
   // External memory (ArrayBuffers, WebAssembly memories) passed heap_limit
   // in this evaluation; set by the GC callback on the evaluating thread.
   bool external_limit_hit = false;
+  // ICU memory charged to this isolate (icu_memory.cc): allocated minus
+  // freed on threads evaluating it; whether a check is queued; whether it
+  // passed heap_limit in this evaluation (on the evaluating thread).
+  std::atomic<int64_t> icu_bytes{0};
+  std::atomic<bool> icu_check_pending{false};
+  bool icu_limit_hit = false;
   // Limits checked after each GC (v8cage_set_memory_limits), below the heap
   // limit above: reaching the hard one stops the evaluation as out of
   // memory, the soft one is only recorded. 0: none. Any thread may set them.
@@ -289,6 +317,7 @@ class Session {
   v8cage_isolate* self_;
   v8::Locker locker_;
   v8::Isolate::Scope isolate_scope_;
+  IcuCharge icu_charge_;
   std::optional<Scopes> scopes_;
   uintptr_t converter_floor_ = 0;
   Session* outer_ = nullptr;

@@ -15,8 +15,6 @@ namespace v8cage_shim {
 
 v8::Platform* g_platform = nullptr;
 
-namespace {
-
 void StopForMemory(v8cage_isolate* self) {
   std::lock_guard<std::mutex> lock(self->stop_mutex);
   if (self->running && self->stop_reason == V8CAGE_STOP_NONE) {
@@ -24,6 +22,8 @@ void StopForMemory(v8cage_isolate* self) {
     RequestTermination(self);
   }
 }
+
+namespace {
 
 // Bytes granted past a heap limit of `heap_limit` once it is hit.
 size_t HeapLimitGrace(size_t heap_limit, uint32_t options) {
@@ -105,6 +105,7 @@ int v8cage_engine_init(const char* flags, size_t flags_len) {
           std::string owned(flags, flags_len);
           v8::V8::SetFlagsFromString(owned.c_str(), owned.size());
         }
+        CountIcuMemory();
         g_platform = v8::platform::NewDefaultPlatform().release();
 #ifdef V8CAGE_KERNEL_PLACED_PAGES
         v8::V8::InitializePlatform(V8cageWrapPlatformWithKernelPlacedPages(g_platform));
@@ -119,6 +120,7 @@ int v8cage_engine_init(const char* flags, size_t flags_len) {
 const char* v8cage_v8_version(void) { return v8::V8::GetVersion(); }
 
 size_t v8cage_v8_max_heap_limit(void) { return v8cage_compat::kMaxHeapLimit; }
+
 
 int v8cage_v8_sandboxed(void) {
   return Guarded([]() -> int { return v8cage_compat::SandboxEnabled() ? 1 : 0; }, [] { return 0; });

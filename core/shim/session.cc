@@ -63,6 +63,7 @@ Session::Session(v8cage_isolate* self)
     : self_(self),
       locker_(self->isolate),
       isolate_scope_(self->isolate),
+      icu_charge_(self),
       converter_floor_(ThreadStackLow() + kStackHeadroom + kConverterStackReserve),
       outer_(self->session) {
   scopes_.emplace(self->isolate, self->context);
@@ -125,6 +126,12 @@ Session::~Session() {
     v8::HeapStatistics stats;
     self_->isolate->GetHeapStatistics(&stats);
     if (stats.external_memory() > self_->limits.heap_limit) self_->heap_exhausted = true;
+  }
+  if (self_->icu_limit_hit) {
+    self_->icu_limit_hit = false;
+    // The same for ICU memory (Intl objects the script kept).
+    self_->isolate->LowMemoryNotification();
+    if (IcuBytes(self_) > self_->limits.heap_limit) self_->heap_exhausted = true;
   }
 }
 

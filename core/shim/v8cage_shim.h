@@ -92,6 +92,9 @@ const char* v8cage_v8_version(void);
 size_t v8cage_v8_max_heap_limit(void);
 // 1 if V8's own sandbox is on and securely configured (after engine init).
 int v8cage_v8_sandboxed(void);
+// 1 if ICU's memory is counted against heap limits (icu_memory.cc): the
+// linked V8's ICU could be found. After engine init.
+int v8cage_icu_memory_counted(void);
 
 // NULL on failure.
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits);

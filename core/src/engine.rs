@@ -182,6 +182,17 @@ pub fn v8_sandboxed() -> Result<bool, Error> {
     Ok(unsafe { ffi::v8cage_v8_sandboxed() } == 1)
 }
 
+/// Whether ICU's memory (Intl objects) is counted against each context's
+/// heap limit: the linked V8's ICU could be routed through v8cage's
+/// counters — Debian's V8 (the system ICU) and the current V8 as `cargo
+/// xtask v8 build` makes it; not a V8 with ICU built in and hidden (the
+/// manylinux prefix). Starts V8 if it has not started.
+pub fn icu_memory_counted() -> Result<bool, Error> {
+    ensure_initialised()?;
+    // SAFETY: V8 is initialised (above); the call reads a flag of the shim.
+    Ok(unsafe { ffi::v8cage_icu_memory_counted() } == 1)
+}
+
 /// Why V8 must not get `token`, if it must not. V8 reads a flag as one or
 /// two dashes, an optional `no`/`no-` negation, a name in which `-` and `_`
 /// are the same, and an optional `=value`; the name is what decides, whatever

@@ -71,7 +71,7 @@ pub use context::{
     Context, ContextOptions, Events, HeapStats, Isolation, PromiseLook, PromiseWait,
     TerminateHandle, ThreadPin, HOST_BYTES_PER_RESULT_BYTE, MAX_HEAP_LIMIT, MIN_HEAP_LIMIT,
 };
-pub use engine::{max_heap_limit, set_flags, v8_sandboxed, v8_version};
+pub use engine::{icu_memory_counted, max_heap_limit, set_flags, v8_sandboxed, v8_version};
 pub use error::{Error, Location};
 pub use function::Function;
 pub use handle::{Handle, HandleKind, PromiseState};

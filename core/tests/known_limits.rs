@@ -12,7 +12,7 @@ mod common;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use v8cage::{Context, ContextOptions, Error, Value};
+use v8cage::{Context, ContextOptions};
 
 const CASE: &str = "V8CAGE_KNOWN_LIMIT";
 
@@ -25,21 +25,6 @@ const FATAL: &[(&str, &str)] = &[
 /// A builtin that never checks for termination: 2^53 steps, past any timeout.
 const NO_INTERRUPT_CHECK: &str = "Array.prototype.indexOf.call({length: 2**53 - 1}, 1)";
 
-/// ICU objects live outside V8's heap: 2,000 date formatters (~116 MB here)
-/// under a 16 MiB heap limit.
-const ICU: &str = "globalThis.kept = [];
-    for (let i = 0; i < 2000; i++)
-      kept.push(new Intl.DateTimeFormat('en-US', {timeZone: 'UTC', dateStyle: 'full', timeStyle: 'long'}));
-    kept.length";
-const ICU_HEAP_LIMIT: usize = 16 << 20;
-/// What the ICU case says when V8 is built without Intl (our MSan V8:
-/// ICU would be uninstrumented there), where it does not apply.
-const NO_INTL: &str = "no Intl in this V8";
-
-fn peak_rss_bytes() -> usize {
-    common::proc_status_bytes("VmHWM")
-}
-
 /// The child: runs one case, prints what happened, exits 0 (if V8 lets it).
 fn child(case: &str) -> ExitCode {
     let context = |heap_limit, timeout| {
@@ -51,16 +36,6 @@ fn child(case: &str) -> ExitCode {
         .expect("a context")
     };
     match case {
-        "icu" => {
-            let mut ctx = context(Some(ICU_HEAP_LIMIT), Some(common::generous()));
-            if ctx.eval("typeof Intl") == Ok(Value::String("undefined".into())) {
-                println!("{NO_INTL}");
-                return ExitCode::SUCCESS;
-            }
-            let before = peak_rss_bytes();
-            let result = ctx.eval(ICU);
-            println!("{result:?} {}", peak_rss_bytes() - before);
-        }
         "indexOf" => {
             let result = context(None, Some(Duration::from_millis(100))).eval(NO_INTERRUPT_CHECK);
             println!("{result:?}");
@@ -120,22 +95,6 @@ fn parent() -> Result<(), String> {
                 "{NO_INTERRUPT_CHECK} now ends (timeouts reach it?): {other:?}"
             ))
         }
-    }
-    match run_child("icu", generous) {
-        (Some(status), out) if status.success() && out.trim() == NO_INTL => {
-            println!("known_limits: {NO_INTL}, so no ICU memory to escape the heap limit");
-        }
-        (Some(status), out) if status.success() => {
-            let (result, growth) = out.trim().rsplit_once(' ').ok_or(out.clone())?;
-            let growth: usize = growth.parse().map_err(|_| out.clone())?;
-            if result != format!("{:?}", Ok::<Value, Error>(Value::Number(2000.0))) {
-                return Err(format!("the heap limit now stops ICU objects: {result}"));
-            }
-            if growth < 4 * ICU_HEAP_LIMIT {
-                return Err(format!("ICU memory now small: {growth} bytes"));
-            }
-        }
-        other => return Err(format!("the ICU case failed: {other:?}")),
     }
     Ok(())
 }

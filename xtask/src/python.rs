@@ -94,6 +94,7 @@ pub fn clang_format_check(root: &Path) -> Result<()> {
     for dir in [
         "core/shim",
         "core/shim/testing",
+        "core/shim/libv8",
         "fuzzilli/src",
         "fuzzilli/proof",
     ] {

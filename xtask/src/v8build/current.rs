@@ -146,12 +146,24 @@ shared_library("v8") {
   # libc++.so lies beside it.
   ldflags = [ "-Wl,-rpath,\$ORIGIN" ]
   deps = [
+    ":icu_memory_export",
     "//v8:v8",
     "//v8:v8_libbase",
     "//v8:v8_libplatform",
   ]
 }
+
+# The built-in ICU's u_setMemoryFunctions under a visible name
+# (core/shim/libv8/). A dependency of its own: ICU's defines stay out of
+# the ones an embedder compiles with.
+source_set("icu_memory_export") {
+  sources = [ "icu_memory_export.cc" ]
+  deps = [ "//third_party/icu" ]
+}
 "#;
+/// Built into libv8.so beside V8 (`V8CAGE_BUILD_GN`).
+const ICU_MEMORY_EXPORT: &str = include_str!("../../../core/shim/libv8/icu_memory_export.cc");
+
 /// `//third_party/instrumented_libs`, which MSan builds name (also for
 /// running torque and mksnapshot): empty, the system's libraries serve.
 const INSTRUMENTED_LIBS_STUB: &str = "# Written by v8cage's xtask: V8 links no instrumented system library.\ngroup(\"deps\") {\n}\nconfig(\"prebuilt_ldflags\") {\n}\nconfig(\"locally_built_ldflags\") {\n}\nconfig(\"msan_runtime_libs\") {\n}\ngroup(\"ld-linux\") {\n}\n";
@@ -434,6 +446,10 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(tree.join("v8cage"))?;
     write_if_changed(&tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
+    write_if_changed(
+        &tree.join("v8cage/icu_memory_export.cc"),
+        ICU_MEMORY_EXPORT,
+    )?;
     // What an MSan build of Chromium's tree expects and the crate leaves
     // out: the instrumented system libraries (V8 needs none of them) and
     // MSan's ignore list (nothing to ignore).
