@@ -253,3 +253,29 @@ fn memory_the_heap_limit_does_not_count_is_bounded_by_the_resident_watch() {
     assert_lost(&mut ctx);
     assert_new_contexts_work();
 }
+
+/// The hard deadline runs from the moment `eval` is entered: encoding and
+/// handing a large source to the worker count against it, and a worker
+/// that cannot stop (V8's parser never checks for termination) is killed
+/// within the timeout plus the kill grace.
+#[test]
+fn the_hard_deadline_covers_handing_over_a_large_source() {
+    let timeout = Duration::from_millis(300);
+    let kill_grace = Duration::from_millis(300);
+    let mut ctx = caged(ContextOptions {
+        timeout: Some(timeout),
+        kill_grace,
+        ..Default::default()
+    });
+    // 200 MB of whitespace before an endless loop.
+    let source = format!("{}while (true) {{}}", " ".repeat(200 << 20));
+    let started = Instant::now();
+    let result = ctx.eval(&source);
+    let took = started.elapsed();
+    assert_eq!(result, Err(Error::Timeout));
+    // What remains is the kill's own latency: the watchdog's wake-up and
+    // reaping the worker (~50 ms here; a deadline started after the hand-over
+    // ended ~450 ms later).
+    let slack = common::scaled(Duration::from_millis(300));
+    assert!(took < timeout + kill_grace + slack, "took {took:?}");
+}

@@ -266,6 +266,9 @@ impl Remote {
         timeout: Option<Duration>,
         host: Option<&HostFunctions>,
     ) -> Result<Vec<u8>, Error> {
+        // The hard deadline covers the whole call: encoding and handing over
+        // a large source or argument list count against it.
+        let entered = std::time::Instant::now();
         let seq = {
             let mut state = self.state.borrow_mut();
             state.next_seq += 1;
@@ -304,7 +307,8 @@ impl Remote {
                 seq,
                 why: Kill::Timeout,
             });
-            (kill, t.saturating_add(self.shared.kill_grace))
+            let whole = t.saturating_add(self.shared.kill_grace);
+            (kill, whole.saturating_sub(entered.elapsed()))
         });
         match self.exchange_in_flight(&frame, seq, hard_deadline, host) {
             Outcome::Reply(body) => Ok(body),
