@@ -218,17 +218,17 @@ fn a_process_context_may_have_v8_flags_of_its_own() {
     }
 }
 
-/// ICU's objects live in malloc'd memory that V8's heap limit does not
-/// count (a 64 MiB worker once reached 1.7 GB this way and died of
-/// `std::bad_alloc`). The host's resident-memory watch bounds them: the
-/// evaluation ends in `OutOfMemory`, the context is lost, other contexts
-/// work; below the bound the same objects are fine.
+/// Memory no counter sees — here the parser's zone for a literal of 32
+/// million elements, ~1 GB outside the JS heap (the source itself is 64 MB,
+/// within the heap limit) — is bounded by the host's resident-memory watch:
+/// the evaluation ends in `OutOfMemory`, the context is lost, the worker's
+/// peak stays within the bound, other contexts work.
 #[test]
-fn memory_the_heap_limit_does_not_count_is_bounded_by_the_resident_watch() {
-    let heap_limit = 64 << 20;
+fn memory_no_counter_sees_is_bounded_by_the_resident_watch() {
+    let heap_limit = 128 << 20;
     let mut ctx = caged(ContextOptions {
         heap_limit: Some(heap_limit),
-        timeout: Some(Duration::from_secs(120)),
+        timeout: Some(common::generous()),
         ..Default::default()
     });
     let bound = ctx
@@ -240,17 +240,15 @@ fn memory_the_heap_limit_does_not_count_is_bounded_by_the_resident_watch() {
         assert_eq!(bound, None);
         return;
     }
-    assert_eq!(bound, Some(2 * heap_limit as u64 + (256 << 20)));
-    if ctx.eval("typeof Intl") != Ok(Value::from("object")) {
-        return; // a V8 without ICU has no such memory
-    }
-    let within = "const some = []; for (let i = 0; i < 200; i++) \
-                  some.push(new Intl.DateTimeFormat('en', {timeZone: 'UTC'})); some.length";
-    assert_eq!(ctx.eval(within), Ok(Value::Number(200.0)));
-    let beyond =
-        "const all = []; for (;;) all.push(new Intl.DateTimeFormat('en', {timeZone: 'UTC'}))";
-    assert_eq!(ctx.eval(beyond), Err(Error::OutOfMemory));
+    let bound = bound.expect("a resident-memory bound");
+    assert_eq!(bound, 2 * heap_limit as u64 + (256 << 20));
+    assert_eq!(
+        ctx.eval("eval('[' + '1,'.repeat(32e6) + ']').length"),
+        Err(Error::OutOfMemory)
+    );
     assert_lost(&mut ctx);
+    let peak = ctx.worker_peak_resident().expect("the lost worker's peak");
+    assert!(peak <= bound, "peak {peak} over the bound {bound}");
     assert_new_contexts_work();
 }
 
@@ -274,8 +272,9 @@ fn the_hard_deadline_covers_handing_over_a_large_source() {
     let took = started.elapsed();
     assert_eq!(result, Err(Error::Timeout));
     // What remains is the kill's own latency: the watchdog's wake-up and
-    // reaping the worker (~50 ms here; a deadline started after the hand-over
-    // ended ~450 ms later).
-    let slack = common::scaled(Duration::from_millis(300));
+    // reaping the worker, ~50 ms on an idle machine (a deadline started after
+    // the hand-over ended ~450 ms later), much more on a loaded one: this
+    // bound catches a deadline that never fires, not its precision.
+    let slack = common::scaled(Duration::from_secs(2));
     assert!(took < timeout + kill_grace + slack, "took {took:?}");
 }
