@@ -10,7 +10,9 @@ namespace v8cage_shim {
 // One evaluation: refuses work once the heap stayed exhausted, holds a
 // Session and a TryCatch for `body`, first runs the work that became due
 // (with V8CAGE_OPTION_EVENT_LOOP), and turns a C++ exception into
-// V8CAGE_INTERNAL.
+// V8CAGE_INTERNAL — or, for a failed allocation (std::bad_alloc, e.g. past
+// a worker's address-space limit), into V8CAGE_OUT_OF_MEMORY, after which
+// the isolate refuses work: the exception may have left V8 half-way.
 template <typename F>
 int Evaluate(v8cage_isolate* iso, v8cage_output* out, F&& body) noexcept {
   return Guarded(
@@ -23,7 +25,13 @@ int Evaluate(v8cage_isolate* iso, v8cage_output* out, F&& body) noexcept {
         }
         return std::forward<F>(body)(s, tc);
       },
-      [&] { return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out); });
+      [&] {
+        if (IsBadAlloc(std::current_exception())) {
+          iso->heap_exhausted = true;
+          return FailWith(V8CAGE_OUT_OF_MEMORY, "", iso, out);
+        }
+        return FailWith(V8CAGE_INTERNAL, "internal error (C++ exception) in the shim", iso, out);
+      });
 }
 
 }  // namespace v8cage_shim

@@ -9,9 +9,11 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -237,6 +239,19 @@ auto Guarded(F&& body, G&& fallback) noexcept -> decltype(body()) {
       return decltype(body()){};
     }
   }
+}
+
+// Whether `error` is a failed allocation. For Guarded's fallback, which runs
+// inside the handler (std::current_exception()).
+inline bool IsBadAlloc(const std::exception_ptr& error) {
+  try {
+    if (error) std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+  return false;
 }
 
 // Guarded, for entry points that return nothing.

@@ -121,7 +121,6 @@ const char* v8cage_v8_version(void) { return v8::V8::GetVersion(); }
 
 size_t v8cage_v8_max_heap_limit(void) { return v8cage_compat::kMaxHeapLimit; }
 
-
 int v8cage_v8_sandboxed(void) {
   return Guarded([]() -> int { return v8cage_compat::SandboxEnabled() ? 1 : 0; }, [] { return 0; });
 }
