@@ -629,6 +629,17 @@ impl PyContext {
         Ok(Some(dict))
     }
 
+    /// The most memory a process-isolated context's worker has had resident
+    /// (its RSS high-water mark), in bytes, also after the worker was lost;
+    /// `None` for an in-process context.
+    fn worker_peak_resident(&self) -> Option<u64> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(Context::worker_peak_resident)
+    }
+
     /// Evaluates `code` and returns its completion value as Python data.
     #[pyo3(signature = (code, timeout=None))]
     fn eval<'py>(

@@ -70,6 +70,13 @@ fn v8_version() -> String {
     v8cage::v8_version()
 }
 
+/// Whether ICU's memory (Intl objects) counts against each context's heap
+/// limit (`v8cage::icu_memory_counted`).
+#[pyfunction]
+fn icu_memory_counted(py: Python<'_>) -> PyResult<bool> {
+    v8cage::icu_memory_counted().map_err(|err| errors::to_py_err(py, err))
+}
+
 #[pymodule]
 fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyContext>()?;
@@ -77,6 +84,7 @@ fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<JsUndefined>()?;
     m.add("Undefined", undefined(m.py())?)?;
     m.add_function(wrap_pyfunction!(v8_version, m)?)?;
+    m.add_function(wrap_pyfunction!(icu_memory_counted, m)?)?;
     m.add_function(wrap_pyfunction!(set_flags, m)?)?;
     m.add_function(wrap_pyfunction!(_context_count, m)?)?;
     m.add_function(wrap_pyfunction!(prestart_worker, m)?)?;

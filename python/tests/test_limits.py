@@ -88,3 +88,20 @@ def test_a_prestarted_context_has_the_limits_it_was_made_for() -> None:
             assert ctx.eval("6 * 7") == 42
     finally:
         v8cage.set_spare_contexts(True)
+
+
+@pytest.mark.parametrize("isolation", ["in-process", "process"])
+def test_intl_objects_count_against_the_heap_limit(isolation: str) -> None:
+    with v8cage.Context(timeout=60, max_memory=64 << 20, isolation=isolation) as ctx:
+        if ctx.eval("typeof Intl") != "object" or not v8cage.icu_memory_counted():
+            pytest.skip("no Intl, or this V8's ICU is not counted")
+        with pytest.raises(v8cage.JSOOMError):
+            ctx.eval("{ const all = []; for (;;) all.push(new Intl.Collator('de')) }")
+        peak = ctx.worker_peak_resident()
+        if isolation == "process":
+            report = ctx.isolation_report()
+            assert report is not None and peak is not None
+            bound = report["resident_memory_bound"]
+            assert bound is None or peak <= bound
+        else:
+            assert peak is None
