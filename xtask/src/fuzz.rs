@@ -366,7 +366,9 @@ fn is_known_v8_abort(log: &str) -> bool {
 }
 
 /// Runs the fuzzer, passing its output through and into `log`, and
-/// collects its status lines stamped with the time since start.
+/// collects its status lines stamped with the time since libFuzzer started
+/// (its first `INFO:` line: cargo builds the target before, which a 60 s
+/// campaign once reported as 114 s of fuzzing).
 fn run_recording(cmd: &mut Command, log: &Path, fork: bool) -> (Result<()>, Vec<LibFuzzerSample>) {
     let mut samples = Vec::new();
     let outcome = (|| {
@@ -374,13 +376,16 @@ fn run_recording(cmd: &mut Command, log: &Path, fork: bool) -> (Result<()>, Vec<
         let mut log = std::io::BufWriter::new(File::create(log)?);
         // libFuzzer reports on stderr; cargo's own lines come first.
         let mut child = cmd.stderr(Stdio::piped()).spawn()?;
-        let started = Instant::now();
+        let mut started = None;
         let stderr = child.stderr.take().context("no stderr pipe")?;
         for line in BufReader::new(stderr).lines() {
             let line = line?;
             eprintln!("{line}");
             writeln!(log, "{line}")?;
-            let seconds = started.elapsed().as_secs_f64();
+            if started.is_none() && line.starts_with("INFO:") {
+                started = Some(Instant::now());
+            }
+            let seconds = started.map_or(0.0, |s: Instant| s.elapsed().as_secs_f64());
             samples.extend(campaign::parse_libfuzzer_line(&line, seconds, fork));
         }
         let status = child.wait()?;
