@@ -317,9 +317,7 @@ impl Context {
         self.run(&Job::CallFunction(handle.id, &encoded))
     }
 
-    /// Runs a job on the backend under this context's timeout (functions
-    /// whose last `Function` was dropped are released first) and decodes
-    /// the output.
+    /// `args` in the wire encoding, within this context's limits.
     fn encode(&self, args: &[Value]) -> Result<Vec<u8>, Error> {
         wire::encode_args(
             args,
@@ -535,6 +533,9 @@ impl Context {
         self.functions.released.live()
     }
 
+    /// Runs a job on the backend under this context's timeout (functions
+    /// whose last `Function` was dropped are released first) and decodes
+    /// the output.
     fn run(&mut self, job: &Job<'_>) -> Result<Value, Error> {
         self.run_with(job, |events| events.value())
     }
@@ -853,7 +854,6 @@ impl PromiseWait {
     }
 }
 
-/// The shim's option bits for `options`.
 /// The limits of `options` as the shim takes them.
 pub(crate) fn isolate_limits(options: &ContextOptions) -> IsolateLimits {
     IsolateLimits {
@@ -864,6 +864,7 @@ pub(crate) fn isolate_limits(options: &ContextOptions) -> IsolateLimits {
     }
 }
 
+/// The shim's option bits for `options`.
 pub(crate) fn isolate_options(options: &ContextOptions) -> u32 {
     let mut bits = 0;
     if options.object_handles {
