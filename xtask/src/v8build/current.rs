@@ -446,10 +446,7 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(tree.join("v8cage"))?;
     write_if_changed(&tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
-    write_if_changed(
-        &tree.join("v8cage/icu_memory_export.cc"),
-        ICU_MEMORY_EXPORT,
-    )?;
+    write_if_changed(&tree.join("v8cage/icu_memory_export.cc"), ICU_MEMORY_EXPORT)?;
     // What an MSan build of Chromium's tree expects and the crate leaves
     // out: the instrumented system libraries (V8 needs none of them) and
     // MSan's ignore list (nothing to ignore).
