@@ -81,7 +81,19 @@ fn memory_outside_the_heap_ends_in_out_of_memory(
                 continue;
             }
         }
-        assert_eq!(ctx.eval(source), Err(Error::OutOfMemory), "{kind}");
+        match ctx.eval(source) {
+            Err(Error::OutOfMemory) => {}
+            // Where no bound stops it first (sanitizer builds have no
+            // resident watch), a worker-only case reaches V8's own size
+            // check: honestly a crash with V8's words.
+            Err(Error::Crashed { message, .. })
+                if WORKER_ONLY.iter().any(|(k, _)| *k == kind)
+                    && ctx
+                        .isolation_report()
+                        .is_some_and(|r| r.resident_memory_bound.is_none())
+                    && message.contains("invalid") => {}
+            other => panic!("{kind}: {other:?}"),
+        }
         if let Some(report) = ctx.isolation_report() {
             let peak = ctx.worker_peak_resident().expect("the worker's peak");
             if let Some(bound) = report.resident_memory_bound {
