@@ -265,11 +265,16 @@ fn main() {
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
     println!("cargo:rerun-if-env-changed=CXX");
-    println!("cargo:rerun-if-changed=../.deps/v8");
-    println!(
-        "cargo:rerun-if-changed=../.deps/v8-{}",
-        env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH")
-    );
+    // Only folders that exist: cargo reruns a build script on every build
+    // while a watched path is missing (a fresh machine has no
+    // .deps/v8-<arch>/, and every cargo command recompiled the shim: ~45 s).
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    for deps in ["v8".to_string(), format!("v8-{arch}")] {
+        let dir = manifest_dir.join("../.deps").join(deps);
+        if dir.is_dir() {
+            println!("cargo:rerun-if-changed={}", dir.display());
+        }
+    }
 
     let v8 = match find_v8(&manifest_dir) {
         Ok(v8) => v8,
