@@ -16,6 +16,7 @@ use v8cage::{
     PromiseWait, TerminateHandle, Value,
 };
 
+use crate::cancel::{self, Cancellation};
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
 use crate::errors::{to_py_err, to_py_err_styled};
 use crate::interrupt::main_thread_watch;
@@ -231,6 +232,13 @@ impl PyContext {
             let Some(ctx) = guard.as_mut() else {
                 return Err(Error::InvalidInput("the context is closed".into()));
             };
+            let cancelable = cancel::take_current();
+            if let Some(call) = &cancelable {
+                if let Err(err) = call.begin() {
+                    cancel::restore(cancelable);
+                    return Err(err);
+                }
+            }
             let per_call = timeout.is_some();
             if per_call {
                 ctx.set_timeout(timeout);
@@ -239,6 +247,10 @@ impl PyContext {
             if per_call {
                 ctx.set_timeout(self.timeout);
             }
+            if let Some(call) = &cancelable {
+                call.end();
+            }
+            cancel::restore(cancelable);
             result
         });
         // Taken first, so that it never outlives this evaluation.
@@ -722,6 +734,11 @@ impl PyContext {
     /// Stops the running eval/call (from any thread); it raises JSTerminatedError.
     fn terminate(&self) {
         self.stop.terminate();
+    }
+
+    /// A stop for one cancelable call (`v8cage._objects.run_cancelable`).
+    fn _cancellation(&self) -> Cancellation {
+        Cancellation::new(self.stop.clone())
     }
 
     /// Frees the isolate; later calls raise JSInvalidInputError. Idempotent.

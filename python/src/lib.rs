@@ -6,6 +6,7 @@
 
 use pyo3::prelude::*;
 
+mod cancel;
 mod context;
 mod convert;
 mod errors;
@@ -82,6 +83,7 @@ fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyContext>()?;
     m.add_class::<JsHandle>()?;
     m.add_class::<JsUndefined>()?;
+    m.add_class::<cancel::Cancellation>()?;
     m.add("Undefined", undefined(m.py())?)?;
     m.add_function(wrap_pyfunction!(v8_version, m)?)?;
     m.add_function(wrap_pyfunction!(icu_memory_counted, m)?)?;

@@ -2,6 +2,8 @@
 callbacks, and mini-racer's async API and message formats."""
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,6 +145,36 @@ def test_wrapped_async_python_functions_and_cancelable_eval() -> Any:
             assert mr.eval("1") == 1
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("isolation", ["in-process", "process"])
+def test_a_call_cancelled_on_its_way_to_a_busy_context_never_runs(isolation: str) -> None:
+    # The context is busy with another thread's evaluation while the
+    # cancelable one waits for it: cancelling must neither stop the busy
+    # one nor let the waiting one start once the context is free.
+    ctx = v8cage.Context(timeout=30, isolation=isolation)
+    inside, release = threading.Event(), threading.Event()
+
+    def block() -> None:
+        inside.set()
+        release.wait()
+
+    ctx.expose("block", block)
+    with concurrent.futures.ThreadPoolExecutor(1) as other_thread:
+        busy = other_thread.submit(ctx.eval, "block(); 'finished'")
+        inside.wait()
+
+        async def main() -> None:
+            task = asyncio.ensure_future(ctx.eval_async("globalThis.ran = true; for (;;) {}"))
+            await asyncio.sleep(0)  # the task runs up to waiting for its thread
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            release.set()
+
+        asyncio.run(main())
+        assert busy.result() == "finished"
+    assert ctx.eval("typeof globalThis.ran") == "undefined"
 
 
 def test_mini_racer_message_formats(mr: Any) -> None:

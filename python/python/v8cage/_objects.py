@@ -343,11 +343,14 @@ def _outcome(state: int, value: Any) -> Any:
 async def run_cancelable(ctx: Context, work: Any) -> Any:
     """Runs ``work`` (which uses ``ctx``) in a worker thread; cancelling the
     awaiting task terminates the JavaScript it runs."""
-    future = asyncio.get_running_loop().run_in_executor(None, work)
+    cancellation = ctx._cancellation()
+    future = asyncio.get_running_loop().run_in_executor(None, cancellation.run, work)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
-        ctx.terminate()
+        # Not ctx.terminate(): the worker thread may not have entered the
+        # context yet, and a terminate then stops nothing.
+        cancellation.cancel()
         future.add_done_callback(_drop_outcome)
         raise
 
