@@ -75,7 +75,9 @@ pub use engine::{icu_memory_counted, max_heap_limit, set_flags, v8_sandboxed, v8
 pub use error::{Error, Location};
 pub use function::Function;
 pub use handle::{Handle, HandleKind, PromiseState};
-pub use process::{prestart_worker, set_worker_command, IsolationReport, WORKER_ENV};
+pub use process::{
+    prestart_worker, set_worker_command, IsolationReport, LOADED_BY_DLOPEN_ENV, WORKER_ENV,
+};
 pub use spare::{prestart_context, set_spare_contexts};
 pub use value::{Value, MAX_SAFE_INTEGER};
 pub use wire::Event;

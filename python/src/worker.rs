@@ -10,9 +10,23 @@ use std::sync::OnceLock;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-/// Loads the extension by path with ctypes: `-I -S` keep the user's
-/// environment and site-packages out of the worker's start.
-const LOAD_EXTENSION: &str = "import ctypes, sys; ctypes.CDLL(sys.argv[1])";
+/// Loads the extension by path with ctypes (`-I -S` keep the user's
+/// environment and site-packages out of the worker's start), telling the
+/// start-up hook that it runs inside dlopen, then waits: the hook's context
+/// thread serves the context and ends the process. Nothing is imported
+/// after the load: the sandbox soon refuses opening files. A Ctrl-C meant
+/// for the host must not end the waiting interpreter (the host stops the
+/// worker's evaluation itself).
+fn load_extension_script() -> String {
+    format!(
+        "import ctypes, os, signal, sys, time\n\
+         signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         os.environ['{}'] = '1'\n\
+         ctypes.CDLL(sys.argv[1])\n\
+         while True:\n    time.sleep(3600)",
+        v8cage::LOADED_BY_DLOPEN_ENV
+    )
+}
 
 /// Sets the core's worker command to this interpreter loading this module
 /// (once per process).
@@ -33,7 +47,7 @@ pub(crate) fn use_this_interpreter(py: Python<'_>) -> PyResult<()> {
                 "-I".into(),
                 "-S".into(),
                 "-c".into(),
-                LOAD_EXTENSION.into(),
+                load_extension_script().into(),
                 extension,
             ],
         );

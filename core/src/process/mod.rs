@@ -24,6 +24,7 @@ use protocol::{
     REPLY_OVERHEAD, STATUS_CALLBACK,
 };
 pub use sandbox::IsolationReport;
+pub use worker::LOADED_BY_DLOPEN_ENV;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) use worker::NO_SECCOMP_ENV;
 

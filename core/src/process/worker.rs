@@ -39,6 +39,21 @@ const CONTROL_FD: RawFd = 4;
 /// Exit codes the host reads as the worker's last words when it has none.
 pub(crate) const EXIT_BAD_CHANNEL: i32 = 101;
 pub(crate) const EXIT_BAD_REQUEST: i32 = 102;
+pub(crate) const EXIT_NO_THREAD: i32 = 103;
+
+/// The context thread's stack: what a main thread gets (V8 itself stops
+/// JavaScript at 500 KiB, `--stack-size`; conversions use the rest).
+const CONTEXT_THREAD_STACK: usize = 8 << 20;
+
+/// Set (to anything) by a launcher that loads v8cage with dlopen and then
+/// keeps the process alive itself (Python's, `ctypes.CDLL`): the start-up
+/// hook returns and leaves the context thread serving. Joining it there
+/// would deadlock: the dynamic loader holds its lock while the hook runs,
+/// and the thread needs it (thread-local destructors register under it).
+pub const LOADED_BY_DLOPEN_ENV: &str = "V8CAGE_WORKER_LOADED_BY_DLOPEN";
+
+/// `serve`'s answer when the context thread serves on and ends the process.
+const SERVING_ELSEWHERE: i32 = -1;
 
 /// Referred to by the spawning code, so that the hook below is linked.
 pub(crate) const START_UP_HOOK: fn() = serve_if_worker;
@@ -51,7 +66,17 @@ fn serve_if_worker() {
     // Single-threaded here (before main or at load): nothing reads the
     // environment concurrently.
     std::env::remove_var(CHANNEL_ENV);
-    let code = serve(&channel.to_string_lossy());
+    let loaded_by_dlopen = std::env::var_os(LOADED_BY_DLOPEN_ENV).is_some();
+    std::env::remove_var(LOADED_BY_DLOPEN_ENV);
+    let code = serve(&channel.to_string_lossy(), loaded_by_dlopen);
+    if code == SERVING_ELSEWHERE {
+        return;
+    }
+    end_worker(code)
+}
+
+/// Ends the worker process with `code`.
+fn end_worker(code: i32) -> ! {
     // SAFETY: ends the process without running the host program's atexit
     // handlers or destructors (a sanitizer's exit-time leak scan would open
     // files the sandbox refuses); every reply has been written.
@@ -81,7 +106,7 @@ fn take_channel(channel: &str) -> Option<()> {
     Some(())
 }
 
-fn serve(channel: &str) -> i32 {
+fn serve(channel: &str, loaded_by_dlopen: bool) -> i32 {
     let (user_namespace, network_namespace) = sandbox::enter_namespaces();
     sandbox::one_malloc_arena();
     if take_channel(channel).is_none() {
@@ -92,6 +117,33 @@ fn serve(channel: &str) -> i32 {
     // fit the pipe is dropped.
     // SAFETY: changes the status flags of descriptor 2 only.
     unsafe { libc::fcntl(2, libc::F_SETFL, libc::O_NONBLOCK) };
+    // V8 15 asks glibc where the stack of each thread entering an isolate
+    // starts (pthread_getattr_np), and for the main thread glibc reads
+    // /proc/self/maps, a file the sandbox refuses (SIGSYS): the context is
+    // served on a thread of its own, started after the namespaces (which
+    // need a single-threaded process). It ends the process.
+    let context_thread = std::thread::Builder::new()
+        .name("v8cage-worker".into())
+        .stack_size(CONTEXT_THREAD_STACK)
+        .spawn(move || {
+            end_worker(serve_context(
+                user_namespace,
+                network_namespace,
+                inherited_fds_closed,
+            ))
+        });
+    match context_thread {
+        Err(_) => EXIT_NO_THREAD,
+        Ok(_) if loaded_by_dlopen => SERVING_ELSEWHERE,
+        // It never returns, but it may panic: as on the main thread, the end.
+        Ok(thread) => {
+            let _ = thread.join();
+            std::process::abort()
+        }
+    }
+}
+
+fn serve_context(user_namespace: bool, network_namespace: bool, inherited_fds_closed: bool) -> i32 {
     // SAFETY: descriptors 3 and 4 are the worker's sockets from here on,
     // each owned by exactly one UnixStream.
     let (requests, control) = unsafe {
