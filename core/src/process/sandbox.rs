@@ -268,6 +268,9 @@ fn allowed_syscalls() -> Vec<libc::c_long> {
         libc::SYS_getpid,
         libc::SYS_sched_yield,
         libc::SYS_sched_getaffinity,
+        // V8 15's threads read their own scheduling (pthread_getschedparam).
+        libc::SYS_sched_getparam,
+        libc::SYS_sched_getscheduler,
         libc::SYS_clock_gettime,
         libc::SYS_clock_getres,
         libc::SYS_clock_nanosleep,
