@@ -354,7 +354,7 @@ fn main() {
     if v8.libcxx_headers().is_some() {
         println!("cargo:rustc-link-lib=dylib=c++");
     }
-    // dladdr/dlopen (icu_memory.cc): in libc since glibc 2.34, in libdl
+    // dladdr/dlopen (v8_library.cc): in libc since glibc 2.34, in libdl
     // before (the manylinux_2_28 wheel).
     println!("cargo:rustc-link-lib=dylib=dl");
     // A V8 component build (e.g. the MSan one, sanitizer-builds/README.md)

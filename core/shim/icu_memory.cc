@@ -7,7 +7,6 @@
 // collect garbage and stop the script if ICU still holds too much: as
 // WebAssembly memories, ICU memory has a budget of one heap limit.
 
-#include <dlfcn.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -79,22 +78,14 @@ void CountedFree(const void*, void* mem) {
 
 // The ICU that V8 uses: u_setMemoryFunctions_<major> of a system ICU that
 // the V8 library links (Debian's libnode), or the export our V8 build adds
-// for the ICU built into libv8.so (v8cage_icu_set_memory_functions). Looked
-// up in the V8 library and its dependencies, which a host that loaded us
-// with RTLD_LOCAL (Python) keeps out of the global scope.
+// for the ICU built into libv8.so (v8cage_icu_set_memory_functions).
 IcuSetMemoryFunctions* FindIcuSetter() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&v8::V8::GetVersion), &info) == 0 || info.dli_fname == nullptr) return nullptr;
-  void* library = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-  if (library == nullptr) return nullptr;
-  void* found = dlsym(library, "v8cage_icu_set_memory_functions");
+  void* found = V8LibrarySymbol("v8cage_icu_set_memory_functions");
   for (int major = 99; found == nullptr && major >= 50; --major) {
     char name[32];
     std::snprintf(name, sizeof name, "u_setMemoryFunctions_%d", major);
-    found = dlsym(library, name);
+    found = V8LibrarySymbol(name);
   }
-  // The library stays loaded: V8 is in it.
-  dlclose(library);
   return reinterpret_cast<IcuSetMemoryFunctions*>(found);
 }
 

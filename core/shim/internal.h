@@ -65,6 +65,9 @@ uintptr_t ThreadStackLow();
 // Stops the running evaluation as out of memory (isolate.cc).
 void StopForMemory(v8cage_isolate* self);
 
+// A symbol of the loaded V8 library outside V8's API, or null (v8_library.cc).
+void* V8LibrarySymbol(const char* name);
+
 // Routes ICU's allocations through counters, if the linked V8's ICU can
 // be found (icu_memory.cc); before V8 starts.
 void CountIcuMemory();

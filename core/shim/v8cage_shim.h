@@ -96,6 +96,10 @@ int v8cage_v8_sandboxed(void);
 // linked V8's ICU could be found. After engine init.
 int v8cage_icu_memory_counted(void);
 
+// Reads now what the V8 library reads from files once, lazily (a process
+// worker's seccomp filter refuses every open later). After engine init.
+void v8cage_warm_up_for_sandbox(void);
+
 // NULL on failure.
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits);
 void v8cage_isolate_free(v8cage_isolate* iso);

@@ -84,6 +84,7 @@ extern "C" {
     pub fn v8cage_v8_max_heap_limit() -> usize;
     pub fn v8cage_v8_sandboxed() -> c_int;
     pub fn v8cage_icu_memory_counted() -> c_int;
+    pub fn v8cage_warm_up_for_sandbox();
     pub fn v8cage_isolate_new(limits: *const Limits) -> *mut RawIsolate;
     pub fn v8cage_isolate_free(iso: *mut RawIsolate);
     pub fn v8cage_request_stop(iso: *mut RawIsolate, reason: c_int);

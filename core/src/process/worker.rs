@@ -277,6 +277,8 @@ fn warm_up() {
                       new Intl.Collator().compare('a', 'b') + ''.normalize('NFKC')";
         let _ = isolate.run(&Job::Eval(script), &[], None);
     }
+    // SAFETY: no arguments; V8 is initialised (LocalIsolate::new above).
+    unsafe { ffi::v8cage_warm_up_for_sandbox() };
 }
 
 fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateLimits), String> {

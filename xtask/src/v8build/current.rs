@@ -147,6 +147,7 @@ shared_library("v8") {
   ldflags = [ "-Wl,-rpath,\$ORIGIN" ]
   deps = [
     ":icu_memory_export",
+    ":sandbox_warm_up_export",
     "//v8:v8",
     "//v8:v8_libbase",
     "//v8:v8_libplatform",
@@ -160,9 +161,18 @@ source_set("icu_memory_export") {
   sources = [ "icu_memory_export.cc" ]
   deps = [ "//third_party/icu" ]
 }
+
+# What the library reads from files lazily, read on request (a process
+# worker's seccomp filter refuses opens later).
+source_set("sandbox_warm_up_export") {
+  sources = [ "sandbox_warm_up_export.cc" ]
+  deps = [ "//third_party/abseil-cpp:absl" ]
+}
 "#;
 /// Built into libv8.so beside V8 (`V8CAGE_BUILD_GN`).
 const ICU_MEMORY_EXPORT: &str = include_str!("../../../core/shim/libv8/icu_memory_export.cc");
+const SANDBOX_WARM_UP_EXPORT: &str =
+    include_str!("../../../core/shim/libv8/sandbox_warm_up_export.cc");
 
 /// `//third_party/instrumented_libs`, which MSan builds name (also for
 /// running torque and mksnapshot): empty, the system's libraries serve.
@@ -447,6 +457,10 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
     std::fs::create_dir_all(tree.join("v8cage"))?;
     write_if_changed(&tree.join("v8cage/BUILD.gn"), V8CAGE_BUILD_GN)?;
     write_if_changed(&tree.join("v8cage/icu_memory_export.cc"), ICU_MEMORY_EXPORT)?;
+    write_if_changed(
+        &tree.join("v8cage/sandbox_warm_up_export.cc"),
+        SANDBOX_WARM_UP_EXPORT,
+    )?;
     // What an MSan build of Chromium's tree expects and the crate leaves
     // out: the instrumented system libraries (V8 needs none of them) and
     // MSan's ignore list (nothing to ignore).
