@@ -277,7 +277,7 @@ fn impossible_heap_limits_are_invalid_input(
         0,
         1,
         v8cage::MIN_HEAP_LIMIT - 1,
-        v8cage::MAX_HEAP_LIMIT + 1,
+        v8cage::max_heap_limit() + 1,
         usize::MAX,
         usize::MAX - (1 << 20),
     ] {
@@ -290,7 +290,8 @@ fn impossible_heap_limits_are_invalid_input(
             "heap_limit {limit}: {made:?}"
         );
     }
-    for limit in [v8cage::MIN_HEAP_LIMIT, v8cage::MAX_HEAP_LIMIT] {
+    // The most this V8 holds: MAX_HEAP_LIMIT, or 4 GiB with pointer compression.
+    for limit in [v8cage::MIN_HEAP_LIMIT, v8cage::max_heap_limit()] {
         let mut ctx = Context::new(ContextOptions {
             heap_limit: Some(limit),
             ..common::options(isolation)
