@@ -123,6 +123,18 @@ constexpr size_t kMaxHeapLimit = size_t{4} << 30;
 constexpr size_t kMaxHeapLimit = 0;
 #endif
 
+// V8 flags every context needs on this V8, set before the embedder's (who
+// may override them). 15.2's loop unrolling drops the stack check of a loop
+// around a short inlined one (`for (;;) new Array(1000).fill(1)`): no
+// timeout, terminate() or memory stop lands there, and under a heap limit it
+// allocates into V8's out-of-memory abort (core/tests/limits.rs,
+// known_limits.rs). 10.2 has no such flag.
+#if V8CAGE_V8_CURRENT_API
+constexpr const char* kEngineFlags = "--no-verify-snapshot-checksum --no-turboshaft-loop-unrolling";
+#else
+constexpr const char* kEngineFlags = "--no-verify-snapshot-checksum";
+#endif
+
 // Whether V8's own sandbox is on and securely set up (its address space
 // reserved); false for a V8 built without it, as Debian's 10.2 is.
 inline bool SandboxEnabled() {

@@ -100,7 +100,8 @@ int v8cage_engine_init(const char* flags, size_t flags_len) {
         // Ours first, so the embedder's flags can override them. The startup
         // snapshot is inside the V8 library, mapped read-only; checksumming
         // all of it on every isolate creation was ~20% of a new context.
-        v8::V8::SetFlagsFromString("--no-verify-snapshot-checksum");
+        // (kEngineFlags in compat.h also has what a V8 version needs.)
+        v8::V8::SetFlagsFromString(v8cage_compat::kEngineFlags);
         if (flags != nullptr && flags_len != 0) {
           std::string owned(flags, flags_len);
           v8::V8::SetFlagsFromString(owned.c_str(), owned.size());
