@@ -9,6 +9,7 @@
 #include <v8-version.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -134,6 +135,24 @@ constexpr const char* kEngineFlags = "--no-verify-snapshot-checksum --no-turbosh
 #else
 constexpr const char* kEngineFlags = "--no-verify-snapshot-checksum";
 #endif
+
+// Memory outside the JS heap that V8 knows of: ArrayBuffer backing stores
+// and what V8's own objects report (WebAssembly memories among them). 10.2
+// counts both in HeapStatistics::external_memory(); 15.2 puts only the
+// backing stores there, and its external-memory total (the GC's, which
+// holds both) is read through the adjustment call with no change.
+inline size_t ExternalMemory(v8::Isolate* isolate, v8::HeapStatistics& stats) {
+#if V8CAGE_V8_CURRENT_API
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+  int64_t reported = isolate->AdjustAmountOfExternalAllocatedMemory(0);
+#pragma clang diagnostic pop
+  return std::max(stats.external_memory(), static_cast<size_t>(std::max<int64_t>(reported, 0)));
+#else
+  static_cast<void>(isolate);
+  return stats.external_memory();
+#endif
+}
 
 // Whether V8's own sandbox is on and securely set up (its address space
 // reserved); false for a V8 built without it, as Debian's 10.2 is.

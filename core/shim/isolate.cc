@@ -46,7 +46,7 @@ void CheckMemoryLimits(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags, vo
   if (soft == 0 && hard == 0 && external_limit == 0) return;
   v8::HeapStatistics stats;
   isolate->GetHeapStatistics(&stats);
-  if (external_limit != 0 && stats.external_memory() > external_limit) {
+  if (external_limit != 0 && v8cage_compat::ExternalMemory(isolate, stats) > external_limit) {
     self->external_limit_hit = true;
     StopForMemory(self);
   }
@@ -250,7 +250,7 @@ void v8cage_heap_stats_get(v8cage_isolate* iso, v8cage_heap_stats* out) {
     out->limit = stats.heap_size_limit();
     // V8's count: ArrayBuffers (ours, through CountingAllocator) and
     // WebAssembly memories (which bypass it).
-    out->external = std::max(iso->allocator->in_use(), static_cast<size_t>(stats.external_memory()));
+    out->external = std::max(iso->allocator->in_use(), v8cage_compat::ExternalMemory(iso->isolate, stats));
   });
 }
 

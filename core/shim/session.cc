@@ -125,7 +125,7 @@ Session::~Session() {
     self_->isolate->LowMemoryNotification();
     v8::HeapStatistics stats;
     self_->isolate->GetHeapStatistics(&stats);
-    if (stats.external_memory() > self_->limits.heap_limit) self_->heap_exhausted = true;
+    if (v8cage_compat::ExternalMemory(self_->isolate, stats) > self_->limits.heap_limit) self_->heap_exhausted = true;
   }
   if (self_->icu_limit_hit) {
     self_->icu_limit_hit = false;
