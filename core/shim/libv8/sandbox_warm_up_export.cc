@@ -6,7 +6,10 @@
 #include "absl/base/internal/sysinfo.h"
 
 extern "C" __attribute__((visibility("default"))) void v8cage_libv8_warm_up_for_sandbox() {
-  // Abseil's cycle clock (absl::Mutex contention, on V8's worker threads)
-  // reads the TSC frequency from /sys/devices/system/cpu the first time.
+  // On first contention (absl::Mutex, SpinLock, on V8's worker threads)
+  // abseil counts the CPUs (std::thread::hardware_concurrency reads
+  // /sys/devices/system/cpu/online) and its cycle clock reads the TSC
+  // frequency from /sys/devices/system/cpu/cpu0. Both are kept.
+  static_cast<void>(absl::base_internal::NumCPUs());
   static_cast<void>(absl::base_internal::NominalCPUFrequency());
 }
