@@ -11,14 +11,8 @@ fn intrinsics_work_for_the_harness_and_stay_soft_and_refused_elsewhere() {
     let mut ctx = Context::new(ContextOptions::default()).unwrap();
     testing::enable_fuzzing_natives().expect("V8 started with them");
 
-    // TurboFan on request: the function reports itself optimised. V8's
-    // optimisation status moved that bit: 1 << 4 in 10.2, 1 << 3 in 15.2
-    // (where 1 << 4 says Maglev).
-    let optimized: u32 = if v8cage::v8_version().starts_with("10.") {
-        16
-    } else {
-        8
-    };
+    // TurboFan on request: the function reports itself optimised.
+    let optimized = testing::optimized_status_bit();
     let status = ctx
         .eval(&format!(
             "function f(x) {{ return x + 1 }}

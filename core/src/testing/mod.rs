@@ -12,7 +12,7 @@
 //!   worker's reply, for the fuzz target that plays a hostile worker.
 //! - [`enable_fuzzing_natives`] (feature `fuzzing-natives`): V8's intrinsics
 //!   (`%OptimizeFunctionOnNextCall`, ...) for the fuzz harness, which
-//!   `set_flags` refuses to everyone else.
+//!   `set_flags` refuses to everyone else, and [`optimized_status_bit`].
 
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
@@ -32,6 +32,18 @@ pub const FUZZING_NATIVES: &str = "--allow-natives-syntax --fuzzing";
 #[cfg(feature = "fuzzing-natives")]
 pub fn enable_fuzzing_natives() -> Result<(), crate::Error> {
     crate::engine::add_unrefused_flags(FUZZING_NATIVES)
+}
+
+/// The bit of `%GetOptimizationStatus(f)` that says `f` runs optimised
+/// code, on the V8 running: V8 moved it (1 << 4 in 10.2; 1 << 3 in 15.2,
+/// where 1 << 4 says Maglev).
+#[cfg(feature = "fuzzing-natives")]
+pub fn optimized_status_bit() -> u32 {
+    if crate::engine::v8_version().starts_with("10.") {
+        1 << 4
+    } else {
+        1 << 3
+    }
 }
 
 #[cfg(feature = "bench-floor")]
