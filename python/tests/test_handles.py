@@ -207,7 +207,9 @@ def test_init_mini_racer_runs_once() -> None:
         v8cage.init_mini_racer()
     assert v8cage.StrictMiniRacer is v8cage.MiniRacer
     context = v8cage.MiniRacer()._ctx
-    assert context is not None and context.v8_is_using_sandbox() is False
+    # Debian's V8 10.2 has no V8 sandbox; our build of the current V8 has it on.
+    sandboxed = not v8cage.v8_version().startswith("10.")
+    assert context is not None and context.v8_is_using_sandbox() is sandboxed
 
 
 def test_async_python_functions_and_eval_async_on_a_context() -> Any:
