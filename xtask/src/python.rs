@@ -67,10 +67,21 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
 
 /// Builds the extension into the venv (`maturin develop`) and runs pytest.
 pub fn pytest(root: &Path, pytest_args: &[String]) -> Result<()> {
-    let venv = develop(root, false)?;
+    let venv = develop(root, false, &[])?;
     run(Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "python/tests"])
         .args(pytest_args))
+}
+
+/// pytest with the extension built in `env` (another V8: `V8CAGE_V8_DIR`,
+/// and its own `CARGO_TARGET_DIR`); the default build is put back after,
+/// pass or fail, for what uses the venv next.
+pub fn pytest_in(root: &Path, env: &[(&str, &Path)]) -> Result<()> {
+    let venv = develop(root, false, env)?;
+    let tested =
+        run(Command::new(venv.join("bin/python")).args(["-m", "pytest", "-q", "python/tests"]));
+    develop(root, false, &[])?;
+    tested
 }
 
 /// The package's style and types: `ruff check`, `ruff format --check` and
@@ -117,7 +128,7 @@ pub fn clang_format_check(root: &Path) -> Result<()> {
 /// Runs the atheris target (python/fuzz) for `seconds`; findings go to
 /// target/python-fuzz/.
 pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
-    let venv = develop(root, false)?;
+    let venv = develop(root, false, &[])?;
     let artifacts = root.join("target/python-fuzz");
     std::fs::create_dir_all(&artifacts)?;
     // Given files, atheris runs each once and fails on the first that fails.
@@ -137,7 +148,7 @@ pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
 /// Builds the extension optimised into the venv and runs python/bench/bench.py
 /// (v8cage and mini-racer side by side).
 pub fn bench(root: &Path, bench_args: &[String]) -> Result<()> {
-    let venv = develop(root, true)?;
+    let venv = develop(root, true, &[])?;
     run(Command::new(venv.join("bin/python"))
         .arg("python/bench/bench.py")
         .args(bench_args))
@@ -146,7 +157,7 @@ pub fn bench(root: &Path, bench_args: &[String]) -> Result<()> {
 /// One full run of python/bench/bench.py: (case, v8cage s, mini-racer s)
 /// per case, for `cargo xtask bench --check`.
 pub fn bench_figures(root: &Path) -> Result<Vec<(String, f64, f64)>> {
-    let venv = develop(root, true)?;
+    let venv = develop(root, true, &[])?;
     let out = root.join("target/py-bench.json");
     run(Command::new(venv.join("bin/python"))
         .arg("python/bench/bench.py")
@@ -178,7 +189,7 @@ fn path_with(bin: &Path) -> String {
 }
 
 /// The venv with the extension freshly built into it (debug or release).
-fn develop(root: &Path, release: bool) -> Result<PathBuf> {
+fn develop(root: &Path, release: bool, env: &[(&str, &Path)]) -> Result<PathBuf> {
     let venv = ensure_venv(root)?;
     let bin = venv.join("bin");
     let path = path_with(&bin);
@@ -190,7 +201,8 @@ fn develop(root: &Path, release: bool) -> Result<PathBuf> {
     run(maturin
         .env("VIRTUAL_ENV", &venv)
         .env("PATH", &path)
-        .env_remove("RUSTUP_TOOLCHAIN"))?;
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .envs(env.iter().copied()))?;
     Ok(venv)
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::cmd::cargo;
+use crate::cmd::{cargo, cargo_command, run};
 use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
@@ -28,6 +28,7 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
     })?;
     stage("python tests", || python::pytest(root, &[]))?;
     if full {
+        stage("tests on the current V8", || current_v8_tests(root))?;
         stage("atheris", || python::fuzz(root, 10))?;
         stage("own V8 builds", v8build::report)?;
         stage("fuzz smoke", || fuzz::smoke(root, 20))?;
@@ -78,6 +79,34 @@ fn stage(name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
     let result = work();
     eprintln!("xtask: stage {name}: {} s", started.elapsed().as_secs());
     result
+}
+
+/// The Rust and Python suites again on the current V8, where the cache has
+/// its `release` build (CI never builds it); the stages before ran on the
+/// V8 a fresh machine gets (Debian's 10.2, or `V8CAGE_V8_DIR`).
+fn current_v8_tests(root: &Path) -> Result<()> {
+    let version = v8build::current::V8_VERSION;
+    let Some(prefix) = v8build::current::cached_prefix("release") else {
+        eprintln!(
+            "xtask: tests on the current V8 {version}: SKIPPED, its `release` build is not in \
+             the cache (`cargo xtask v8 build release --idle`, hours; never built in CI)"
+        );
+        return Ok(());
+    };
+    eprintln!(
+        "xtask: tests on the current V8 {version} from {}",
+        prefix.display()
+    );
+    // A target folder of its own: switching V8 would rebuild everything.
+    let target = root.join("target/v8-current");
+    let env = [
+        ("V8CAGE_V8_DIR", prefix.as_path()),
+        ("CARGO_TARGET_DIR", target.as_path()),
+    ];
+    run(cargo_command()
+        .args(["test", "--workspace", "--exclude", "v8cage-afl"])
+        .envs(env))?;
+    python::pytest_in(root, &env)
 }
 
 const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
