@@ -126,17 +126,18 @@ fn serve(channel: &str, loaded_by_dlopen: bool) -> i32 {
         .name("v8cage-worker".into())
         .stack_size(CONTEXT_THREAD_STACK)
         .spawn(move || {
-            end_worker(serve_context(
-                user_namespace,
-                network_namespace,
-                inherited_fds_closed,
-            ))
+            // A panic ends the process as it did on the main thread (no
+            // one else would: Python's launcher waits for ever).
+            let served = std::panic::catch_unwind(|| {
+                serve_context(user_namespace, network_namespace, inherited_fds_closed)
+            });
+            end_worker(served.unwrap_or_else(|_| std::process::abort()))
         });
     match context_thread {
         Err(_) => EXIT_NO_THREAD,
         Ok(_) if loaded_by_dlopen => SERVING_ELSEWHERE,
-        // It never returns, but it may panic: as on the main thread, the end.
         Ok(thread) => {
+            // Never returns: the thread ends the process.
             let _ = thread.join();
             std::process::abort()
         }
