@@ -40,20 +40,16 @@ impl CallStop {
         self.phase.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Called with the context's mutex held, before the evaluation.
-    pub(crate) fn begin(&self) -> Result<(), Error> {
+    /// Called with the context's mutex held, before the evaluation; drop
+    /// the guard with the mutex still held, after it (also on a panic, or
+    /// the canceller would terminate for ever).
+    pub(crate) fn begin(&self) -> Result<Running<'_>, Error> {
         let mut phase = self.phase();
         if phase.cancelled {
             return Err(Error::Terminated);
         }
         phase.running = true;
-        Ok(())
-    }
-
-    /// Called with the context's mutex still held, after the evaluation.
-    pub(crate) fn end(&self) {
-        self.phase().running = false;
-        self.finished.notify_all();
+        Ok(Running(self))
     }
 
     fn terminate_until_finished(&self) {
@@ -66,6 +62,16 @@ impl CallStop {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+}
+
+/// An evaluation of a cancelable call in progress ([`CallStop::begin`]).
+pub(crate) struct Running<'a>(&'a CallStop);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.phase().running = false;
+        self.0.finished.notify_all();
     }
 }
 

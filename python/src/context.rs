@@ -16,7 +16,7 @@ use v8cage::{
     PromiseWait, TerminateHandle, Value,
 };
 
-use crate::cancel::{self, Cancellation};
+use crate::cancel::{self, CallStop, Cancellation};
 use crate::convert::{args_to_values, to_py, ArgumentLimits};
 use crate::errors::{to_py_err, to_py_err_styled};
 use crate::interrupt::main_thread_watch;
@@ -233,23 +233,18 @@ impl PyContext {
                 return Err(Error::InvalidInput("the context is closed".into()));
             };
             let cancelable = cancel::take_current();
-            if let Some(call) = &cancelable {
-                if let Err(err) = call.begin() {
-                    cancel::restore(cancelable);
-                    return Err(err);
+            let result = (|| {
+                let _running = cancelable.as_deref().map(CallStop::begin).transpose()?;
+                let per_call = timeout.is_some();
+                if per_call {
+                    ctx.set_timeout(timeout);
                 }
-            }
-            let per_call = timeout.is_some();
-            if per_call {
-                ctx.set_timeout(timeout);
-            }
-            let result = work(ctx);
-            if per_call {
-                ctx.set_timeout(self.timeout);
-            }
-            if let Some(call) = &cancelable {
-                call.end();
-            }
+                let result = work(ctx);
+                if per_call {
+                    ctx.set_timeout(self.timeout);
+                }
+                result
+            })();
             cancel::restore(cancelable);
             result
         });
