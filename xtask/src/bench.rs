@@ -34,6 +34,18 @@ pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// glibc's allocator, left alone, raises its mmap and trim thresholds to
+/// the largest block freed so far: whether a 1 MB result's ~5 MB of small
+/// allocations are given back to the kernel (and faulted in again) on every
+/// evaluation then depends on which earlier benchmark freed the largest
+/// block. Measured alone, `process/convert_1mb_object` was 1.3x its
+/// in-process twin; after the benches before it, 1.0x here and 1.34x on
+/// another machine. Fixed thresholds take that history out of the ratios.
+const FIXED_MALLOC_THRESHOLDS: [(&str, &str); 2] = [
+    ("MALLOC_MMAP_THRESHOLD_", "33554432"),
+    ("MALLOC_TRIM_THRESHOLD_", "67108864"),
+];
+
 /// (id, mean ns) of every benchmark of one run of the core bench.
 fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>> {
     let results = criterion_dir(root);
@@ -42,10 +54,15 @@ fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>
         std::fs::remove_dir_all(&results)
             .with_context(|| format!("clearing {}", results.display()))?;
     }
-    run(cargo_command()
+    let mut bench = cargo_command();
+    bench
         .current_dir(root)
         .args(["bench", "-p", "v8cage", "--bench", "core", "--"])
-        .args(bench_args))?;
+        .args(bench_args);
+    for (name, value) in FIXED_MALLOC_THRESHOLDS {
+        bench.env(name, value);
+    }
+    run(&mut bench)?;
     let measured = read_means(&results)?;
     if measured.is_empty() {
         bail!("criterion wrote no figures (a filter that matches nothing?)");
