@@ -320,6 +320,7 @@ class Session {
     switch (stop_reason()) {
       case V8CAGE_STOP_TIMEOUT: return V8CAGE_TIMEOUT;
       case V8CAGE_STOP_OUT_OF_MEMORY: return V8CAGE_OUT_OF_MEMORY;
+      case V8CAGE_STOP_CPU_TIME: return V8CAGE_CPU_TIME;
       default: return V8CAGE_TERMINATED;
     }
   }

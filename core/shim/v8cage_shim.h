@@ -30,6 +30,8 @@ enum v8cage_status {
   V8CAGE_CONVERSION = 6,
   V8CAGE_INVALID = 7,
   V8CAGE_INTERNAL = 8,
+  // The evaluating thread's CPU-time budget ran out (V8CAGE_STOP_CPU_TIME).
+  V8CAGE_CPU_TIME = 9,
 };
 
 // Why a running evaluation is asked to stop (v8cage_request_stop).
@@ -38,6 +40,7 @@ enum v8cage_stop_reason {
   V8CAGE_STOP_TIMEOUT = 1,
   V8CAGE_STOP_TERMINATE = 2,
   V8CAGE_STOP_OUT_OF_MEMORY = 3,
+  V8CAGE_STOP_CPU_TIME = 4,
 };
 
 typedef struct v8cage_isolate v8cage_isolate;

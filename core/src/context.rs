@@ -33,6 +33,12 @@ pub enum Isolation {
 pub struct ContextOptions {
     /// Wall-clock bound for each `eval`/`call`, conversion included. `None`: no limit.
     pub timeout: Option<Duration>,
+    /// CPU-time bound for each `eval`/`call`: the CPU time of the thread
+    /// running it (in [`Isolation::Process`], the worker's), ending it with
+    /// [`Error::CpuTimeLimit`]; the context stays usable. Time spent
+    /// waiting (a pending promise, `Atomics.wait`, a loaded machine's
+    /// queue) does not count: bound that with `timeout`. `None`: no limit.
+    pub cpu_time_limit: Option<Duration>,
     /// JS heap size bound in bytes, from [`MIN_HEAP_LIMIT`] to
     /// [`MAX_HEAP_LIMIT`]; also bounds `ArrayBuffer` memory. `None`: V8's
     /// default heap size.
@@ -75,6 +81,7 @@ impl Default for ContextOptions {
     fn default() -> Self {
         ContextOptions {
             timeout: None,
+            cpu_time_limit: None,
             heap_limit: None,
             max_result_bytes: 64 << 20,
             max_depth: 1000,
@@ -212,7 +219,9 @@ impl Context {
         // After the checks: bad options never start V8 or a worker.
         let backend = match options.isolation {
             Isolation::InProcess => {
-                Backend::InProcess(crate::spare::isolate(&isolate_limits(&options), true)?)
+                let mut isolate = crate::spare::isolate(&isolate_limits(&options), true)?;
+                isolate.set_cpu_time_limit(options.cpu_time_limit);
+                Backend::InProcess(isolate)
             }
             Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
         };
@@ -789,6 +798,7 @@ pub(crate) fn decode_output_with<T>(
             })
         }
         ffi::STATUS_TIMEOUT => Err(Error::Timeout),
+        ffi::STATUS_CPU_TIME => Err(Error::CpuTimeLimit),
         ffi::STATUS_OUT_OF_MEMORY => Err(Error::OutOfMemory),
         ffi::STATUS_TERMINATED => Err(Error::Terminated),
         ffi::STATUS_CONVERSION => Err(Error::Conversion(r.string()?)),

@@ -25,6 +25,11 @@ pub enum Error {
     /// The context's timeout ran out (during evaluation or conversion).
     #[error("evaluation timed out")]
     Timeout,
+    /// The evaluating thread used up the context's
+    /// [`cpu_time_limit`](crate::ContextOptions::cpu_time_limit) (CPU time,
+    /// not wall-clock time: that is [`Error::Timeout`]).
+    #[error("CPU time limit reached")]
+    CpuTimeLimit,
     /// The context reached its heap limit; the runaway script was stopped.
     #[error("JavaScript heap limit reached")]
     OutOfMemory,

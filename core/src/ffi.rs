@@ -48,7 +48,10 @@ pub const STATUS_OUT_OF_MEMORY: c_int = 4;
 pub const STATUS_TERMINATED: c_int = 5;
 pub const STATUS_CONVERSION: c_int = 6;
 pub const STATUS_INVALID: c_int = 7;
+/// Decoded as `Error::Engine`, as any status not listed here.
+#[allow(dead_code)]
 pub const STATUS_INTERNAL: c_int = 8;
+pub const STATUS_CPU_TIME: c_int = 9;
 
 pub const OPTION_OBJECT_HANDLES: u32 = 1;
 pub const OPTION_EVENT_LOOP: u32 = 2;
@@ -77,6 +80,7 @@ pub type HostCall = unsafe extern "C" fn(
 
 pub const STOP_TIMEOUT: c_int = 1;
 pub const STOP_TERMINATE: c_int = 2;
+pub const STOP_CPU_TIME: c_int = 4;
 
 extern "C" {
     pub fn v8cage_engine_init(flags: *const c_char, flags_len: usize) -> c_int;

@@ -40,6 +40,7 @@
 
 mod bigint;
 mod context;
+mod cpu_time;
 mod engine;
 mod error;
 mod ffi;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::context::{HeapStats, Job};
 use crate::watchdog::OnDeadline;
-use crate::{engine, ffi, watchdog, Error};
+use crate::{cpu_time, engine, ffi, watchdog, Error};
 
 /// The isolate pointer as seen by other threads (watchdog, terminate
 /// handles). `None` once the isolate is freed.
@@ -42,6 +42,21 @@ impl StopTarget {
 impl OnDeadline for StopTarget {
     fn expire(&self) {
         self.stop(ffi::STOP_TIMEOUT);
+    }
+}
+
+/// Stops an evaluation whose thread used up its CPU-time budget.
+struct CpuTimeTarget {
+    stop: Arc<StopTarget>,
+    budget: cpu_time::Budget,
+}
+
+impl OnDeadline for CpuTimeTarget {
+    fn expire(&self) {
+        self.stop.stop(ffi::STOP_CPU_TIME);
+    }
+    fn postpone(&self) -> Option<std::time::Instant> {
+        self.budget.look_again_at()
     }
 }
 
@@ -84,6 +99,10 @@ pub(crate) struct LocalIsolate {
     raw: NonNull<ffi::RawIsolate>,
     target: Arc<StopTarget>,
     timer: watchdog::Timer,
+    /// Each evaluation's CPU-time budget (`cpu_time_limit`), and its timer.
+    cpu_time_limit: Option<Duration>,
+    cpu_time: Arc<CpuTimeTarget>,
+    cpu_timer: watchdog::Timer,
     /// The thread holding V8's lock between evaluations (`pin`).
     pinned_on: Option<std::thread::ThreadId>,
 }
@@ -111,12 +130,26 @@ impl LocalIsolate {
             isolate: Mutex::new(Some(IsolatePtr(raw))),
         });
         let timer = watchdog::Timer::new(target.clone());
+        let cpu_time = Arc::new(CpuTimeTarget {
+            stop: target.clone(),
+            budget: cpu_time::Budget::default(),
+        });
+        let cpu_timer = watchdog::Timer::new(cpu_time.clone());
         Ok(LocalIsolate {
             raw,
             target,
             timer,
+            cpu_time_limit: None,
+            cpu_time,
+            cpu_timer,
             pinned_on: None,
         })
+    }
+
+    /// Bounds the CPU time of the thread running each later evaluation
+    /// (`Error::CpuTimeLimit`); `None`: no bound.
+    pub(crate) fn set_cpu_time_limit(&mut self, limit: Option<Duration>) {
+        self.cpu_time_limit = limit;
     }
 
     /// Keeps V8's lock and per-thread state on the calling thread between
@@ -189,6 +222,13 @@ impl LocalIsolate {
             let _window = StopWindow::open(self.raw);
             window_open();
             let _armed = timeout.map(|t| self.timer.arm(t));
+            // A thread's CPU time cannot outrun the wall clock: the first
+            // look is due when the whole budget could be spent at the earliest.
+            let _cpu_armed = self.cpu_time_limit.and_then(|limit| {
+                let clock = cpu_time::CpuClock::of_this_thread()?;
+                self.cpu_time.budget.start(clock, limit);
+                Some(self.cpu_timer.arm(limit))
+            });
             // In each arm: `iso` is the live isolate this `&mut self` lends
             // exclusively, and each pointer/length pair is valid during the call.
             match *job {

@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 /// kill a worker process that did not answer in time.
 pub(crate) trait OnDeadline: Send + Sync {
     fn expire(&self);
+
+    /// Asked when a [`Timer`]'s deadline is due, before `expire`: a later
+    /// moment to look again instead (a CPU-time budget not spent yet).
+    /// Called with the watchdog's locks held: it must only read a clock.
+    fn postpone(&self) -> Option<Instant> {
+        None
+    }
 }
 
 struct Watchdog {
@@ -268,20 +275,25 @@ impl Deadlines {
             return false; // superseded by an earlier look
         }
         state.look_at = None;
-        match state.deadline {
-            None => false,
-            Some(deadline) if deadline > now => {
-                self.next_id += 1;
-                let next = (deadline, self.next_id);
-                self.by_time.insert(next, Entry::Look(Arc::downgrade(slot)));
-                state.look_at = Some(next);
-                false
-            }
-            Some(_) => {
-                state.firing = true;
-                true
-            }
-        }
+        let later = match state.deadline {
+            None => return false,
+            Some(deadline) if deadline > now => deadline,
+            Some(_) => match slot.target.postpone() {
+                Some(later) if later > now => {
+                    state.deadline = Some(later);
+                    later
+                }
+                _ => {
+                    state.firing = true;
+                    return true;
+                }
+            },
+        };
+        self.next_id += 1;
+        let next = (later, self.next_id);
+        self.by_time.insert(next, Entry::Look(Arc::downgrade(slot)));
+        state.look_at = Some(next);
+        false
     }
 }
 
@@ -363,6 +375,38 @@ mod tests {
         drop(armed);
         assert_eq!(expired(&target), 1);
         assert_eq!(timer.0.lock().deadline, None);
+    }
+
+    /// Postpones its deadline `times` times by a millisecond, then expires.
+    struct Postponing {
+        left: Mutex<u32>,
+        counter: Arc<Counter>,
+    }
+
+    impl OnDeadline for Postponing {
+        fn expire(&self) {
+            self.counter.expire();
+        }
+        fn postpone(&self) -> Option<Instant> {
+            let mut left = self.left.lock().unwrap();
+            *left = left.checked_sub(1)?;
+            Some(Instant::now() + Duration::from_millis(1))
+        }
+    }
+
+    #[test]
+    fn a_postponed_deadline_expires_once_nothing_postpones_it_any_more() {
+        let (counter, told) = counter();
+        let target = Arc::new(Postponing {
+            left: Mutex::new(3),
+            counter: Arc::clone(&counter),
+        });
+        let timer = Timer::new(target.clone());
+        let armed = timer.arm(Duration::from_millis(1));
+        told.recv().unwrap();
+        drop(armed);
+        assert_eq!(*target.left.lock().unwrap(), 0, "postponed three times");
+        assert_eq!(expired(&counter), 1);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! request, waits for the reply, and turns a dead, late or lying worker into
 //! a typed error. It never trusts a byte the worker sends.
 
-mod memory_watch;
 mod pool;
 #[cfg(feature = "sandbox-probes")]
 pub(crate) mod probes;
 mod protocol;
+mod resource_watch;
 mod sandbox;
 mod worker;
 
@@ -39,8 +39,10 @@ use crate::{ffi, wire, ContextOptions, Error};
 enum Kill {
     Timeout,
     Terminated,
-    /// Past its resident-memory bound (see `memory_watch`).
+    /// Past its resident-memory bound (see `resource_watch`).
     OutOfMemory,
+    /// Past the backstop of its CPU-time limit (see `resource_watch`).
+    CpuTime,
 }
 
 /// The request in flight, shared with terminate handles and the watchdog.
@@ -107,9 +109,13 @@ impl OnDeadline for KillAt {
     }
 }
 
-impl memory_watch::OverBound for Shared {
-    fn over_bound(&self, seq: u64) {
-        self.kill_during(seq, Kill::OutOfMemory);
+impl resource_watch::OverBound for Shared {
+    fn over_bound(&self, seq: u64, bound: resource_watch::Bound) {
+        let why = match bound {
+            resource_watch::Bound::Memory => Kill::OutOfMemory,
+            resource_watch::Bound::CpuTime => Kill::CpuTime,
+        };
+        self.kill_during(seq, why);
     }
 }
 
@@ -119,6 +125,10 @@ pub(crate) struct Remote {
     shared: Arc<Shared>,
     report: IsolationReport,
     max_reply: usize,
+    /// The worker's CPU time (all threads) at which the host kills it
+    /// during an evaluation: twice the context's CPU-time limit plus the
+    /// kill grace (the worker itself stops an evaluation at the limit).
+    cpu_time_backstop: Option<Duration>,
     /// The process that created the context: a forked child must not talk
     /// over the parent's channel.
     owner_pid: u32,
@@ -190,6 +200,9 @@ impl Remote {
             }),
             report: IsolationReport::default(),
             max_reply: options.max_result_bytes.saturating_add(REPLY_OVERHEAD),
+            cpu_time_backstop: options
+                .cpu_time_limit
+                .map(|limit| limit.saturating_mul(2).saturating_add(options.kill_grace)),
             owner_pid: std::process::id(),
         };
         if let Err(e) = ready {
@@ -205,6 +218,7 @@ impl Remote {
             .u64(limits.max_result_bytes as u64)
             .u32(limits.max_depth)
             .u32(limits.options)
+            .duration(options.cpu_time_limit)
             .finish();
         let body = match remote.exchange(&create) {
             Outcome::Reply(body) => body,
@@ -223,7 +237,7 @@ impl Remote {
             f.end()?;
             // Sanitizer shadow memory is resident too: no bound there.
             let resident_bound =
-                (!cfg!(v8cage_sanitized)).then(|| memory_watch::bound_for_heap(heap_limit));
+                (!cfg!(v8cage_sanitized)).then(|| resource_watch::bound_for_heap(heap_limit));
             Ok(Ok(IsolationReport::decode(
                 flags,
                 address_space,
@@ -351,16 +365,20 @@ impl Remote {
             flight.killed = None;
         }
         let armed = hard_deadline.map(|(kill, after)| watchdog::arm(kill, after));
-        // An evaluation's memory is watched while it runs.
-        let watching = match (seq, self.report.resident_memory_bound) {
-            (0, _) | (_, None) => None,
-            (seq, Some(bound)) => Some(memory_watch::start(
-                self.shared.pid,
-                bound,
-                Arc::clone(&self.shared) as Arc<dyn memory_watch::OverBound>,
-                seq,
-            )),
+        // An evaluation's memory and CPU time are watched while it runs.
+        let bounds = resource_watch::Bounds {
+            memory: self.report.resident_memory_bound,
+            cpu_time: self.cpu_time_backstop,
         };
+        let watching =
+            (seq != 0 && (bounds.memory.is_some() || bounds.cpu_time.is_some())).then(|| {
+                resource_watch::start(
+                    self.shared.pid,
+                    bounds,
+                    Arc::clone(&self.shared) as Arc<dyn resource_watch::OverBound>,
+                    seq,
+                )
+            });
         let fields = &mut *state;
         let worker = fields.worker.as_ref().expect("a worker while not lost");
         let sent = send_all(worker.requests.as_fd(), frame);
@@ -427,6 +445,7 @@ impl Remote {
             Kill::Timeout => Error::Timeout,
             Kill::Terminated => Error::Terminated,
             Kill::OutOfMemory => Error::OutOfMemory,
+            Kill::CpuTime => Error::CpuTimeLimit,
         }
     }
 
@@ -588,7 +607,7 @@ pub(crate) fn decode_reply_with<T>(
         return Err(garbage_error("a reply without status"));
     };
     let status = i32::from_le_bytes(*status);
-    if !(ffi::STATUS_OK..=ffi::STATUS_INTERNAL).contains(&status) {
+    if !(ffi::STATUS_OK..=ffi::STATUS_CPU_TIME).contains(&status) {
         return Err(garbage_error(&format!("status {status}")));
     }
     match crate::context::decode_output_with(status, output, functions, options, read) {

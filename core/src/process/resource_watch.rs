@@ -1,7 +1,8 @@
-//! The memory bound of worker processes, kept by the host: one thread reads
-//! the resident set (`/proc/<pid>/statm`) of every worker with an
-//! evaluation in flight every few milliseconds and kills a worker past its
-//! bound, which the evaluation then reports as `Error::OutOfMemory`.
+//! The bounds of worker processes the host keeps: one thread reads the
+//! resident set (`/proc/<pid>/statm`) and, for a context with a CPU-time
+//! limit, the CPU clock of every worker with an evaluation in flight every
+//! few milliseconds, and kills a worker past a bound, which the evaluation
+//! then reports as `Error::OutOfMemory` or `Error::CpuTimeLimit`.
 //!
 //! Why not only `RLIMIT_AS`: with pointer compression and the V8 sandbox
 //! (the current V8), V8 reserves about a terabyte of address space up
@@ -9,14 +10,21 @@
 //! space limit can no longer bound them; and `RLIMIT_AS` counts reserved,
 //! not used, memory. Resident memory is what the machine pays for.
 //!
-//! The watch costs one small file read per worker per tick while an
-//! evaluation runs; an evaluation costs a map entry (no allocation, no
-//! wake-up while the thread is awake); after a second with nothing to
-//! watch, the thread waits until there is.
+//! The CPU bound is a backstop: the worker stops an evaluation at its
+//! limit itself (the context survives), unless a builtin ignores the stop
+//! request; the host then kills the worker once its CPU time, all its
+//! threads together, passes twice the limit plus the kill grace.
+//!
+//! The watch costs one small file read (and a clock read) per worker per
+//! tick while an evaluation runs; an evaluation costs a map entry (no
+//! allocation, no wake-up while the thread is awake); after a second with
+//! nothing to watch, the thread waits until there is.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
+
+use crate::cpu_time::CpuClock;
 
 /// How often the resident set of a running worker is read. A worker
 /// allocating at ~2 GB/s gains about 10 MB between two reads.
@@ -28,17 +36,51 @@ const TICK: Duration = Duration::from_millis(5);
 /// 1 MiB over it).
 const KILL_MARGIN: u64 = 32 << 20;
 
-/// What the watch does with a worker past its bound: `token` is what the
+/// Which bound a worker passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
+    Memory,
+    CpuTime,
+}
+
+/// What the watch does with a worker past a bound: `token` is what the
 /// watch was started with (the evaluation's sequence number).
 pub(crate) trait OverBound: Send + Sync {
-    fn over_bound(&self, token: u64);
+    fn over_bound(&self, token: u64, bound: Bound);
+}
+
+/// The bounds one evaluation is watched for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bounds {
+    /// Resident bytes.
+    pub memory: Option<u64>,
+    /// CPU time of the whole worker, from the start of the watch.
+    pub cpu_time: Option<Duration>,
 }
 
 struct Watched {
     pid: libc::pid_t,
-    bound: u64,
+    memory: Option<u64>,
+    /// The worker's CPU clock, and its reading at which the bound is passed.
+    cpu_time: Option<(CpuClock, Duration)>,
     target: Arc<dyn OverBound>,
     token: u64,
+}
+
+impl Watched {
+    fn over(&self) -> Option<Bound> {
+        let memory_over = self.memory.is_some_and(|bound| {
+            resident_bytes(self.pid).is_some_and(|rss| rss > bound.saturating_sub(KILL_MARGIN))
+        });
+        let cpu_over = self
+            .cpu_time
+            .is_some_and(|(clock, over_at)| clock.used().is_some_and(|used| used >= over_at));
+        match (memory_over, cpu_over) {
+            (true, _) => Some(Bound::Memory),
+            (false, true) => Some(Bound::CpuTime),
+            (false, false) => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -90,20 +132,16 @@ impl Watch {
                 }
             } else {
                 idle_ticks = 0;
-                let over: Vec<(Arc<dyn OverBound>, u64)> = state
+                let over: Vec<(Arc<dyn OverBound>, u64, Bound)> = state
                     .watched
                     .values()
-                    .filter(|w| {
-                        resident_bytes(w.pid)
-                            .is_some_and(|rss| rss > w.bound.saturating_sub(KILL_MARGIN))
-                    })
-                    .map(|w| (Arc::clone(&w.target), w.token))
+                    .filter_map(|w| Some((Arc::clone(&w.target), w.token, w.over()?)))
                     .collect();
                 if !over.is_empty() {
                     drop(state);
                     // Outside the lock: the kill takes the worker's flight lock.
-                    for (target, token) in over {
-                        target.over_bound(token);
+                    for (target, token, bound) in over {
+                        target.over_bound(token, bound);
                     }
                     state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     continue;
@@ -118,17 +156,21 @@ impl Watch {
     }
 }
 
-/// Watches `pid` until dropped: within [`KILL_MARGIN`] of `bound` resident
-/// bytes, `target` is told `token` (once per tick until the guard is
-/// dropped).
+/// Watches `pid` until dropped: within [`KILL_MARGIN`] of its memory
+/// bound, or past its CPU time bound, `target` is told `token` (once per
+/// tick until the guard is dropped).
 pub(crate) struct Watching(u64);
 
 pub(crate) fn start(
     pid: libc::pid_t,
-    bound: u64,
+    bounds: Bounds,
     target: Arc<dyn OverBound>,
     token: u64,
 ) -> Watching {
+    let cpu_time = bounds.cpu_time.and_then(|bound| {
+        let clock = CpuClock::of_process(pid)?;
+        Some((clock, clock.used()?.saturating_add(bound)))
+    });
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let watch = watch();
     let mut state = watch.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,7 +178,8 @@ pub(crate) fn start(
         id,
         Watched {
             pid,
-            bound,
+            memory: bounds.memory,
+            cpu_time,
             target,
             token,
         },
@@ -191,13 +234,20 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
 
-    struct Told(mpsc::Sender<()>, AtomicUsize);
+    struct Told(mpsc::Sender<Bound>, AtomicUsize);
 
     impl OverBound for Told {
-        fn over_bound(&self, _token: u64) {
+        fn over_bound(&self, _token: u64, bound: Bound) {
             if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
-                let _ = self.0.send(());
+                let _ = self.0.send(bound);
             }
+        }
+    }
+
+    fn memory(bound: u64) -> Bounds {
+        Bounds {
+            memory: Some(bound),
+            cpu_time: None,
         }
     }
 
@@ -215,16 +265,39 @@ mod tests {
         let over = Arc::new(Told(over_tx, AtomicUsize::new(0)));
         let (within_tx, within_rx) = mpsc::channel();
         let within = Arc::new(Told(within_tx, AtomicUsize::new(0)));
-        let _within = start(me, u64::MAX, within.clone(), 0);
-        let watching = start(me, 1, over.clone(), 0);
-        over_rx
-            .recv()
-            .expect("the watch reports a process over its bound");
+        let _within = start(me, memory(u64::MAX), within.clone(), 0);
+        let watching = start(me, memory(1), over.clone(), 0);
+        assert_eq!(
+            over_rx.recv(),
+            Ok(Bound::Memory),
+            "the watch reports a process over its bound"
+        );
         drop(watching);
         // The over-bound report came from a tick that also read the other
         // entry: it was within its bound then.
         assert!(within_rx.try_recv().is_err());
         assert_eq!(within.1.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_process_past_its_cpu_time_is_reported() {
+        let me = std::process::id() as libc::pid_t;
+        let (over_tx, over_rx) = mpsc::channel();
+        let over = Arc::new(Told(over_tx, AtomicUsize::new(0)));
+        let bounds = Bounds {
+            memory: None,
+            cpu_time: Some(Duration::from_millis(20)),
+        };
+        // The whole process's CPU time: the other tests' threads count too.
+        let clock = CpuClock::of_process(me).unwrap();
+        let before = clock.used().unwrap();
+        let _watching = start(me, bounds, over.clone(), 0);
+        // Spin until told, or far past the bound (a watch that never tells).
+        while over_rx.try_recv().is_err() {
+            assert!(clock.used().unwrap() - before < Duration::from_secs(5));
+            std::hint::spin_loop();
+        }
+        assert!(clock.used().unwrap() - before >= Duration::from_millis(20));
     }
 
     #[test]

@@ -295,13 +295,15 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
             max_depth: f.u32()?,
             options: f.u32()?,
         };
+        let cpu_time_limit = f.duration()?;
         f.end()?;
-        Ok(contained(limits))
+        Ok((contained(limits), cpu_time_limit))
     })();
-    let limits = parsed.map_err(|e| format!("{e:?}"))?;
+    let (limits, cpu_time_limit) = parsed.map_err(|e| format!("{e:?}"))?;
     // One context per worker: the spare made before "ready", if the limits
     // are the default ones, and no new spare after it.
-    let isolate = crate::spare::isolate(&limits, false).map_err(|e| e.to_string())?;
+    let mut isolate = crate::spare::isolate(&limits, false).map_err(|e| e.to_string())?;
+    isolate.set_cpu_time_limit(cpu_time_limit);
     crate::spare::set_spare_contexts(false);
     Ok((isolate, limits))
 }
