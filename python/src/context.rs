@@ -315,6 +315,7 @@ pub(crate) fn context_options(
     isolation: &str,
     objects: &str,
     event_loop: bool,
+    cpu_time_limit: Option<f64>,
 ) -> PyResult<ContextOptions> {
     let object_handles = match objects {
         "copy" => false,
@@ -339,6 +340,7 @@ pub(crate) fn context_options(
     };
     Ok(ContextOptions {
         timeout: seconds(timeout, "timeout")?,
+        cpu_time_limit: seconds(cpu_time_limit, "cpu_time_limit")?,
         heap_limit: max_memory
             .map(|m| byte_count(m, "max_memory"))
             .transpose()?,
@@ -352,7 +354,7 @@ pub(crate) fn context_options(
 #[pymethods]
 impl PyContext {
     #[new]
-    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true))]
+    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None))]
     fn new(
         py: Python<'_>,
         timeout: Option<f64>,
@@ -360,8 +362,17 @@ impl PyContext {
         isolation: &str,
         objects: &str,
         event_loop: bool,
+        cpu_time_limit: Option<f64>,
     ) -> PyResult<Self> {
-        let options = context_options(py, timeout, max_memory, isolation, objects, event_loop)?;
+        let options = context_options(
+            py,
+            timeout,
+            max_memory,
+            isolation,
+            objects,
+            event_loop,
+            cpu_time_limit,
+        )?;
         let argument_limits = ArgumentLimits {
             max_depth: options.max_depth,
             max_bytes: options.max_result_bytes,

@@ -100,6 +100,9 @@ pub(crate) fn to_py_err_styled(
             ..
         } => error_class(py, "JSEvalError").and_then(|c| c.call1((message, name, text, stack))),
         Error::Timeout => error_class(py, "JSTimeoutError").and_then(|c| c.call1((message,))),
+        Error::CpuTimeLimit => {
+            error_class(py, "JSCpuTimeLimitError").and_then(|c| c.call1((message,)))
+        }
         Error::OutOfMemory => error_class(py, "JSOOMError").and_then(|c| c.call1((message,))),
         Error::Terminated => error_class(py, "JSTerminatedError").and_then(|c| c.call1((message,))),
         Error::Conversion(_) => {

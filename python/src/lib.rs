@@ -30,7 +30,7 @@ fn prestart_worker(py: Python<'_>) -> PyResult<()> {
 /// background thread now, so the next `Context(...)` with the same options
 /// takes it instead of starting V8 for itself.
 #[pyfunction]
-#[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true))]
+#[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None))]
 fn prestart_context(
     py: Python<'_>,
     timeout: Option<f64>,
@@ -38,9 +38,17 @@ fn prestart_context(
     isolation: &str,
     objects: &str,
     event_loop: bool,
+    cpu_time_limit: Option<f64>,
 ) -> PyResult<()> {
-    let options =
-        context::context_options(py, timeout, max_memory, isolation, objects, event_loop)?;
+    let options = context::context_options(
+        py,
+        timeout,
+        max_memory,
+        isolation,
+        objects,
+        event_loop,
+        cpu_time_limit,
+    )?;
     py.detach(|| v8cage::prestart_context(&options))
         .map_err(|err| errors::to_py_err(py, err))
 }

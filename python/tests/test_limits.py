@@ -2,6 +2,7 @@
 context (or at least the process) survives."""
 
 import threading
+import time
 
 import pytest
 import v8cage
@@ -105,3 +106,26 @@ def test_intl_objects_count_against_the_heap_limit(isolation: str) -> None:
             assert bound is None or peak <= bound
         else:
             assert peak is None
+
+
+@pytest.mark.parametrize("isolation", ["in-process", "process"])
+def test_cpu_time_limit_ends_a_busy_script_and_not_a_waiting_one(isolation: str) -> None:
+    with v8cage.Context(cpu_time_limit=0.05, isolation=isolation) as ctx:
+        with pytest.raises(v8cage.JSCpuTimeLimitError) as raised:
+            ctx.eval("for (;;) {}")
+        # A timeout too, for code that handles timeouts, but not a wall-clock one.
+        assert isinstance(raised.value, v8cage.JSTimeoutError)
+        assert ctx.eval("6 * 7") == 42
+
+        # 0.2 s asleep in Python is wall-clock time, next to no CPU time.
+        def nap() -> str:
+            time.sleep(0.2)
+            return "rested"
+
+        ctx.expose("nap", nap)
+        assert ctx.eval("nap()") == "rested"
+
+
+def test_cpu_time_limit_is_checked() -> None:
+    with pytest.raises(ValueError):
+        v8cage.Context(cpu_time_limit=-1)

@@ -9,6 +9,7 @@ from ._errors import (
     JSArrayIndexError,
     JSConversionError,
     JSConversionException,
+    JSCpuTimeLimitError,
     JSCrashedError,
     JSError,
     JSEvalError,
@@ -70,6 +71,7 @@ __all__ = [
     # v8cage's own API
     "Context",
     "JSConversionError",
+    "JSCpuTimeLimitError",
     "JSCrashedError",
     "JSError",
     "JSEvalError",

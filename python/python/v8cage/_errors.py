@@ -123,6 +123,15 @@ class JSTimeoutError(JSError, JSTimeoutException):
         super().__init__(message)
 
 
+class JSCpuTimeLimitError(JSTimeoutError):
+    """The evaluation used up the context's ``cpu_time_limit`` (CPU time, not
+    wall-clock time); the context stays usable. A ``JSTimeoutError`` too, so
+    code that handles timeouts handles it."""
+
+    def __init__(self, message: str = "CPU time limit reached") -> None:
+        super().__init__(message)
+
+
 class JSOOMError(JSError, JSOOMException, MemoryError):
     """The context reached its memory limit; the script was stopped."""
 

@@ -33,6 +33,9 @@ class Context:
     """One V8 isolate with its own global scope and limits.
 
     ``timeout``: seconds for each eval/call (None: no limit).
+    ``cpu_time_limit``: seconds of CPU time for each eval/call, of the
+    thread running it (the worker's in ``"process"`` isolation); waiting
+    does not count. Past it: ``JSCpuTimeLimitError``. None: no limit.
     ``max_memory``: JS heap limit in bytes (None: V8's default).
     ``isolation``: ``"in-process"`` (default) or ``"process"``: V8 in a
     sandboxed worker process; a crash there raises ``JSCrashedError``.
@@ -46,6 +49,7 @@ class Context:
         *,
         objects: str = "copy",
         event_loop: bool = True,
+        cpu_time_limit: float | None = None,
     ) -> None: ...
     def isolation_report(self) -> dict[str, Any] | None: ...
     def worker_peak_resident(self) -> int | None: ...
@@ -97,6 +101,7 @@ def prestart_context(
     *,
     objects: str = "copy",
     event_loop: bool = True,
+    cpu_time_limit: float | None = None,
 ) -> None: ...
 def set_spare_contexts(enabled: bool) -> None: ...
 def _watch_interrupts(read_fd: int) -> None:
