@@ -197,6 +197,8 @@ pub enum Op {
     Create {
         slot: Slot,
         timeout_ms: u8,
+        /// Into [`cpu_time_limit`]: none, or a few milliseconds.
+        cpu_time_ms: u8,
         heap: HeapLimit,
         isolation: Where,
         object_handles: bool,
@@ -373,6 +375,12 @@ fn timeout(ms: u8) -> Option<Duration> {
     Some(Duration::from_millis(1 + u64::from(ms % 20)))
 }
 
+/// Half the contexts have a CPU-time limit of 1 to 16 ms besides their
+/// timeout: endless snippets then end at whichever comes first.
+fn cpu_time_limit(ms: u8) -> Option<Duration> {
+    (ms % 2 == 1).then(|| Duration::from_millis(1 + u64::from(ms / 2 % 16)))
+}
+
 pub fn run(script: &Script, outcome: &mut Outcome) {
     crate::init_engine();
     let mut slots: [Live; SLOTS] = Default::default();
@@ -394,6 +402,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
         Op::Create {
             slot,
             timeout_ms,
+            cpu_time_ms,
             heap,
             isolation,
             object_handles,
@@ -415,6 +424,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
             };
             let ctx = Context::new(ContextOptions {
                 timeout: timeout(*timeout_ms),
+                cpu_time_limit: cpu_time_limit(*cpu_time_ms),
                 heap_limit: Some(heap_limit),
                 isolation: match isolation {
                     Where::InProcess => Isolation::InProcess,
@@ -673,7 +683,7 @@ fn typed(what: &str, result: &Result<Value, Error>, terminating: bool, may_not_f
 
 fn check(source: &str, expect: Expect, result: &Result<Value, Error>, terminating: bool) {
     let allowed = match (result, expect) {
-        (Err(Error::Timeout | Error::OutOfMemory), _) => true,
+        (Err(Error::Timeout | Error::CpuTimeLimit | Error::OutOfMemory), _) => true,
         (Err(Error::Terminated), _) => terminating,
         (Err(Error::Engine(_) | Error::InvalidInput(_)), _) => false,
         (_, Expect::Anything) => true,
