@@ -4,7 +4,7 @@
 //! CPU the test gets: a loaded machine only makes each take longer.
 
 mod common;
-use common::generous;
+use common::{generous, scaled};
 use rstest::rstest;
 
 use std::sync::Arc;
@@ -54,18 +54,21 @@ fn an_endless_loop_ends_at_its_cpu_time_limit_and_the_context_survives(
     assert_eq!(ctx.eval("'still here'"), Ok(Value::from("still here")));
 }
 
-/// The evaluation waits 300 ms in a host function that sleeps: next to no
-/// CPU time (in a worker, the worker waits for the host's answer), so a
-/// 50 ms CPU limit lets it finish, where a 50 ms timeout would not.
+/// The evaluation waits in a host function that sleeps: next to no CPU
+/// time (in a worker, the worker waits for the host's answer), so a 50 ms
+/// CPU limit lets it sleep 600 ms, where a 50 ms timeout would not.
 #[rstest]
 fn waiting_is_not_cpu_time(
     #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
 ) {
-    let mut ctx = with_cpu_limit(isolation, Duration::from_millis(50));
+    // Instrumented builds run the script slower: the limit scales, and
+    // each nap stays six times as long.
+    let limit = scaled(Duration::from_millis(50));
+    let mut ctx = with_cpu_limit(isolation, limit);
     ctx.expose(
         "nap",
-        Arc::new(|_| {
-            std::thread::sleep(Duration::from_millis(300));
+        Arc::new(move |_| {
+            std::thread::sleep(limit * 6);
             Ok(Value::from("rested"))
         }),
     )
@@ -75,7 +78,7 @@ fn waiting_is_not_cpu_time(
         ctx.eval("nap() + ' ' + nap()"),
         Ok(Value::from("rested rested"))
     );
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(started.elapsed() >= limit * 12);
 }
 
 #[rstest]
