@@ -62,7 +62,8 @@ mod wire;
     feature = "bench-floor",
     feature = "sandbox-probes",
     feature = "reply-decoder",
-    feature = "fuzzing-natives"
+    feature = "fuzzing-natives",
+    feature = "spare-counts"
 ))]
 #[doc(hidden)]
 pub mod testing;

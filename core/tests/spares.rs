@@ -41,12 +41,12 @@ fn contexts_alternating_between_limits_each_get_their_own() {
 
 #[test]
 fn contexts_work_with_spares_turned_off_and_on_again() {
-    v8cage::set_spare_contexts(false);
+    v8cage::set_spare_contexts(0);
     for i in 0..3 {
         let mut ctx = Context::default_new().unwrap();
         assert_eq!(ctx.eval(&format!("{i} + 1")).unwrap(), Value::from(i + 1));
     }
-    v8cage::set_spare_contexts(true);
+    v8cage::set_spare_contexts(1);
     v8cage::prestart_context(&ContextOptions::default()).unwrap();
     let mut ctx = Context::default_new().unwrap();
     assert_eq!(ctx.eval("'on'").unwrap(), Value::from("on"));

@@ -43,7 +43,7 @@ pub fn init_engine() {
     STARTED.call_once(|| {
         v8cage::testing::enable_fuzzing_natives()
             .expect("the harness must start V8 (with intrinsics) before any other context");
-        v8cage::set_spare_contexts(false);
+        v8cage::set_spare_contexts(0);
     });
 }
 

@@ -18,6 +18,9 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub(crate) use pool::keep_spare_workers;
+#[cfg(feature = "spare-counts")]
+pub(crate) use pool::spare_workers_kept;
 pub use pool::{prestart_worker, set_worker_command, WORKER_ENV};
 use protocol::{
     kind, poll_readable, read_frame, send_all, Fields, Frame, FrameError, POLL_BEFORE_BLOCKING,

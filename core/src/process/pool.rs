@@ -1,10 +1,12 @@
-//! Starting workers: which executable, with which channel, and one spare
-//! started ahead so creating a process context costs little.
+//! Starting workers: which executable, with which channel, and spares
+//! started ahead (as many as `set_spare_contexts` says, default one) so
+//! creating a process context costs little.
 //!
 //! Every worker is spawned by one long-lived pool thread: a worker is killed
 //! (`PR_SET_PDEATHSIG`) when the *thread* that spawned it ends, so spawning
 //! from a caller's short-lived thread would kill its worker with it.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, PipeReader};
 use std::os::fd::AsRawFd;
@@ -131,9 +133,9 @@ impl Drop for Worker {
 type Env = Vec<(OsString, OsString)>;
 
 enum Job {
-    /// Start a spare if there is none.
+    /// Start spares up to the count.
     Refill,
-    /// Start a spare if there is none, and tell when it is ready.
+    /// Start spares up to the count, and tell when they are ready.
     Prestart(mpsc::Sender<()>),
     /// Start a worker for a caller waiting on the sender.
     /// A worker with extra environment variables and extra V8 flags.
@@ -142,7 +144,8 @@ enum Job {
 
 struct Pool {
     pid: u32,
-    spare: Mutex<Option<Worker>>,
+    /// Started workers, oldest (longest head start) first.
+    spares: Mutex<VecDeque<Worker>>,
     jobs: Mutex<mpsc::Sender<Job>>,
 }
 
@@ -159,7 +162,7 @@ fn pool() -> Result<Arc<Pool>, Error> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     let pool = Arc::new(Pool {
         pid: std::process::id(),
-        spare: Mutex::new(None),
+        spares: Mutex::new(VecDeque::new()),
         jobs: Mutex::new(jobs),
     });
     let weak = Arc::downgrade(&pool);
@@ -192,27 +195,38 @@ fn pool() -> Result<Arc<Pool>, Error> {
 }
 
 impl Pool {
-    /// Starts a spare if there is none. It is handed out at once, while V8
-    /// may still be starting in it: whoever takes it waits for its ready
+    fn spares(&self) -> std::sync::MutexGuard<'_, VecDeque<Worker>> {
+        self.spares.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts spares up to the count. They are handed out at once, while V8
+    /// may still be starting in them: whoever takes one waits for its ready
     /// frame, with the head start it had.
     fn refill(&self, flags: &str) {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if spare.is_none() {
-            *spare = spawn(flags, &[]).ok();
+        while self.spares().len() < crate::spare::spare_count() {
+            let Ok(worker) = spawn(flags, &[]) else {
+                return;
+            };
+            let mut spares = self.spares();
+            // The count may have dropped while it started.
+            if spares.len() < crate::spare::spare_count() {
+                spares.push_back(worker);
+            }
         }
     }
 
-    /// [`Pool::refill`], then waits until V8 runs in the spare.
+    /// [`Pool::refill`], then waits until V8 runs in every spare.
     fn prestart(&self, flags: &str) {
         self.refill(flags);
-        let taken = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut worker) = taken {
-            if worker.wait_ready().is_ok() {
-                let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-                if spare.is_none() {
-                    *spare = Some(worker);
-                }
-            }
+        let mut waiting = std::mem::take(&mut *self.spares());
+        waiting.retain_mut(|worker| worker.wait_ready().is_ok());
+        let mut spares = self.spares();
+        // Spares taken meanwhile were replaced by the refill they ordered.
+        while spares.len() < crate::spare::spare_count() {
+            let Some(ready) = waiting.pop_front() else {
+                break;
+            };
+            spares.push_back(ready);
         }
     }
 
@@ -234,11 +248,11 @@ impl Pool {
     }
 }
 
-/// A started worker: the spare if there is one (and a new spare is ordered),
-/// otherwise a new one.
+/// A started worker: a spare if there is one (and a new spare is
+/// ordered), otherwise a new one.
 pub(crate) fn take() -> Result<Worker, Error> {
     let pool = pool()?;
-    let spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let spare = pool.spares().pop_front();
     let worker = match spare {
         Some(worker) => worker,
         None => pool.spawn(Vec::new(), "")?,
@@ -247,15 +261,43 @@ pub(crate) fn take() -> Result<Worker, Error> {
     Ok(worker)
 }
 
-/// Starts a spare worker process now, if there is none, and returns once
-/// V8 runs in it: the next process-isolated [`Context`](crate::Context)
+/// Starts spare worker processes now, up to the spare count (see
+/// [`set_spare_contexts`](crate::set_spare_contexts)), and returns once V8
+/// runs in them: the next process-isolated [`Context`](crate::Context)
 /// then costs about what an in-process one does. Optional: the first
-/// process context starts the pool, which keeps one spare from then on.
+/// process context starts the pool, which keeps the spares from then on.
 pub fn prestart_worker() -> Result<(), Error> {
     let (done, wait) = mpsc::channel();
     pool()?.send(Job::Prestart(done))?;
     wait.recv()
         .map_err(|_| Error::Engine("the worker pool thread is gone".into()))
+}
+
+/// How many spare workers are kept now (0 where no pool runs).
+#[cfg(feature = "spare-counts")]
+pub(crate) fn spare_workers_kept() -> usize {
+    let pool = POOL.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    pool.filter(|p| p.pid == std::process::id())
+        .map_or(0, |p| p.spares().len())
+}
+
+/// The spare count changed to `n`: spares over it are killed now, and
+/// missing ones started (only where the pool runs already).
+pub(crate) fn keep_spare_workers(n: usize) {
+    let pool = POOL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .filter(|p| p.pid == std::process::id())
+        .map(Arc::clone);
+    let Some(pool) = pool else { return };
+    let unused = {
+        let mut spares = pool.spares();
+        let keep = spares.len().min(n);
+        spares.split_off(keep)
+    };
+    drop(unused);
+    let _ = pool.send(Job::Refill);
 }
 
 /// A new worker with extra environment variables (not from the spare).

@@ -304,7 +304,7 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
     // are the default ones, and no new spare after it.
     let mut isolate = crate::spare::isolate(&limits, false).map_err(|e| e.to_string())?;
     isolate.set_cpu_time_limit(cpu_time_limit);
-    crate::spare::set_spare_contexts(false);
+    crate::spare::set_spare_contexts(0);
     Ok((isolate, limits))
 }
 

@@ -13,6 +13,7 @@
 //! - [`enable_fuzzing_natives`] (feature `fuzzing-natives`): V8's intrinsics
 //!   (`%OptimizeFunctionOnNextCall`, ...) for the fuzz harness, which
 //!   `set_flags` refuses to everyone else, and [`optimized_status_bit`].
+//! - [`spares_kept`] (feature `spare-counts`): the warm spares kept now.
 
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
@@ -73,4 +74,13 @@ pub fn raw_eval(ctx: &mut crate::Context, source: &str, iterations: u64) -> u64 
     unsafe {
         bench_floor::v8cage_bench_raw_eval(iso, source.as_ptr().cast(), source.len(), iterations)
     }
+}
+
+/// The warm spares kept right now: (in-process isolates, worker processes).
+#[cfg(feature = "spare-counts")]
+pub fn spares_kept() -> (usize, usize) {
+    (
+        crate::spare::spares_kept(),
+        crate::process::spare_workers_kept(),
+    )
 }
