@@ -53,11 +53,11 @@ fn prestart_context(
         .map_err(|err| errors::to_py_err(py, err))
 }
 
-/// Turns warm spare contexts on (the default) or off; off frees the spare
-/// kept now.
+/// Keeps `n` warm spare contexts (isolates, and worker processes for
+/// process contexts; default 1); 0 frees the spares kept now.
 #[pyfunction]
-fn set_spare_contexts(py: Python<'_>, enabled: bool) {
-    py.detach(|| v8cage::set_spare_contexts(enabled));
+fn set_spare_contexts(py: Python<'_>, n: usize) {
+    py.detach(|| v8cage::set_spare_contexts(n));
 }
 
 /// The linked V8's version.

@@ -84,12 +84,20 @@ def test_a_prestarted_context_has_the_limits_it_was_made_for() -> None:
             assert limit <= ctx.heap_stats()["heap_size_limit"] <= 2 * limit
     with pytest.raises(ValueError, match="isolation"):
         v8cage.prestart_context(isolation="elsewhere")
-    v8cage.set_spare_contexts(False)
+    v8cage.set_spare_contexts(0)
     try:
         with v8cage.Context() as ctx:
             assert ctx.eval("6 * 7") == 42
+        v8cage.set_spare_contexts(4)
+        v8cage.prestart_context(isolation="process")
+        for _ in range(6):
+            with v8cage.Context(isolation="process") as ctx:
+                assert ctx.eval("typeof globalThis.leftOver") == "undefined"
+                ctx.eval("globalThis.leftOver = 1")
+        with pytest.raises(OverflowError):
+            v8cage.set_spare_contexts(-1)
     finally:
-        v8cage.set_spare_contexts(True)
+        v8cage.set_spare_contexts(1)
 
 
 @pytest.mark.parametrize("isolation", ["in-process", "process"])
