@@ -13,7 +13,12 @@ use v8cage::{Context, ContextOptions, Isolation};
 #[command(about = "Evaluate JavaScript with v8cage and print the result as JSON")]
 struct Args {
     /// A .js file, or `-` for standard input.
-    file: String,
+    #[arg(required_unless_present = "v8_version")]
+    file: Option<String>,
+    /// Print which V8 this program links (version, whether V8's sandbox is
+    /// on) and exit.
+    #[arg(long)]
+    v8_version: bool,
     /// Per-evaluation timeout, e.g. `100ms`, `2s` (default: none).
     #[arg(long, value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
@@ -52,16 +57,30 @@ fn parse_size(text: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let source = if args.file == "-" {
+    if args.v8_version {
+        return match v8cage::v8_sandboxed() {
+            Ok(sandboxed) => {
+                let sandbox = if sandboxed { "on" } else { "off" };
+                println!("V8 {} (V8 sandbox {sandbox})", v8cage::v8_version());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("V8 {} did not start: {e}", v8cage::v8_version());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let file = args.file.unwrap_or_default();
+    let source = if file == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map(|_| buf)
     } else {
-        std::fs::read(&args.file)
+        std::fs::read(&file)
     };
     let source = match source {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => {
-            eprintln!("cannot read {}: {e}", args.file);
+            eprintln!("cannot read {file}: {e}");
             return ExitCode::from(2);
         }
     };

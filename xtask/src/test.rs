@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{cargo, cargo_command, run};
 use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, python, sanitize, v8build};
@@ -24,7 +24,8 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
     stage("v8 check", || v8build::check::check(root))?;
     // The AFL binaries link only under `cargo afl build` (`cargo xtask afl`).
     stage("rust tests", || {
-        cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])
+        cargo(&["test", "--workspace", "--exclude", "v8cage-afl"])?;
+        say_which_v8(&[])
     })?;
     stage("python tests", || python::pytest(root, &[]))?;
     if full {
@@ -106,7 +107,38 @@ fn current_v8_tests(root: &Path) -> Result<()> {
     run(cargo_command()
         .args(["test", "--workspace", "--exclude", "v8cage-afl"])
         .envs(env))?;
+    say_which_v8(&env)?;
     python::pytest_in(root, &env)
+}
+
+/// Says which V8 the tests just built with `env` link: the `run`
+/// example's `--v8-version`, built the same way.
+fn say_which_v8(env: &[(&str, &Path)]) -> Result<()> {
+    let out = cargo_command()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "v8cage",
+            "--example",
+            "run",
+            "--",
+            "--v8-version",
+        ])
+        .envs(env.iter().copied())
+        .output()
+        .context("running the run example")?;
+    if !out.status.success() {
+        bail!(
+            "the run example could not say its V8: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!(
+        "xtask: the Rust tests ran on {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    Ok(())
 }
 
 const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
