@@ -104,6 +104,26 @@ fn terminate_kills_a_builtin_that_ignores_it() {
 }
 
 /// User plus system CPU time of a process, in clock ticks (`/proc/<pid>/stat`).
+/// A terminal's Ctrl-C goes to its foreground process group: the worker is
+/// in a group of its own, so only the host gets it.
+#[test]
+fn a_worker_is_in_a_process_group_of_its_own() {
+    let ctx = caged(ContextOptions::default());
+    let worker = ctx.isolation_report().expect("process").worker_pid;
+    let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap();
+    // "pid (comm) state ppid pgrp ...": the fields after the name.
+    let after_name = stat.rsplit(')').next().unwrap();
+    let group: i32 = after_name
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(group as u32, worker);
+    // SAFETY: getpgrp takes no arguments and cannot fail.
+    assert_ne!(group, unsafe { libc::getpgrp() });
+}
+
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the

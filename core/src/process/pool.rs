@@ -355,7 +355,11 @@ fn spawn(flags: &str, env: &[(OsString, OsString)]) -> io::Result<Worker> {
         .envs(unsymbolized_sanitizer_options())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr_writer);
+        .stderr(stderr_writer)
+        // A group of its own: a terminal's Ctrl-C (sent to the foreground
+        // group) reaches the host, which decides what it stops; the worker
+        // still dies with the host (PR_SET_PDEATHSIG below).
+        .process_group(0);
     // SAFETY: the closure runs in the forked child before exec and calls only
     // async-signal-safe functions (fcntl, prctl, getppid, _exit); it
     // allocates nothing.
