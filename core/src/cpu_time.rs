@@ -52,15 +52,15 @@ impl CpuClock {
 }
 
 /// A CPU-time budget being spent: the clock, and the reading at which the
-/// budget is gone. `None` before the first evaluation.
+/// budget is gone. `None` before the first evaluation, or without a clock.
 #[derive(Default)]
 pub(crate) struct Budget(Mutex<Option<(CpuClock, Duration)>>);
 
 impl Budget {
-    /// Starts a budget of `limit` on `clock` (from its reading now).
-    pub(crate) fn start(&self, clock: CpuClock, limit: Duration) {
-        let spent_at = clock.used().unwrap_or_default().saturating_add(limit);
-        *self.lock() = Some((clock, spent_at));
+    /// Starts a budget of `limit` on `clock` (from its reading now); with
+    /// no clock, or one that cannot be read, there is nothing to look at.
+    pub(crate) fn start(&self, clock: Option<CpuClock>, limit: Duration) {
+        *self.lock() = clock.and_then(|clock| Some((clock, clock.used()?.saturating_add(limit))));
     }
 
     /// When to look again if the budget is not spent yet: `now` plus what
@@ -92,7 +92,7 @@ mod tests {
     fn a_budget_is_spent_by_cpu_time_and_not_by_sleeping() {
         let clock = CpuClock::of_this_thread().unwrap();
         let budget = Budget::default();
-        budget.start(clock, Duration::from_millis(20));
+        budget.start(Some(clock), Duration::from_millis(20));
         std::thread::sleep(Duration::from_millis(30));
         let before = Instant::now();
         let again = budget.look_again_at().expect("a sleep spends no CPU time");
@@ -102,6 +102,13 @@ mod tests {
         assert!(again >= before + Duration::from_millis(10));
         spin_for(Duration::from_millis(25), clock);
         assert_eq!(budget.look_again_at(), None);
+    }
+
+    #[test]
+    fn without_a_clock_the_budget_is_a_wall_clock_one() {
+        let budget = Budget::default();
+        budget.start(None, Duration::from_secs(3600));
+        assert_eq!(budget.look_again_at(), None, "nothing postpones the look");
     }
 
     #[test]
