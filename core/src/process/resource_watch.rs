@@ -109,9 +109,9 @@ fn watch() -> &'static Arc<Watch> {
         let watch = Arc::new(Watch::default());
         let looked_after = Arc::clone(&watch);
         std::thread::Builder::new()
-            .name("v8cage-memory-watch".into())
+            .name("v8cage-resource-watch".into())
             .spawn(move || looked_after.run())
-            .expect("starting the memory watch thread");
+            .expect("starting the resource watch thread");
         watch
     })
 }
