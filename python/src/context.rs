@@ -222,7 +222,12 @@ impl PyContext {
     ) -> PyResult<T> {
         let watch = main_thread_watch();
         if let Some(watch) = watch {
-            *watch.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.stop.clone());
+            watch.begin(self.stop.clone());
+            // A Ctrl-C that came just before: raised now, not after the work.
+            if let Err(interrupted) = py.check_signals() {
+                watch.end();
+                return Err(interrupted);
+            }
         }
         let entered = Entered::enter(self);
         let result = py.detach(|| {
@@ -255,12 +260,7 @@ impl PyContext {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(watch) = watch {
-            watch
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            if watch.interrupted.swap(false, Ordering::SeqCst) {
+            if watch.end() {
                 // Ctrl-C stopped this evaluation: Python's handler raises
                 // KeyboardInterrupt (or whatever the program installed). If
                 // it already ran for that signal (the byte was read late),

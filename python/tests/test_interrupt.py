@@ -66,3 +66,25 @@ def test_ctrl_c_stops_a_long_eval_and_the_context_stays_usable() -> None:
     finally:
         if child.poll() is None:
             child.kill()
+
+
+STALE_SIGNAL = RESTORE_CTRL_C + textwrap.dedent(
+    """
+    import os, signal, v8cage
+    ctx = v8cage.Context()
+    # The wakeup pipe's byte of a Ctrl-C whose KeyboardInterrupt Python
+    # already raised (as in a host function), still unread when the next
+    # evaluation starts: that evaluation must run to its end.
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    for _ in range(200):
+        os.write(fd, bytes([signal.SIGINT]))
+        assert ctx.eval("(() => { let n = 0; for (let i = 0; i < 1e5; i++) n++; return n })()") == 1e5
+    print("none stopped", flush=True)
+    """
+)
+
+
+def test_a_signal_handled_before_an_evaluation_does_not_stop_it() -> None:
+    out = subprocess.run([sys.executable, "-c", STALE_SIGNAL], capture_output=True, text=True, timeout=120)
+    assert out.stdout == "none stopped\n", out.stderr

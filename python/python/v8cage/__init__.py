@@ -144,6 +144,7 @@ def _watch_ctrl_c() -> None:
     read_fd, write_fd = os.pipe()
     try:
         os.set_blocking(write_fd, False)
+        os.set_blocking(read_fd, False)
         previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     except (ValueError, OSError):
         os.close(read_fd)
