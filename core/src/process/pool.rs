@@ -155,8 +155,8 @@ static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
 /// new one: the parent's spare and pool thread are the parent's.
 fn pool() -> Result<Arc<Pool>, Error> {
     let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(pool) = slot.as_ref().filter(|p| p.pid == std::process::id()) {
-        return Ok(Arc::clone(pool));
+    if let Some(pool) = ours(&slot) {
+        return Ok(pool);
     }
     let flags = engine::flags_for_workers();
     let (jobs, inbox) = mpsc::channel::<Job>();
@@ -192,6 +192,18 @@ fn pool() -> Result<Arc<Pool>, Error> {
     // descriptors close, and its process is left to its owner.
     *slot = Some(Arc::clone(&pool));
     Ok(pool)
+}
+
+/// The pool in `slot` if this process started it (not a parent's).
+fn ours(slot: &Option<Arc<Pool>>) -> Option<Arc<Pool>> {
+    slot.as_ref()
+        .filter(|p| p.pid == std::process::id())
+        .map(Arc::clone)
+}
+
+/// This process's pool if it runs already (none is started).
+fn running_pool() -> Option<Arc<Pool>> {
+    ours(&POOL.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 impl Pool {
@@ -276,21 +288,13 @@ pub fn prestart_worker() -> Result<(), Error> {
 /// How many spare workers are kept now (0 where no pool runs).
 #[cfg(feature = "spare-counts")]
 pub(crate) fn spare_workers_kept() -> usize {
-    let pool = POOL.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    pool.filter(|p| p.pid == std::process::id())
-        .map_or(0, |p| p.spares().len())
+    running_pool().map_or(0, |p| p.spares().len())
 }
 
 /// The spare count changed to `n`: spares over it are killed now, and
 /// missing ones started (only where the pool runs already).
 pub(crate) fn keep_spare_workers(n: usize) {
-    let pool = POOL
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .filter(|p| p.pid == std::process::id())
-        .map(Arc::clone);
-    let Some(pool) = pool else { return };
+    let Some(pool) = running_pool() else { return };
     let unused = {
         let mut spares = pool.spares();
         let keep = spares.len().min(n);
