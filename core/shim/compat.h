@@ -164,12 +164,12 @@ inline bool SandboxEnabled() {
 #endif
 }
 
-inline v8::ScriptOrigin MakeOrigin(v8::Isolate* isolate, v8::Local<v8::Value> resource_name) {
+inline v8::ScriptOrigin MakeOrigin(v8::Isolate* isolate, v8::Local<v8::Value> resource_name, bool is_module = false) {
 #if V8CAGE_V8_CURRENT_API
   (void)isolate;
-  return v8::ScriptOrigin(resource_name);
+  return v8::ScriptOrigin(resource_name, 0, 0, false, -1, v8::Local<v8::Value>(), false, false, is_module);
 #else
-  return v8::ScriptOrigin(isolate, resource_name);
+  return v8::ScriptOrigin(isolate, resource_name, 0, 0, false, -1, v8::Local<v8::Value>(), false, false, is_module);
 #endif
 }
 

@@ -1,7 +1,7 @@
 // Handles: values a result handed to the embedder by id (functions,
 // objects, promises, symbols), and the operations on them
 // (v8cage_handle_op): property access, calls with a receiver, promise
-// state, running pending work, host functions.
+// state, running pending work, host functions, ES modules (modules.cc).
 
 #include <string>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "decoder.h"
 #include "entry.h"
 #include "host.h"
+#include "modules.h"
 #include "report.h"
 #include "snapshot.h"
 
@@ -80,6 +81,7 @@ int Operate(Session& s, v8::TryCatch& tc, int op, uint32_t id, std::vector<v8::L
     return CompleteWithValue(s, tc, v8::Number::New(s.isolate(), NextTimerDelay(self)), out);
   }
   if (op == V8CAGE_OP_HEAP_SNAPSHOT) return HeapSnapshot(s, out);
+  if (op == V8CAGE_OP_EVAL_MODULE) return EvalModule(s, tc, argv, out);
   if (op == V8CAGE_OP_HOST_FUNCTION) {
     v8::Local<v8::Function> function;
     if (!NewHostFunction(s, id).ToLocal(&function)) return ReportFailure(s, tc, false, out);
@@ -89,6 +91,7 @@ int Operate(Session& s, v8::TryCatch& tc, int op, uint32_t id, std::vector<v8::L
   v8::Local<v8::Value> target = Lookup(s, id, &error);
   if (target.IsEmpty()) return FailWith(V8CAGE_INVALID, error, self, out);
   if (op == V8CAGE_OP_PROMISE) return PromiseOp(s, tc, target, out);
+  if (op == V8CAGE_OP_OUTCOME) return Outcome(s, tc, target, out);
   if (!target->IsObject()) return FailWith(V8CAGE_INVALID, "the handle is not an object", self, out);
   v8::Local<v8::Object> object = target.As<v8::Object>();
   size_t wanted = op == V8CAGE_OP_GET || op == V8CAGE_OP_DELETE || op == V8CAGE_OP_HAS ? 1

@@ -33,33 +33,51 @@ void CallHost(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (session == nullptr || self->host_call == nullptr) {
     return Throw(isolate, "this host function cannot be called here", true);
   }
-  uint32_t callback_id = info.Data().As<v8::Uint32>()->Value();
   std::vector<v8::Local<v8::Value>> argv;
   for (int i = 0; i < info.Length(); ++i) argv.push_back(info[i]);
-  std::vector<uint8_t> encoded;
-  Writer writer(encoded);
-  // A JS exception or a stop while encoding is simply left pending.
-  EncodeResult args = Encode(*session, writer, v8::Array::New(isolate, argv.data(), argv.size()), true);
-  if (!args.ok) {
-    if (session->stop_requested() || args.error.empty()) return;
-    return Throw(isolate, "an argument cannot be passed to the host function: " + args.error, true);
+  v8::Local<v8::Value> returned;
+  if (CallEmbedder(*session, info.Data().As<v8::Uint32>()->Value(), argv, "host function").ToLocal(&returned)) {
+    info.GetReturnValue().Set(returned);
   }
-  v8cage_output result{nullptr, 0};
-  int status = self->host_call(self->host_data, callback_id, encoded.data(), encoded.size(), &result);
-  if (session->stop_requested()) return;
-  if (status != 0) {
-    return Throw(isolate, std::string(reinterpret_cast<const char*>(result.data), result.data ? result.len : 0), false);
-  }
-  std::vector<v8::Local<v8::Value>> returned;
-  std::string error;
-  if (!DecodeArguments(*session, result.data, result.len, &returned, &error)) {
-    if (session->stop_requested() || error.empty()) return;
-    return Throw(isolate, "the host function's result cannot be passed to JavaScript: " + error, true);
-  }
-  info.GetReturnValue().Set(returned[0]);
 }
 
 }  // namespace
+
+v8::MaybeLocal<v8::Value> CallEmbedder(Session& s, uint32_t callback_id, std::vector<v8::Local<v8::Value>>& args,
+                                       const char* what) {
+  v8::Isolate* isolate = s.isolate();
+  v8cage_isolate* self = s.self();
+  if (self->host_call == nullptr) {
+    Throw(isolate, std::string("this context has no ") + what, true);
+    return {};
+  }
+  std::vector<uint8_t> encoded;
+  Writer writer(encoded);
+  // A JS exception or a stop while encoding is simply left pending.
+  EncodeResult encoded_args = Encode(s, writer, v8::Array::New(isolate, args.data(), args.size()), true);
+  if (!encoded_args.ok) {
+    if (!s.stop_requested() && !encoded_args.error.empty()) {
+      Throw(isolate, std::string("an argument cannot be passed to the ") + what + ": " + encoded_args.error, true);
+    }
+    return {};
+  }
+  v8cage_output result{nullptr, 0};
+  int status = self->host_call(self->host_data, callback_id, encoded.data(), encoded.size(), &result);
+  if (s.stop_requested()) return {};
+  if (status != 0) {
+    Throw(isolate, std::string(reinterpret_cast<const char*>(result.data), result.data ? result.len : 0), false);
+    return {};
+  }
+  std::vector<v8::Local<v8::Value>> returned;
+  std::string error;
+  if (!DecodeArguments(s, result.data, result.len, &returned, &error)) {
+    if (!s.stop_requested() && !error.empty()) {
+      Throw(isolate, std::string("the ") + what + "'s result cannot be passed to JavaScript: " + error, true);
+    }
+    return {};
+  }
+  return returned[0];
+}
 
 v8::MaybeLocal<v8::Function> NewHostFunction(Session& s, uint32_t callback_id) {
   return v8::Function::New(s.context(), CallHost, v8::Integer::NewFromUnsigned(s.isolate(), callback_id), 0,

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -30,6 +31,10 @@ class FlattenSink;
 
 // Handles (functions, objects...) one context keeps for the embedder at most.
 constexpr size_t kMaxRetainedHandles = 1 << 16;
+// Modules one context may compile at most.
+constexpr size_t kMaxModules = 1 << 16;
+// Longest module name or specifier, in characters.
+constexpr int kMaxModuleName = 1 << 16;
 // Timers one context may have pending at most.
 constexpr size_t kMaxTimers = 1 << 16;
 
@@ -185,6 +190,11 @@ struct v8cage_isolate {
   std::unordered_map<uint32_t, TimerKey> timer_keys;
   uint32_t last_timer_id = 0;
   uint64_t timers_created = 0;
+  // ES modules (modules.cc): every module compiled in this context by its
+  // resolved name (the latest of that name), and the names by V8's
+  // identity hash of the module (to learn an importing module's name).
+  std::unordered_map<std::string, v8::Global<v8::Module>> modules;
+  std::unordered_multimap<int, std::string> module_names;
   // The embedder's callback for host functions (host.cc).
   v8cage_host_call host_call = nullptr;
   void* host_data = nullptr;

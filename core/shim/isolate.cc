@@ -9,6 +9,7 @@
 
 #include "flatten.h"
 #include "internal.h"
+#include "modules.h"
 #include "report.h"
 
 namespace v8cage_shim {
@@ -149,6 +150,7 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
           isolate->AddNearHeapLimitCallback(NearHeapLimit, self.get());
           isolate->AddGCEpilogueCallback(CheckMemoryLimits, self.get());
           isolate->SetData(0, self.get());
+          isolate->SetHostImportModuleDynamicallyCallback(ImportModuleDynamically);
           v8::Local<v8::Context> context = v8::Context::New(isolate);
           bool ready = !context.IsEmpty();
           if (ready) {
@@ -190,6 +192,8 @@ void v8cage_isolate_free(v8cage_isolate* iso) {
       iso->timer_keys.clear();
       iso->context.Reset();
       iso->script_name.Reset();
+      iso->modules.clear();
+      iso->module_names.clear();
       iso->number_copier.Reset();
       iso->number_copier_out.Reset();
       iso->number_copier_other.Reset();

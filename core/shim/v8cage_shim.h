@@ -145,7 +145,12 @@ enum v8cage_handle_op {
   V8CAGE_OP_HOST_FUNCTION = 7,  // [] -> a function calling host callback `id`
   V8CAGE_OP_HAS = 8,            // [key] -> `key in target`
   V8CAGE_OP_HEAP_SNAPSHOT = 9,  // [] -> V8's heap snapshot, JSON text (id unused)
-  V8CAGE_OP_COUNT = 10,
+  // [name, source] -> [true, the module's namespace], or [false, a promise
+  // of it] while its top-level await is pending (id unused; modules.cc)
+  V8CAGE_OP_EVAL_MODULE = 10,
+  // [] -> the settled promise's value, or its reason reported as thrown
+  V8CAGE_OP_OUTCOME = 11,
+  V8CAGE_OP_COUNT = 12,
 };
 
 int v8cage_handle_op(v8cage_isolate* iso, int op, uint32_t id, const uint8_t* args, size_t args_len,
@@ -160,6 +165,9 @@ int v8cage_handle_op(v8cage_isolate* iso, int op, uint32_t id, const uint8_t* ar
 typedef int (*v8cage_host_call)(void* data, uint32_t callback_id, const uint8_t* args, size_t args_len,
                                 v8cage_output* result);
 void v8cage_set_host(v8cage_isolate* iso, v8cage_host_call call, void* data);
+// The host callback id of the module loader: its arguments are [specifier,
+// referrer's name], its value the module's source text.
+#define V8CAGE_MODULE_LOADER 0xFFFFFFFFu
 
 // Memory limits checked after every GC, below the isolate's heap limit (0:
 // none): past `hard` the running evaluation stops as out of memory; past

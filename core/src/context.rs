@@ -7,6 +7,7 @@ use crate::function::{Function, FunctionOwner};
 use crate::handle::PromiseState;
 use crate::host::{self, HostFunction, HostFunctions};
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
+use crate::module::ModuleLoader;
 use crate::process::{self, IsolationReport, Remote};
 use crate::wire::{self, Event, Reader};
 use crate::{ffi, Error, Value};
@@ -70,6 +71,9 @@ pub struct ContextOptions {
     /// `await_promise`), inside that operation's timeout; never in the
     /// background.
     pub event_loop: bool,
+    /// Fetches the source of the ES modules that `import` and `import()`
+    /// name (see [`ModuleLoader`]). `None`: an import throws in JavaScript.
+    pub module_loader: Option<ModuleLoader>,
     /// [`Isolation::Process`] only: V8 flags for this context's worker on
     /// top of [`set_flags`](crate::set_flags)' (e.g. `"--jitless"`), refused
     /// as `set_flags` refuses them. Such a context gets a worker of its own,
@@ -89,6 +93,7 @@ impl Default for ContextOptions {
             kill_grace: Duration::from_millis(200),
             object_handles: false,
             event_loop: false,
+            module_loader: None,
             v8_flags: String::new(),
         }
     }
@@ -225,7 +230,11 @@ impl Context {
             }
             Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
         };
-        Ok(Context::around(backend, options))
+        let mut context = Context::around(backend, options);
+        if context.options.module_loader.is_some() {
+            context.host_functions()?;
+        }
+        Ok(context)
     }
 
     fn around(backend: Backend, options: ContextOptions) -> Context {
@@ -338,7 +347,7 @@ impl Context {
 
     /// The handle id of `target` (a [`Value::Function`] or
     /// [`Value::Handle`] of this context).
-    fn target_id(&self, target: &Value) -> Result<u32, Error> {
+    pub(crate) fn target_id(&self, target: &Value) -> Result<u32, Error> {
         let retained = match target {
             Value::Function(f) => f.handle(),
             Value::Handle(h) => h.retained(),
@@ -358,7 +367,7 @@ impl Context {
         }
     }
 
-    fn handle_op(
+    pub(crate) fn handle_op(
         &mut self,
         op: std::os::raw::c_int,
         id: u32,
@@ -491,6 +500,7 @@ impl Context {
                 self.functions.clone(),
                 self.options.max_depth,
                 self.options.max_result_bytes,
+                self.options.module_loader.clone(),
             ));
             if let Backend::InProcess(isolate) = &mut self.backend {
                 let data = &*host as *const HostFunctions as *mut std::ffi::c_void;

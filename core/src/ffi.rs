@@ -68,6 +68,10 @@ pub const OP_RUN_PENDING: c_int = 6;
 pub const OP_HOST_FUNCTION: c_int = 7;
 pub const OP_HAS: c_int = 8;
 pub const OP_HEAP_SNAPSHOT: c_int = 9;
+pub const OP_EVAL_MODULE: c_int = 10;
+pub const OP_OUTCOME: c_int = 11;
+/// The host callback id of the module loader (`V8CAGE_MODULE_LOADER`).
+pub const MODULE_LOADER: u32 = u32::MAX;
 
 /// `v8cage_host_call`: see v8cage_shim.h.
 pub type HostCall = unsafe extern "C" fn(

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::context::HOST_BYTES_PER_RESULT_BYTE;
 use crate::function::FunctionOwner;
+use crate::module::ModuleLoader;
 use crate::wire::{self, Reader};
 use crate::{ffi, Value};
 
@@ -27,19 +28,27 @@ pub(crate) struct HostFunctions {
     owner: FunctionOwner,
     max_depth: u32,
     max_bytes: usize,
+    // Called for the shim's callback id `ffi::MODULE_LOADER`.
+    loader: Option<ModuleLoader>,
 }
 
 /// Host functions one context may create at most.
 const MAX_HOST_FUNCTIONS: usize = 1 << 16;
 
 impl HostFunctions {
-    pub(crate) fn new(owner: FunctionOwner, max_depth: u32, max_bytes: usize) -> Self {
+    pub(crate) fn new(
+        owner: FunctionOwner,
+        max_depth: u32,
+        max_bytes: usize,
+        loader: Option<ModuleLoader>,
+    ) -> Self {
         HostFunctions {
             callbacks: Mutex::default(),
             result: Mutex::default(),
             owner,
             max_depth,
             max_bytes,
+            loader,
         }
     }
 
@@ -64,6 +73,9 @@ impl HostFunctions {
     }
 
     fn call_unguarded(&self, id: u32, args: &[u8]) -> Result<Vec<u8>, String> {
+        if id == ffi::MODULE_LOADER {
+            return self.load_module(args);
+        }
         let callback = self
             .callbacks
             .lock()
@@ -79,14 +91,43 @@ impl HostFunctions {
             Err(e) => return Err(e.to_string()),
         };
         let value = callback(args)?;
+        self.encode_result(&value)
+    }
+
+    /// The module loader's answer to the shim's `[resolved name, referrer]`: the
+    /// module's source, within `max_result_bytes`.
+    fn load_module(&self, args: &[u8]) -> Result<Vec<u8>, String> {
+        let loader = self.loader.as_ref().ok_or_else(no_module_loader)?;
+        let host_bytes = self.max_bytes.saturating_mul(HOST_BYTES_PER_RESULT_BYTE);
+        let mut reader = Reader::with_owner(args, &self.owner, host_bytes, 2);
+        let (name, referrer) = match reader.value() {
+            Ok(Value::Array(args)) => match <[Value; 2]>::try_from(args) {
+                Ok([Value::String(name), Value::String(referrer)]) => (name, referrer),
+                _ => return Err("malformed module loader arguments".into()),
+            },
+            Ok(_) => return Err("malformed module loader arguments".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let source = loader.load(&name, &referrer)?;
+        self.encode_result(&Value::String(source)).map_err(|e| {
+            format!("the source of module '{name}' cannot be passed to JavaScript: {e}")
+        })
+    }
+
+    fn encode_result(&self, value: &Value) -> Result<Vec<u8>, String> {
         wire::encode_args(
-            std::slice::from_ref(&value),
+            std::slice::from_ref(value),
             self.max_depth,
             self.max_bytes,
             self.owner.context_id,
         )
         .map_err(|e| e.to_string())
     }
+}
+
+/// What JavaScript is told when it imports in a context without a loader.
+pub(crate) fn no_module_loader() -> String {
+    "this context has no module loader (ContextOptions::module_loader)".into()
 }
 
 /// The shim's `v8cage_host_call`.

@@ -48,6 +48,7 @@ mod function;
 mod handle;
 mod host;
 mod local;
+mod module;
 mod process;
 mod spare;
 mod stack;
@@ -77,6 +78,7 @@ pub use engine::{icu_memory_counted, max_heap_limit, set_flags, v8_sandboxed, v8
 pub use error::{Error, Location};
 pub use function::Function;
 pub use handle::{Handle, HandleKind, PromiseState};
+pub use module::{LoadModule, ModuleLoader};
 pub use process::{
     prestart_worker, set_worker_command, IsolationReport, LOADED_BY_DLOPEN_ENV, WORKER_ENV,
 };

@@ -403,6 +403,10 @@ impl Remote {
                         Ok(result) => (0, result),
                         Err(message) => (1, message.into_bytes()),
                     },
+                    // A worker may ask any context for a module.
+                    (Ok((ffi::MODULE_LOADER, _)), None) => {
+                        (1, crate::host::no_module_loader().into_bytes())
+                    }
                     // A worker calling what was never made is broken.
                     _ => break Err(FrameError::Malformed("a host-function call".into())),
                 };
