@@ -347,3 +347,67 @@ fn a_module_that_throws_reports_where(
         .unwrap();
     assert_eq!(field(&namespace, "ok"), Value::Number(1.0));
 }
+
+/// A loader that serves an endless chain: `n.mjs` imports `n+1.mjs`
+/// (statically, or with `import()`), each module also holding `padding`.
+fn endless_chain(dynamic: bool, padding: usize) -> ModuleLoader {
+    ModuleLoader::new(move |name, _| {
+        let n: u64 = name
+            .trim_end_matches(".mjs")
+            .parse()
+            .map_err(|_| "bad name")?;
+        let pad = "x".repeat(padding);
+        Ok(if dynamic {
+            format!(
+                "export const pad = '{pad}'; await import('./{}.mjs');",
+                n + 1
+            )
+        } else {
+            format!("export const pad = '{pad}'; import './{}.mjs';", n + 1)
+        })
+    })
+}
+
+#[rstest]
+fn an_endless_static_import_chain_ends_in_a_range_error(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = with_loader(isolation, endless_chain(false, 0));
+    let (name, _) =
+        exception_name_and_message(ctx.eval_module("main.mjs", "import '0.mjs';").unwrap_err());
+    assert_eq!(
+        name, "RangeError",
+        "V8's stack check, not a native overflow"
+    );
+    assert_eq!(ctx.eval("1 + 1").unwrap(), Value::Number(2.0));
+}
+
+#[rstest]
+fn modules_count_against_the_heap_limit(
+    #[values(Isolation::InProcess, Isolation::Process)] isolation: Isolation,
+) {
+    let mut ctx = Context::new(ContextOptions {
+        timeout: Some(common::generous()),
+        heap_limit: Some(32 << 20),
+        module_loader: Some(endless_chain(true, 64 << 10)),
+        ..common::options(isolation)
+    })
+    .unwrap();
+    assert_eq!(
+        ctx.eval_module("main.mjs", "await import('./0.mjs');"),
+        Err(Error::OutOfMemory)
+    );
+    let mut ctx = Context::new(ContextOptions {
+        timeout: Some(common::generous()),
+        heap_limit: Some(32 << 20),
+        ..common::options(isolation)
+    })
+    .unwrap();
+    assert_eq!(
+        ctx.eval_module(
+            "grow.mjs",
+            "const a = []; for (;;) a.push(new Array(1000).fill(1.5));"
+        ),
+        Err(Error::OutOfMemory)
+    );
+}
