@@ -86,7 +86,7 @@ pub(crate) fn to_py_err_styled(
 ) -> PyErr {
     let message = mini_racer
         .and_then(|source| mini_racer_message(&err, source))
-        .unwrap_or_else(|| err.to_string());
+        .unwrap_or_else(|| with_place(&err));
     let made = match err {
         Error::Syntax {
             message: text,
@@ -97,8 +97,13 @@ pub(crate) fn to_py_err_styled(
             name,
             message: text,
             stack,
-            ..
-        } => error_class(py, "JSEvalError").and_then(|c| c.call1((message, name, text, stack))),
+            location,
+        } => {
+            let (script, line, column) =
+                location.map_or((None, 0, 0), |at| (Some(at.script), at.line, at.column));
+            error_class(py, "JSEvalError")
+                .and_then(|c| c.call1((message, name, text, stack, script, line, column)))
+        }
         Error::Timeout => error_class(py, "JSTimeoutError").and_then(|c| c.call1((message,))),
         Error::CpuTimeLimit => {
             error_class(py, "JSCpuTimeLimitError").and_then(|c| c.call1((message,)))
@@ -119,6 +124,21 @@ pub(crate) fn to_py_err_styled(
     match made {
         Ok(instance) => PyErr::from_value(instance),
         Err(import_failed) => import_failed,
+    }
+}
+
+/// `err`'s text, naming the script and line of an exception whose stack
+/// names none (a SyntaxError in an imported module, a thrown non-Error).
+fn with_place(err: &Error) -> String {
+    match err {
+        Error::Exception {
+            location: Some(at),
+            stack,
+            ..
+        } if !stack.as_deref().is_some_and(|s| s.contains("\n    at ")) => {
+            format!("{err} ({}:{})", at.script, at.line)
+        }
+        _ => err.to_string(),
     }
 }
 

@@ -107,13 +107,27 @@ class JSSyntaxError(JSError, JSParseException):
 
 class JSEvalError(JSError, JSEvalException):
     """JavaScript threw. ``name`` is the error's name ("TypeError"; empty for
-    a thrown non-Error), ``message`` its message, ``stack`` its stack trace."""
+    a thrown non-Error), ``message`` its message, ``stack`` its stack trace;
+    ``script``, ``line`` (1-based) and ``column`` (0-based) where it was
+    thrown, when V8 knows (``script`` None and ``line`` 0 otherwise)."""
 
-    def __init__(self, message: str, name: str = "", text: str = "", stack: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        name: str = "",
+        text: str = "",
+        stack: Optional[str] = None,
+        script: Optional[str] = None,
+        line: int = 0,
+        column: int = 0,
+    ) -> None:
         super().__init__(message)
         self.name = name
         self.message = text
         self.stack = stack
+        self.script = script
+        self.line = line
+        self.column = column
 
 
 class JSTimeoutError(JSError, JSTimeoutException):
