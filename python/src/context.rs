@@ -354,7 +354,8 @@ pub(crate) fn context_options(
 #[pymethods]
 impl PyContext {
     #[new]
-    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None))]
+    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None, module_loader=None))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         py: Python<'_>,
         timeout: Option<f64>,
@@ -363,8 +364,9 @@ impl PyContext {
         objects: &str,
         event_loop: bool,
         cpu_time_limit: Option<f64>,
+        module_loader: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let options = context_options(
+        let mut options = context_options(
             py,
             timeout,
             max_memory,
@@ -373,6 +375,7 @@ impl PyContext {
             event_loop,
             cpu_time_limit,
         )?;
+        options.module_loader = module_loader.map(crate::modules::python_module_loader);
         let argument_limits = ArgumentLimits {
             max_depth: options.max_depth,
             max_bytes: options.max_result_bytes,
@@ -675,6 +678,26 @@ impl PyContext {
         Ok(built?.into_bound(slf.py()))
     }
 
+    /// Evaluates `source` as the ES module `name` and returns its exports
+    /// (a dict; a handle with objects="handles"). Its imports come from the
+    /// context's `module_loader`; a top-level await settles within the
+    /// timeout, timers running as they come due.
+    #[pyo3(signature = (source, name="main.mjs", timeout=None))]
+    fn eval_module<'py>(
+        slf: &Bound<'py, Self>,
+        source: &str,
+        name: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = seconds(timeout, "timeout")?;
+        let value = slf
+            .get()
+            .with_context_for(slf.py(), timeout, Some(source), |ctx| {
+                ctx.eval_module(name, source)
+            })?;
+        to_py(slf, value)
+    }
+
     /// Calls the global function (or dotted path, e.g. "JSON.stringify") `name`.
     #[pyo3(signature = (name, *args, timeout=None))]
     fn call<'py>(
@@ -800,22 +823,6 @@ fn call_python(
     function: &Py<PyAny>,
     args: Vec<Value>,
 ) -> Result<Value, String> {
-    let describe = |py: Python<'_>, err: PyErr| -> String {
-        let formatted = py
-            .import("traceback")
-            .and_then(|tb| {
-                tb.call_method1(
-                    "format_exception",
-                    (err.get_type(py), err.value(py), err.traceback(py)),
-                )
-            })
-            .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
-            .and_then(|text| text.extract::<String>());
-        format!(
-            "Error running Python function:\n{}",
-            formatted.unwrap_or_else(|_| err.to_string())
-        )
-    };
     let owner = weak
         .bind(py)
         .upgrade()
@@ -829,7 +836,7 @@ fn call_python(
     })();
     outcome.map_err(|err| {
         if err.is_instance_of::<pyo3::exceptions::PyException>(py) {
-            return describe(py, err);
+            return python_error_text(py, err);
         }
         // KeyboardInterrupt, SystemExit...: not JavaScript's to catch. The
         // evaluation stops, and the host raises it once it has.
@@ -838,6 +845,24 @@ fn call_python(
         context.stop.terminate();
         "interrupted by the host".to_string()
     })
+}
+
+/// What JavaScript's Error says about a Python exception: its traceback.
+pub(crate) fn python_error_text(py: Python<'_>, err: PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| {
+            tb.call_method1(
+                "format_exception",
+                (err.get_type(py), err.value(py), err.traceback(py)),
+            )
+        })
+        .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
+        .and_then(|text| text.extract::<String>());
+    format!(
+        "Error running Python function:\n{}",
+        formatted.unwrap_or_else(|_| err.to_string())
+    )
 }
 
 /// Builds the Python object for a result straight from its events, taking

@@ -11,6 +11,7 @@ mod context;
 mod convert;
 mod errors;
 mod interrupt;
+mod modules;
 mod worker;
 
 use context::{JsHandle, PyContext};
