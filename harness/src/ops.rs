@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use v8cage::{Context, ContextOptions, Error, Isolation, Value};
+use v8cage::{Context, ContextOptions, Error, Isolation, ModuleLoader, Value};
 
 use crate::oracles::still_usable;
 use crate::Outcome;
@@ -182,6 +182,53 @@ const PROMISES: &[&str] = &[
     "Promise.all([1, Promise.resolve(2)])",
 ];
 
+/// ES modules every context's loader serves (any other name is a loader
+/// error), and the roots `EvalModule` evaluates, with what each must give.
+const MODULES: &[(&str, &str)] = &[
+    ("ok.mjs", "export const n = 1;"),
+    ("cycle.mjs", "import { n } from './cycle.mjs'; export { n as m }; export const n = 2;"),
+    ("broken.mjs", "export const = ;"),
+    ("spin.mjs", "for (;;) {}"),
+    ("grow.mjs", "const a = []; for (;;) a.push(new Array(1e4).fill(1.5));"),
+    ("throws.mjs", "throw new TypeError('module');"),
+    ("tla.mjs", "await new Promise(r => setTimeout(r, 1)); export const late = 3;"),
+    ("chain.mjs", "import './chain2.mjs';"),
+    ("chain2.mjs", "import './chain.mjs'; import './missing.mjs';"),
+    ("dynamic.mjs", "export const all = await Promise.allSettled(['./ok.mjs', './gone.mjs', './broken.mjs'].map(m => import(m)));"),
+];
+const MODULE_ROOTS: &[(&str, Expect)] = &[
+    (
+        "import { n } from './ok.mjs'; export default n;",
+        Expect::Value,
+    ),
+    (
+        "import { m } from './cycle.mjs'; export { m };",
+        Expect::Anything,
+    ),
+    ("import './broken.mjs';", Expect::Exception("SyntaxError")),
+    ("import './spin.mjs';", Expect::Limit),
+    ("import './grow.mjs';", Expect::Limit),
+    ("import './throws.mjs';", Expect::Exception("TypeError")),
+    ("export * from './tla.mjs';", Expect::Anything),
+    ("import './chain.mjs';", Expect::Exception("Error")),
+    ("export * from './dynamic.mjs';", Expect::Value),
+    (
+        "export default await import('./gone.mjs');",
+        Expect::Exception("Error"),
+    ),
+    ("export const =", Expect::Syntax),
+];
+
+fn module_loader() -> ModuleLoader {
+    ModuleLoader::new(|name, _| {
+        MODULES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, source)| (*source).to_owned())
+            .ok_or_else(|| format!("no module {name}"))
+    })
+}
+
 /// Extra V8 flags a process context's worker may get.
 const WORKER_FLAGS: &[&str] = &[
     "",
@@ -244,6 +291,11 @@ pub enum Op {
     Eval {
         slot: Slot,
         snippet: u8,
+    },
+    /// Evaluates a module ([`MODULE_ROOTS`]) importing from [`MODULES`].
+    EvalModule {
+        slot: Slot,
+        root: u8,
     },
     /// Moves the context to a new thread for one evaluation and back.
     EvalOnOtherThread {
@@ -436,6 +488,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 object_handles: *object_handles,
                 event_loop: *event_loop,
                 v8_flags: v8_flags.to_owned(),
+                module_loader: Some(module_loader()),
                 ..ContextOptions::default()
             })
             .expect("creating a context");
@@ -470,6 +523,24 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 check(source, expect, &result, terminating);
             }
             outcome.step(format!("#{n} eval {source:?}"), result);
+        }
+        Op::EvalModule { slot, root } => {
+            let live = &mut slots[live(slot)];
+            let Some(ctx) = live.ctx.as_mut() else {
+                return;
+            };
+            let (source, expect) = MODULE_ROOTS[usize::from(*root) % MODULE_ROOTS.len()];
+            let result = ctx.eval_module("main.mjs", source);
+            let terminating = live.hammer.is_some();
+            live.stop_hammer();
+            let handle = live.object_handles && matches!(result, Ok(Value::Handle(_)));
+            // A top-level await without timers never settles: InvalidInput.
+            let unsettled =
+                matches!(&result, Err(Error::InvalidInput(m)) if m.contains("cannot settle"));
+            if !handle && !unsettled {
+                check(source, expect, &result, terminating);
+            }
+            outcome.step(format!("#{n} module {source:?}"), result);
         }
         Op::Call { slot, callee, args } => {
             let live = &mut slots[live(slot)];
