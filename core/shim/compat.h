@@ -164,6 +164,19 @@ inline bool SandboxEnabled() {
 #endif
 }
 
+// A SnapshotCreator making its isolate with `params`. 10.2's creator
+// makes it with V8's defaults (its own ArrayBuffer allocator, no heap
+// limit): there the isolate's memory limit checked after each GC stands in.
+constexpr bool kSnapshotCreatorTakesParams = V8CAGE_V8_CURRENT_API;
+inline std::unique_ptr<v8::SnapshotCreator> NewSnapshotCreator(const v8::Isolate::CreateParams& params) {
+#if V8CAGE_V8_CURRENT_API
+  return std::make_unique<v8::SnapshotCreator>(params);
+#else
+  (void)params;
+  return std::make_unique<v8::SnapshotCreator>();
+#endif
+}
+
 inline v8::ScriptOrigin MakeOrigin(v8::Isolate* isolate, v8::Local<v8::Value> resource_name, bool is_module = false) {
 #if V8CAGE_V8_CURRENT_API
   (void)isolate;

@@ -67,6 +67,12 @@ inline uintptr_t CurrentStackPosition() { return reinterpret_cast<uintptr_t>(__b
 // Lowest usable address of the calling thread's stack (session.cc).
 uintptr_t ThreadStackLow();
 
+// Drops everything the isolate keeps in V8's heap for us: handles, timers,
+// the context, the helpers' functions (isolate.cc). Under the isolate's lock.
+void ReleaseIsolateState(v8cage_isolate* iso);
+// Disposes of the isolate (through its creator, if it has one).
+void DisposeIsolate(v8cage_isolate* iso);
+
 // Stops the running evaluation as out of memory (isolate.cc).
 void StopForMemory(v8cage_isolate* self);
 
@@ -139,6 +145,12 @@ class CountingAllocator final : public v8cage_compat::DelegatingArrayBufferAlloc
 
 struct v8cage_isolate {
   v8::Isolate* isolate = nullptr;
+  // For a V8CAGE_OPTION_SNAPSHOT_CREATOR isolate, its creator (which owns
+  // the isolate) until the snapshot is taken (startup.cc).
+  std::unique_ptr<v8::SnapshotCreator> creator;
+  bool snapshot_taken = false;
+  // The snapshot this isolate started from (limits.snapshot), as V8 reads it.
+  v8::StartupData startup_data{nullptr, 0};
   // The thread of the latest evaluation (touched only under the V8 lock).
   std::thread::id last_thread;
   v8::Global<v8::Context> context;

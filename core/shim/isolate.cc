@@ -4,6 +4,7 @@
 #include <libplatform/libplatform.h>
 
 #include <algorithm>
+#include <climits>
 #include <memory>
 #include <string>
 
@@ -127,6 +128,47 @@ int v8cage_v8_sandboxed(void) {
   return Guarded([]() -> int { return v8cage_compat::SandboxEnabled() ? 1 : 0; }, [] { return 0; });
 }
 
+}  // extern "C"
+
+namespace v8cage_shim {
+
+void ReleaseIsolateState(v8cage_isolate* iso) {
+  iso->handles.clear();
+  iso->lent_buffers.clear();
+  iso->timers.clear();
+  iso->timer_keys.clear();
+  iso->context.Reset();
+  iso->script_name.Reset();
+  iso->modules.clear();
+  iso->module_names.clear();
+  iso->number_copier.Reset();
+  iso->number_copier_out.Reset();
+  iso->number_copier_other.Reset();
+  iso->number_copier_data.reset();
+  iso->object_keys.Reset();
+  iso->flattener.Reset();
+  iso->flatten_visit.Reset();
+  iso->flatten_buffers.clear();
+}
+
+void DisposeIsolate(v8cage_isolate* iso) {
+  // The platform keeps a task runner (and its queued tasks) per isolate
+  // until told the isolate is gone; without this every freed context
+  // leaked them (found by the api_ops fuzzer's out-of-memory report).
+  v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
+  if (iso->creator != nullptr) {
+    // The creator exits the isolate it entered, and disposes of it.
+    iso->isolate->Enter();
+    iso->creator.reset();
+  } else {
+    iso->isolate->Dispose();
+  }
+}
+
+}  // namespace v8cage_shim
+
+extern "C" {
+
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
   return Guarded(
       [&]() -> v8cage_isolate* {
@@ -136,7 +178,24 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
         v8::Isolate::CreateParams params;
         params.array_buffer_allocator = self->allocator.get();
         if (limits->heap_limit != 0) params.constraints.ConfigureDefaultsFromHeapSize(0, limits->heap_limit);
-        v8::Isolate* isolate = v8::Isolate::New(params);
+        if (limits->snapshot != nullptr) {
+          if (limits->snapshot_len > static_cast<size_t>(INT_MAX)) return nullptr;
+          self->startup_data = {reinterpret_cast<const char*>(limits->snapshot),
+                                static_cast<int>(limits->snapshot_len)};
+          params.snapshot_blob = &self->startup_data;
+        }
+        bool creator = (limits->options & V8CAGE_OPTION_SNAPSHOT_CREATOR) != 0;
+        v8::Isolate* isolate = nullptr;
+        if (creator) {
+          self->creator = v8cage_compat::NewSnapshotCreator(params);
+          isolate = self->creator->GetIsolate();
+          // The creator entered the isolate on this thread; every use
+          // enters it for itself, as with any other isolate.
+          isolate->Exit();
+          if (!v8cage_compat::kSnapshotCreatorTakesParams) self->hard_memory_limit = limits->heap_limit;
+        } else {
+          isolate = v8::Isolate::New(params);
+        }
         if (isolate == nullptr) return nullptr;
         self->isolate = isolate;
         bool created = false;
@@ -158,7 +217,7 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
             v8::Context::Scope context_scope(context);
             RememberObjectKeys(self.get(), context);
           }
-          if (ready && (limits->options & V8CAGE_OPTION_EVENT_LOOP) != 0) {
+          if (ready && !creator && (limits->options & V8CAGE_OPTION_EVENT_LOOP) != 0) {
             v8::Context::Scope context_scope(context);
             ready = InstallTimers(self.get(), context);
           }
@@ -171,8 +230,7 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
           }
         }
         if (!created) {
-          v8::platform::NotifyIsolateShutdown(g_platform, isolate);
-          isolate->Dispose();
+          DisposeIsolate(self.get());
           return nullptr;
         }
         return self.release();
@@ -183,31 +241,12 @@ v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits) {
 void v8cage_isolate_free(v8cage_isolate* iso) {
   if (iso == nullptr) return;
   GuardedVoid([&] {
-    {
+    if (!iso->snapshot_taken) {
       v8::Locker locker(iso->isolate);
       v8::Isolate::Scope isolate_scope(iso->isolate);
-      iso->handles.clear();
-      iso->lent_buffers.clear();
-      iso->timers.clear();
-      iso->timer_keys.clear();
-      iso->context.Reset();
-      iso->script_name.Reset();
-      iso->modules.clear();
-      iso->module_names.clear();
-      iso->number_copier.Reset();
-      iso->number_copier_out.Reset();
-      iso->number_copier_other.Reset();
-      iso->number_copier_data.reset();
-      iso->object_keys.Reset();
-      iso->flattener.Reset();
-      iso->flatten_visit.Reset();
-      iso->flatten_buffers.clear();
+      ReleaseIsolateState(iso);
     }
-    // The platform keeps a task runner (and its queued tasks) per isolate
-    // until told the isolate is gone; without this every freed context
-    // leaked them (found by the api_ops fuzzer's out-of-memory report).
-    v8::platform::NotifyIsolateShutdown(g_platform, iso->isolate);
-    iso->isolate->Dispose();
+    DisposeIsolate(iso);
     delete iso;
   });
 }

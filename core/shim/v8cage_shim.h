@@ -66,6 +66,10 @@ enum v8cage_option {
   // that does not fit ends the process (V8's out-of-memory abort) instead
   // of the ~1 GiB room an isolate in the embedder's process needs.
   V8CAGE_OPTION_CONTAINED = 8,
+  // The isolate is made by a v8::SnapshotCreator: evaluate its setup, then
+  // v8cage_snapshot_take (startup.cc). No timers: native functions cannot
+  // be serialized.
+  V8CAGE_OPTION_SNAPSHOT_CREATOR = 16,
 };
 
 typedef struct v8cage_limits {
@@ -73,6 +77,10 @@ typedef struct v8cage_limits {
   size_t max_result_bytes;  // encoded size bound for a converted result
   uint32_t max_depth;       // nesting bound for conversions both ways
   uint32_t options;         // v8cage_option bits
+  // A startup snapshot (v8cage_snapshot_take's blob) the context starts
+  // from, or null. Read while the isolate lives: the caller keeps it.
+  const uint8_t* snapshot;
+  size_t snapshot_len;
 } v8cage_limits;
 
 typedef struct v8cage_output {
@@ -106,6 +114,16 @@ void v8cage_warm_up_for_sandbox(void);
 // NULL on failure.
 v8cage_isolate* v8cage_isolate_new(const v8cage_limits* limits);
 void v8cage_isolate_free(v8cage_isolate* iso);
+
+// The state of a V8CAGE_OPTION_SNAPSHOT_CREATOR isolate's context as a
+// startup snapshot blob in `out`; 0, or V8CAGE_INVALID (not a creator, or
+// taken already) or V8CAGE_INTERNAL with a message. The isolate runs
+// nothing afterwards; free it.
+int v8cage_snapshot_take(v8cage_isolate* iso, v8cage_output* out);
+
+// Whether V8 accepts `blob` as a snapshot of this V8 version (its own
+// version check; the embedder checks integrity).
+int v8cage_snapshot_valid(const uint8_t* blob, size_t len);
 
 // Thread-safe: stops the running evaluation, if any, for `reason`. No effect
 // when nothing runs, so a late request cannot kill the next evaluation.

@@ -9,6 +9,7 @@ use crate::host::{self, HostFunction, HostFunctions};
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
 use crate::module::ModuleLoader;
 use crate::process::{self, IsolationReport, Remote};
+use crate::snapshot::Snapshot;
 use crate::wire::{self, Event, Reader};
 use crate::{ffi, Error, Value};
 
@@ -74,6 +75,10 @@ pub struct ContextOptions {
     /// Fetches the source of the ES modules that `import` and `import()`
     /// name (see [`ModuleLoader`]). `None`: an import throws in JavaScript.
     pub module_loader: Option<ModuleLoader>,
+    /// Starts the context from this snapshot's state instead of V8's own
+    /// ([`Snapshot::create`]); its V8 flags must be the context's
+    /// ([`Error::InvalidInput`] otherwise).
+    pub snapshot: Option<Snapshot>,
     /// [`Isolation::Process`] only: V8 flags for this context's worker on
     /// top of [`set_flags`](crate::set_flags)' (e.g. `"--jitless"`), refused
     /// as `set_flags` refuses them. Such a context gets a worker of its own,
@@ -94,6 +99,7 @@ impl Default for ContextOptions {
             object_handles: false,
             event_loop: false,
             module_loader: None,
+            snapshot: None,
             v8_flags: String::new(),
         }
     }
@@ -221,20 +227,43 @@ impl Context {
             }
             crate::engine::check_flags(&options.v8_flags)?;
         }
+        if let Some(snapshot) = &options.snapshot {
+            snapshot.check_usable(&options)?;
+        }
         // After the checks: bad options never start V8 or a worker.
+        let limits = isolate_limits(&options);
         let backend = match options.isolation {
             Isolation::InProcess => {
-                let mut isolate = crate::spare::isolate(&isolate_limits(&options), true)?;
+                let mut isolate = crate::spare::isolate(&limits, true)?;
                 isolate.set_cpu_time_limit(options.cpu_time_limit);
                 Backend::InProcess(isolate)
             }
-            Isolation::Process => Backend::Process(Box::new(Remote::new(&options)?)),
+            Isolation::Process => Backend::Process(Box::new(Remote::new(&options, &limits)?)),
         };
         let mut context = Context::around(backend, options);
         if context.options.module_loader.is_some() {
             context.host_functions()?;
         }
         Ok(context)
+    }
+
+    /// A context in a worker's isolate made by V8's snapshot creator, for
+    /// [`Snapshot::create_with`]: evaluate the setup, then
+    /// [`Context::take_snapshot`].
+    pub(crate) fn snapshot_creator(options: ContextOptions) -> Result<Context, Error> {
+        let mut limits = isolate_limits(&options);
+        limits.options |= ffi::OPTION_SNAPSHOT_CREATOR;
+        let remote = Remote::new(&options, &limits)?;
+        Ok(Context::around(Backend::Process(Box::new(remote)), options))
+    }
+
+    /// The snapshot blob of a [`Context::snapshot_creator`] context; the
+    /// context is done afterwards.
+    pub(crate) fn take_snapshot(&mut self) -> Result<Vec<u8>, Error> {
+        match &mut self.backend {
+            Backend::InProcess(isolate) => isolate.take_snapshot(),
+            Backend::Process(remote) => remote.take_snapshot(),
+        }
     }
 
     fn around(backend: Backend, options: ContextOptions) -> Context {
@@ -881,6 +910,7 @@ pub(crate) fn isolate_limits(options: &ContextOptions) -> IsolateLimits {
         max_result_bytes: options.max_result_bytes,
         max_depth: options.max_depth,
         options: isolate_options(options),
+        snapshot: options.snapshot.clone(),
     }
 }
 

@@ -126,6 +126,15 @@ pub(crate) fn flags_for_workers() -> String {
     }
 }
 
+/// The flags V8 runs with in this process, starting it if it has not.
+pub(crate) fn started_flags() -> Result<String, Error> {
+    ensure_initialised()?;
+    Ok(INITIAL_FLAGS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone())
+}
+
 /// The flags V8 was started with in this process.
 static INITIAL_FLAGS: Mutex<String> = Mutex::new(String::new());
 

@@ -14,6 +14,8 @@ pub struct Limits {
     pub max_result_bytes: usize,
     pub max_depth: u32,
     pub options: u32,
+    pub snapshot: *const u8,
+    pub snapshot_len: usize,
 }
 
 #[repr(C)]
@@ -57,6 +59,7 @@ pub const OPTION_OBJECT_HANDLES: u32 = 1;
 pub const OPTION_EVENT_LOOP: u32 = 2;
 pub const OPTION_BUFFER_HANDLES: u32 = 4;
 pub const OPTION_CONTAINED: u32 = 8;
+pub const OPTION_SNAPSHOT_CREATOR: u32 = 16;
 
 pub const OP_CALL: c_int = 0;
 pub const OP_GET: c_int = 1;
@@ -95,6 +98,8 @@ extern "C" {
     pub fn v8cage_warm_up_for_sandbox();
     pub fn v8cage_isolate_new(limits: *const Limits) -> *mut RawIsolate;
     pub fn v8cage_isolate_free(iso: *mut RawIsolate);
+    pub fn v8cage_snapshot_take(iso: *mut RawIsolate, out: *mut Output) -> c_int;
+    pub fn v8cage_snapshot_valid(blob: *const u8, len: usize) -> c_int;
     pub fn v8cage_request_stop(iso: *mut RawIsolate, reason: c_int);
     pub fn v8cage_open_stop_window(iso: *mut RawIsolate);
     pub fn v8cage_close_stop_window(iso: *mut RawIsolate);

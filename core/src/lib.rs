@@ -50,6 +50,7 @@ mod host;
 mod local;
 mod module;
 mod process;
+mod snapshot;
 mod spare;
 mod stack;
 mod value;
@@ -82,6 +83,7 @@ pub use module::{LoadModule, ModuleLoader};
 pub use process::{
     prestart_worker, set_worker_command, IsolationReport, LOADED_BY_DLOPEN_ENV, WORKER_ENV,
 };
+pub use snapshot::Snapshot;
 pub use spare::{prestart_context, set_spare_contexts};
 pub use value::{Value, MAX_SAFE_INTEGER};
 pub use wire::Event;

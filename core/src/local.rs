@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::context::{HeapStats, Job};
+use crate::snapshot::Snapshot;
 use crate::watchdog::OnDeadline;
 use crate::{cpu_time, engine, ffi, watchdog, Error};
 
@@ -92,6 +93,8 @@ pub(crate) struct IsolateLimits {
     pub max_depth: u32,
     /// `ffi::OPTION_*` bits.
     pub options: u32,
+    /// The snapshot the context starts from.
+    pub snapshot: Option<Snapshot>,
 }
 
 /// One isolate with one global context.
@@ -105,6 +108,8 @@ pub(crate) struct LocalIsolate {
     cpu_timer: watchdog::Timer,
     /// The thread holding V8's lock between evaluations (`pin`).
     pinned_on: Option<std::thread::ThreadId>,
+    /// The snapshot V8 reads while the isolate lives.
+    _snapshot: Option<Snapshot>,
 }
 
 // SAFETY: every shim entry point takes a `v8::Locker` and sets the stack
@@ -115,15 +120,22 @@ unsafe impl Send for LocalIsolate {}
 impl LocalIsolate {
     pub(crate) fn new(limits: &IsolateLimits) -> Result<LocalIsolate, Error> {
         engine::ensure_initialised()?;
-        let limits = ffi::Limits {
+        let ffi_limits = ffi::Limits {
             heap_limit: limits.heap_limit,
             max_result_bytes: limits.max_result_bytes,
             max_depth: limits.max_depth,
             options: limits.options,
+            snapshot: limits
+                .snapshot
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.blob().as_ptr()),
+            snapshot_len: limits.snapshot.as_ref().map_or(0, |s| s.blob().len()),
         };
+        let snapshot = limits.snapshot.clone();
         // SAFETY: `limits` is a valid pointer for the duration of the call; the
-        // shim copies it.
-        let raw = unsafe { ffi::v8cage_isolate_new(&limits) };
+        // shim copies it. The snapshot's bytes it points to stay alive in
+        // `self.snapshot` until after the isolate is freed (`Drop`).
+        let raw = unsafe { ffi::v8cage_isolate_new(&ffi_limits) };
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::Engine("V8 could not create an isolate".into()))?;
         let target = Arc::new(StopTarget {
@@ -143,6 +155,7 @@ impl LocalIsolate {
             cpu_time,
             cpu_timer,
             pinned_on: None,
+            _snapshot: snapshot,
         })
     }
 
@@ -320,6 +333,30 @@ impl LocalIsolate {
         }
         // SAFETY: `raw` is a live isolate, used exclusively through `&mut self`.
         unsafe { ffi::v8cage_low_memory_notification(self.raw.as_ptr()) };
+    }
+
+    /// The state of a snapshot-creating isolate's context as V8's snapshot
+    /// blob. The isolate runs nothing afterwards.
+    pub(crate) fn take_snapshot(&mut self) -> Result<Vec<u8>, Error> {
+        engine::check_not_forked()?;
+        self.usable_here()?;
+        let mut out = ffi::Output::empty();
+        // SAFETY: `raw` is a live isolate, used exclusively through `&mut
+        // self`; `out` is a valid out-pointer, read before the next call.
+        let status = unsafe { ffi::v8cage_snapshot_take(self.raw.as_ptr(), &mut out) };
+        match status {
+            ffi::STATUS_OK => {
+                // SAFETY: the shim's output, valid until the isolate's next call.
+                Ok(unsafe { crate::host::shim_bytes(out.data, out.len) }.to_vec())
+            }
+            ffi::STATUS_INVALID => Err(Error::InvalidInput(
+                "this context cannot make a snapshot".into(),
+            )),
+            ffi::STATUS_CONVERSION => Err(Error::Conversion(
+                "the snapshot exceeds max_result_bytes".into(),
+            )),
+            _ => Err(Error::Engine("V8 could not make a snapshot".into())),
+        }
     }
 
     /// The shim's isolate, for the test-only entry points of `crate::testing`.

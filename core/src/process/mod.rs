@@ -34,6 +34,7 @@ pub(crate) use worker::NO_SECCOMP_ENV;
 use crate::context::{HeapStats, Job};
 use crate::function::FunctionOwner;
 use crate::host::HostFunctions;
+use crate::local::IsolateLimits;
 use crate::watchdog::{self, OnDeadline};
 use crate::{ffi, wire, ContextOptions, Error};
 
@@ -154,13 +155,13 @@ enum Outcome {
 }
 
 impl Remote {
-    pub(crate) fn new(options: &ContextOptions) -> Result<Remote, Error> {
+    pub(crate) fn new(options: &ContextOptions, limits: &IsolateLimits) -> Result<Remote, Error> {
         let worker = if options.v8_flags.trim().is_empty() {
             pool::take()?
         } else {
             pool::spawn_with_flags(&options.v8_flags)?
         };
-        Remote::start(worker, options)
+        Remote::start(worker, options, limits)
     }
 
     /// A context on a worker started with extra environment variables (the
@@ -170,10 +171,15 @@ impl Remote {
         options: &ContextOptions,
         env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     ) -> Result<Remote, Error> {
-        Remote::start(pool::spawn_with_env(env)?, options)
+        let limits = crate::context::isolate_limits(options);
+        Remote::start(pool::spawn_with_env(env)?, options, &limits)
     }
 
-    fn start(mut worker: pool::Worker, options: &ContextOptions) -> Result<Remote, Error> {
+    fn start(
+        mut worker: pool::Worker,
+        options: &ContextOptions,
+        limits: &IsolateLimits,
+    ) -> Result<Remote, Error> {
         let ready = worker.wait_ready();
         let pid = worker.child.id() as libc::pid_t;
         let control = worker
@@ -215,13 +221,13 @@ impl Remote {
                 FrameError::Closed(_) => remote.lose(&mut state, None),
             });
         }
-        let limits = crate::context::isolate_limits(options);
         let create = Frame::new(kind::CREATE)
             .u64(limits.heap_limit as u64)
             .u64(limits.max_result_bytes as u64)
             .u32(limits.max_depth)
             .u32(limits.options)
             .duration(options.cpu_time_limit)
+            .bytes(limits.snapshot.as_ref().map_or(&[], |s| s.blob()))
             .finish();
         let body = match remote.exchange(&create) {
             Outcome::Reply(body) => body,
@@ -558,6 +564,29 @@ impl Remote {
 
     pub(crate) fn low_memory_notification(&self) {
         self.request(Frame::new(kind::LOW_MEMORY).finish());
+    }
+
+    /// The snapshot blob of a snapshot-creating worker's context.
+    pub(crate) fn take_snapshot(&self) -> Result<Vec<u8>, Error> {
+        let body = match self.exchange(&Frame::new(kind::TAKE_SNAPSHOT).finish()) {
+            Outcome::Reply(body) => body,
+            Outcome::Failed(e) => return Err(e),
+        };
+        let mut f = Fields::new(&body);
+        let parsed = (|| {
+            let status = f.i32()?;
+            let bytes = f.bytes()?.to_vec();
+            f.end()?;
+            Ok((status, bytes))
+        })();
+        let (status, bytes) = parsed.map_err(|e| self.lose_to_garbage(e))?;
+        let message = || String::from_utf8_lossy(&bytes).into_owned();
+        match status {
+            ffi::STATUS_OK => Ok(bytes),
+            ffi::STATUS_CONVERSION => Err(Error::Conversion(message())),
+            ffi::STATUS_INVALID => Err(Error::InvalidInput(message())),
+            _ => Err(Error::Engine(message())),
+        }
     }
 
     /// Runs a sandbox probe in the worker (feature `sandbox-probes`).

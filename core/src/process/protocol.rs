@@ -18,6 +18,8 @@ pub(crate) mod kind {
     pub const MEMORY_LIMITS_REACHED: u8 = 7;
     pub const LOW_MEMORY: u8 = 8;
     pub const HANDLE_OP: u8 = 10;
+    /// A snapshot-creating worker's snapshot blob.
+    pub const TAKE_SNAPSHOT: u8 = 12;
     /// Host -> worker, during an evaluation: a host function's outcome
     /// (i32 status as `v8cage_host_call` returns it, then its bytes).
     pub const CALLBACK_REPLY: u8 = 11;

@@ -22,7 +22,8 @@ use super::protocol::{
 use super::sandbox::{self, IsolationReport};
 use crate::context::Job;
 use crate::local::{IsolateLimits, LocalIsolate, StopTarget};
-use crate::{engine, ffi, wire};
+use crate::snapshot::Snapshot;
+use crate::{engine, ffi, wire, Error};
 
 /// `"<request fd>,<control fd>"`: set only in a worker's environment.
 pub(crate) const CHANNEL_ENV: &str = "V8CAGE_WORKER_CHANNEL";
@@ -270,6 +271,7 @@ fn warm_up() {
         max_result_bytes: 1 << 20,
         max_depth: 10,
         options: 0,
+        snapshot: None,
     };
     if let Ok(mut isolate) = LocalIsolate::new(&limits) {
         let script = "new Date(0).toString() + new Date(0).toLocaleString() + \
@@ -282,8 +284,12 @@ fn warm_up() {
     unsafe { ffi::v8cage_warm_up_for_sandbox() };
 }
 
+/// The largest CREATE frame: a snapshot's blob within 4 GiB.
+const MAX_CREATE_FRAME: usize = 1 << 32;
+
 fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateLimits), String> {
-    let body = read_frame(reader, 1 << 10).map_err(|e| format!("{e:?}"))?;
+    // Small, unless it carries a snapshot.
+    let body = read_frame(reader, MAX_CREATE_FRAME).map_err(|e| format!("{e:?}"))?;
     let mut f = Fields::new(&body);
     let parsed = (|| {
         if f.u8()? != kind::CREATE {
@@ -294,9 +300,15 @@ fn create(reader: &mut BufReader<&UnixStream>) -> Result<(LocalIsolate, IsolateL
             max_result_bytes: f.usize()?,
             max_depth: f.u32()?,
             options: f.u32()?,
+            snapshot: None,
         };
         let cpu_time_limit = f.duration()?;
+        let snapshot = f.bytes()?;
         f.end()?;
+        let limits = IsolateLimits {
+            snapshot: (!snapshot.is_empty()).then(|| Snapshot::from_host(snapshot.to_vec())),
+            ..limits
+        };
         Ok((contained(limits), cpu_time_limit))
     })();
     let (limits, cpu_time_limit) = parsed.map_err(|e| format!("{e:?}"))?;
@@ -476,6 +488,20 @@ fn answer(
             isolate.low_memory_notification();
             Ok(Frame::reply().finish())
         }
+        kind::TAKE_SNAPSHOT => Ok(match isolate.take_snapshot() {
+            Ok(blob) => Frame::reply().i32(ffi::STATUS_OK).bytes(&blob).finish(),
+            Err(e) => {
+                let status = match e {
+                    Error::Conversion(_) => ffi::STATUS_CONVERSION,
+                    Error::InvalidInput(_) => ffi::STATUS_INVALID,
+                    _ => ffi::STATUS_INTERNAL,
+                };
+                Frame::reply()
+                    .i32(status)
+                    .bytes(e.to_string().as_bytes())
+                    .finish()
+            }
+        }),
         #[cfg(feature = "sandbox-probes")]
         kind::PROBE => {
             let (probe, host_pid) = (f.u8()?, f.u32()?);
