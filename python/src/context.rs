@@ -122,7 +122,7 @@ pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duratio
 
 /// A byte count: an int from 0 to `usize::MAX` (a `ValueError` otherwise,
 /// also for ints too large for any machine word).
-fn byte_count(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+pub(crate) fn byte_count(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
     let out_of_range =
         || PyValueError::new_err(format!("{what} must be a positive number of bytes"));
     let n: i128 = value.extract().map_err(|e: PyErr| {
@@ -354,7 +354,7 @@ pub(crate) fn context_options(
 #[pymethods]
 impl PyContext {
     #[new]
-    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None, module_loader=None))]
+    #[pyo3(signature = (timeout=None, max_memory=None, isolation="in-process", *, objects="copy", event_loop=true, cpu_time_limit=None, module_loader=None, snapshot=None))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         py: Python<'_>,
@@ -365,6 +365,7 @@ impl PyContext {
         event_loop: bool,
         cpu_time_limit: Option<f64>,
         module_loader: Option<Py<PyAny>>,
+        snapshot: Option<PyRef<'_, crate::snapshot::PySnapshot>>,
     ) -> PyResult<Self> {
         let mut options = context_options(
             py,
@@ -376,6 +377,7 @@ impl PyContext {
             cpu_time_limit,
         )?;
         options.module_loader = module_loader.map(crate::modules::python_module_loader);
+        options.snapshot = snapshot.map(|s| s.inner.clone());
         let argument_limits = ArgumentLimits {
             max_depth: options.max_depth,
             max_bytes: options.max_result_bytes,

@@ -12,6 +12,7 @@ mod convert;
 mod errors;
 mod interrupt;
 mod modules;
+mod snapshot;
 mod worker;
 
 use context::{JsHandle, PyContext};
@@ -90,6 +91,7 @@ fn icu_memory_counted(py: Python<'_>) -> PyResult<bool> {
 #[pymodule]
 fn _v8cage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyContext>()?;
+    m.add_class::<snapshot::PySnapshot>()?;
     m.add_class::<JsHandle>()?;
     m.add_class::<JsUndefined>()?;
     m.add_class::<cancel::Cancellation>()?;

@@ -29,6 +29,20 @@ class JSHandle:
     def __hash__(self) -> int: ...
 
 @final
+class Snapshot:
+    """The state a setup script left in a context (``Snapshot.create``), to
+    start contexts from: ``Context(snapshot=s)``. ``to_bytes``/``from_bytes``
+    store it; ``from_bytes`` refuses bytes from another V8 build, truncated
+    or corrupted (``JSInvalidInputError``)."""
+
+    @staticmethod
+    def create(setup: str, timeout: float | None = None, max_memory: int | None = None) -> Snapshot: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Snapshot: ...
+    def __len__(self) -> int: ...
+
+@final
 class Context:
     """One V8 isolate with its own global scope and limits.
 
@@ -55,6 +69,7 @@ class Context:
         event_loop: bool = True,
         cpu_time_limit: float | None = None,
         module_loader: Callable[[str, str], str | Coroutine[Any, Any, str]] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None: ...
     def isolation_report(self) -> dict[str, Any] | None: ...
     def worker_peak_resident(self) -> int | None: ...
