@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
-use v8cage::{Context, ContextOptions, Error, Isolation, ModuleLoader, Value};
+use v8cage::{Context, ContextOptions, Error, Isolation, ModuleLoader, Snapshot, Value};
 
 use crate::oracles::still_usable;
 use crate::Outcome;
@@ -219,6 +219,19 @@ const MODULE_ROOTS: &[(&str, Expect)] = &[
     ("export const =", Expect::Syntax),
 ];
 
+/// A snapshot of a little state, made once per process.
+fn snapshot() -> Snapshot {
+    static MADE: std::sync::OnceLock<Snapshot> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        Snapshot::create(
+            "globalThis.fromSnapshot = [1, 2, 3]; function helper(n) { return n * 2 } \
+             class Kept { constructor() { this.k = new Map([[1, 'one']]) } }",
+        )
+        .expect("the api_ops snapshot")
+    })
+    .clone()
+}
+
 fn module_loader() -> ModuleLoader {
     ModuleLoader::new(|name, _| {
         MODULES
@@ -252,6 +265,8 @@ pub enum Op {
         event_loop: bool,
         /// Into [`WORKER_FLAGS`], for process contexts.
         worker_flags: u8,
+        /// Starts from [`snapshot`]'s state (without extra worker flags).
+        from_snapshot: bool,
     },
     /// Sets the soft and hard memory limits (in 256 KiB steps, 0: none).
     SetMemoryLimits {
@@ -460,11 +475,12 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
             object_handles,
             event_loop,
             worker_flags,
+            from_snapshot,
         } => {
             let live = &mut slots[live(slot)];
             live.stop_hammer();
             let process = matches!(isolation, Where::Process);
-            let v8_flags = if process {
+            let v8_flags = if process && !from_snapshot {
                 WORKER_FLAGS[usize::from(*worker_flags) % WORKER_FLAGS.len()]
             } else {
                 ""
@@ -474,7 +490,7 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 HeapLimit::Mib32 => 32 << 20,
                 HeapLimit::Mib64 => 64 << 20,
             };
-            let ctx = Context::new(ContextOptions {
+            let mut ctx = Context::new(ContextOptions {
                 timeout: timeout(*timeout_ms),
                 cpu_time_limit: cpu_time_limit(*cpu_time_ms),
                 heap_limit: Some(heap_limit),
@@ -489,9 +505,18 @@ fn apply(op: &Op, slots: &mut [Live; SLOTS], n: usize, outcome: &mut Outcome) {
                 event_loop: *event_loop,
                 v8_flags: v8_flags.to_owned(),
                 module_loader: Some(module_loader()),
+                snapshot: from_snapshot.then(snapshot),
                 ..ContextOptions::default()
             })
             .expect("creating a context");
+            if *from_snapshot {
+                let kept = ctx.eval("helper(fromSnapshot.length) + new Kept().k.size");
+                assert!(
+                    matches!(kept, Ok(Value::Number(n)) if n == 7.0)
+                        || matches!(kept, Err(Error::Timeout | Error::CpuTimeLimit)),
+                    "a context from the snapshot lacks its state: {kept:?}"
+                );
+            }
             // Replacing drops the old context: drop while another lives.
             live.ctx = Some(ctx);
             live.object_handles = *object_handles;
