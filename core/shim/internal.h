@@ -93,6 +93,8 @@ class IcuCharge {
   ~IcuCharge();
   IcuCharge(const IcuCharge&) = delete;
   IcuCharge& operator=(const IcuCharge&) = delete;
+  IcuCharge(IcuCharge&&) = delete;
+  IcuCharge& operator=(IcuCharge&&) = delete;
 
  private:
   v8cage_isolate* outer_;
