@@ -279,7 +279,8 @@ fn loading_counts_against_the_timeout(
 ) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
-    // Each load takes 50 ms: the 100 ms timeout ends the chain of imports.
+    // Each load takes 50 ms and names one more module: only the timeout
+    // can end the chain of imports.
     let loader = ModuleLoader::new(move |name, _| {
         let n = counted.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));
@@ -295,7 +296,7 @@ fn loading_counts_against_the_timeout(
         ctx.eval_module("main.mjs", "import './0.mjs';"),
         Err(Error::Timeout)
     );
-    assert!(calls.load(Ordering::SeqCst) >= 2);
+    assert!(calls.load(Ordering::SeqCst) >= 1);
     ctx.set_timeout(Some(common::generous()));
     assert_eq!(ctx.eval("1 + 1").unwrap(), Value::Number(2.0));
 }
