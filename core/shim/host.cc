@@ -14,24 +14,28 @@
 
 namespace v8cage_shim {
 
-namespace {
-
-void Throw(v8::Isolate* isolate, const std::string& text, bool type_error) {
+void ThrowError(v8::Isolate* isolate, const std::string& text, ErrorKind kind) {
   v8::Local<v8::String> message;
   if (!v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
                                static_cast<int>(std::min(text.size(), kMaxErrorText)))
            .ToLocal(&message)) {
-    message = v8::String::NewFromUtf8Literal(isolate, "host function failed");
+    message = v8::String::NewFromUtf8Literal(isolate, "the embedder's call failed");
   }
-  isolate->ThrowException(type_error ? v8::Exception::TypeError(message) : v8::Exception::Error(message));
+  switch (kind) {
+    case ErrorKind::kError: isolate->ThrowException(v8::Exception::Error(message)); break;
+    case ErrorKind::kTypeError: isolate->ThrowException(v8::Exception::TypeError(message)); break;
+    case ErrorKind::kRangeError: isolate->ThrowException(v8::Exception::RangeError(message)); break;
+  }
 }
+
+namespace {
 
 void CallHost(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   auto* self = static_cast<v8cage_isolate*>(isolate->GetData(0));
   Session* session = self == nullptr ? nullptr : self->session;
   if (session == nullptr || self->host_call == nullptr) {
-    return Throw(isolate, "this host function cannot be called here", true);
+    return ThrowError(isolate, "this host function cannot be called here", ErrorKind::kTypeError);
   }
   std::vector<v8::Local<v8::Value>> argv;
   for (int i = 0; i < info.Length(); ++i) argv.push_back(info[i]);
@@ -48,7 +52,7 @@ v8::MaybeLocal<v8::Value> CallEmbedder(Session& s, uint32_t callback_id, std::ve
   v8::Isolate* isolate = s.isolate();
   v8cage_isolate* self = s.self();
   if (self->host_call == nullptr) {
-    Throw(isolate, std::string("this context has no ") + what, true);
+    ThrowError(isolate, std::string("this context has no ") + what, ErrorKind::kTypeError);
     return {};
   }
   std::vector<uint8_t> encoded;
@@ -57,7 +61,8 @@ v8::MaybeLocal<v8::Value> CallEmbedder(Session& s, uint32_t callback_id, std::ve
   EncodeResult encoded_args = Encode(s, writer, v8::Array::New(isolate, args.data(), args.size()), true);
   if (!encoded_args.ok) {
     if (!s.stop_requested() && !encoded_args.error.empty()) {
-      Throw(isolate, std::string("an argument cannot be passed to the ") + what + ": " + encoded_args.error, true);
+      ThrowError(isolate, std::string("an argument cannot be passed to the ") + what + ": " + encoded_args.error,
+                 ErrorKind::kTypeError);
     }
     return {};
   }
@@ -65,14 +70,16 @@ v8::MaybeLocal<v8::Value> CallEmbedder(Session& s, uint32_t callback_id, std::ve
   int status = self->host_call(self->host_data, callback_id, encoded.data(), encoded.size(), &result);
   if (s.stop_requested()) return {};
   if (status != 0) {
-    Throw(isolate, std::string(reinterpret_cast<const char*>(result.data), result.data ? result.len : 0), false);
+    ThrowError(isolate, std::string(reinterpret_cast<const char*>(result.data), result.data ? result.len : 0),
+               ErrorKind::kError);
     return {};
   }
   std::vector<v8::Local<v8::Value>> returned;
   std::string error;
   if (!DecodeArguments(s, result.data, result.len, &returned, &error)) {
     if (!s.stop_requested() && !error.empty()) {
-      Throw(isolate, std::string("the ") + what + "'s result cannot be passed to JavaScript: " + error, true);
+      ThrowError(isolate, std::string("the ") + what + "'s result cannot be passed to JavaScript: " + error,
+                 ErrorKind::kTypeError);
     }
     return {};
   }

@@ -16,14 +16,15 @@ namespace v8cage_shim {
 
 namespace {
 
-void Throw(v8::Isolate* isolate, const std::string& text, bool range_error) {
-  v8::Local<v8::String> message;
-  if (!v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
-                               static_cast<int>(std::min(text.size(), kMaxErrorText)))
-           .ToLocal(&message)) {
-    message = v8::String::NewFromUtf8Literal(isolate, "the module cannot be loaded");
+// The running entry point's Session, or null with a TypeError thrown (V8
+// calls the module callbacks only inside one).
+Session* ActiveSession(v8::Isolate* isolate) {
+  auto* self = static_cast<v8cage_isolate*>(isolate->GetData(0));
+  if (self == nullptr || self->session == nullptr) {
+    ThrowError(isolate, "modules cannot be loaded here", ErrorKind::kTypeError);
+    return nullptr;
   }
-  isolate->ThrowException(range_error ? v8::Exception::RangeError(message) : v8::Exception::TypeError(message));
+  return self->session;
 }
 
 // `value` as UTF-8 in `name`; false, with the reason in `error`, unless it
@@ -84,7 +85,8 @@ v8::MaybeLocal<v8::Module> Compile(Session& s, const std::string& name, v8::Loca
   v8cage_isolate* self = s.self();
   v8::Isolate* isolate = s.isolate();
   if (self->modules.size() >= kMaxModules && self->modules.count(name) == 0) {
-    Throw(isolate, "a context can hold at most " + std::to_string(kMaxModules) + " modules", true);
+    ThrowError(isolate, "a context can hold at most " + std::to_string(kMaxModules) + " modules",
+               ErrorKind::kRangeError);
     return {};
   }
   v8::Local<v8::String> resource;
@@ -130,7 +132,7 @@ v8::MaybeLocal<v8::Module> Load(Session& s, const std::string& referrer, v8::Loc
   std::string wanted;
   std::string error;
   if (!ModuleName(isolate, specifier, "a module specifier", &wanted, &error)) {
-    Throw(isolate, error, true);
+    ThrowError(isolate, error, ErrorKind::kRangeError);
     return {};
   }
   std::string name = ResolveName(referrer, wanted);
@@ -148,7 +150,7 @@ v8::MaybeLocal<v8::Module> Load(Session& s, const std::string& referrer, v8::Loc
   v8::Local<v8::Value> source;
   if (!CallEmbedder(s, V8CAGE_MODULE_LOADER, args, "module loader").ToLocal(&source)) return {};
   if (!source->IsString()) {
-    Throw(isolate, "the module loader gave no source text for '" + name + "'", false);
+    ThrowError(isolate, "the module loader gave no source text for '" + name + "'", ErrorKind::kTypeError);
     return {};
   }
   return Compile(s, name, source.As<v8::String>());
@@ -160,16 +162,13 @@ v8::MaybeLocal<v8::Module> ResolveStaticImport(v8::Local<v8::Context> context, v
   static_cast<void>(context);
   static_cast<void>(import_attributes);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  auto* self = static_cast<v8cage_isolate*>(isolate->GetData(0));
-  if (self == nullptr || self->session == nullptr) {
-    Throw(isolate, "modules cannot be loaded here", false);
-    return {};
-  }
+  Session* session = ActiveSession(isolate);
+  if (session == nullptr) return {};
   v8::MaybeLocal<v8::Module> module;
   bool thrown = false;
   {
     v8::TryCatch tc(isolate);
-    module = Load(*self->session, NameOf(self, referrer), specifier);
+    module = Load(*session, NameOf(session->self(), referrer), specifier);
     thrown = tc.HasCaught();
     // V8 expects a failed callback to leave an exception: one an API call
     // inside it left (CompileModule's SyntaxError) is thrown again.
@@ -177,7 +176,9 @@ v8::MaybeLocal<v8::Module> ResolveStaticImport(v8::Local<v8::Context> context, v
   }
   // A stop requested while the loader ran (the timeout) lands at V8's next
   // interrupt check; until then this stands in.
-  if (module.IsEmpty() && !thrown) Throw(isolate, "the module was not loaded: the evaluation is stopping", false);
+  if (module.IsEmpty() && !thrown) {
+    ThrowError(isolate, "the module was not loaded: the evaluation is stopping", ErrorKind::kError);
+  }
   return module;
 }
 
@@ -254,12 +255,10 @@ v8::MaybeLocal<v8::Promise> ImportModuleDynamically(v8::Local<v8::Context> conte
   static_cast<void>(host_defined_options);
   static_cast<void>(import_attributes);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  auto* self = static_cast<v8cage_isolate*>(isolate->GetData(0));
-  if (self == nullptr || self->session == nullptr) {
-    Throw(isolate, "modules cannot be loaded here", false);
-    return {};
-  }
-  Session& s = *self->session;
+  Session* session = ActiveSession(isolate);
+  if (session == nullptr) return {};
+  Session& s = *session;
+  v8cage_isolate* self = s.self();
   v8::Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
   // Classic scripts are all compiled under the one script_name string;
