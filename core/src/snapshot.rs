@@ -39,9 +39,9 @@ impl Snapshot {
     /// Runs `setup_js` in a fresh context (no timeout, V8's default heap)
     /// and keeps the state it leaves: its globals, functions (compiled),
     /// classes, objects. The setup always runs in a worker process: V8
-    /// aborts on state it cannot keep (WeakRefs, FinalizationRegistries,
-    /// Intl objects), which is then [`Error::InvalidInput`], not the end of
-    /// this process.
+    /// aborts on state it cannot keep (FinalizationRegistries, Intl
+    /// objects), which is then [`Error::InvalidInput`], not the end of this
+    /// process.
     pub fn create(setup_js: &str) -> Result<Snapshot, Error> {
         Snapshot::create_with(setup_js, &ContextOptions::default())
     }
@@ -77,8 +77,8 @@ impl Snapshot {
         ctx.eval(&format!("{setup_js}\n;void 0"))?;
         let blob = ctx.take_snapshot().map_err(|e| match e {
             Error::Crashed { message, .. } => Error::InvalidInput(format!(
-                "V8 cannot keep the state the setup left in a snapshot (WeakRefs, \
-                 FinalizationRegistries, Intl objects...); it aborted: {message}"
+                "V8 cannot keep the state the setup left in a snapshot \
+                 (FinalizationRegistries, Intl objects...); it aborted: {message}"
             )),
             other => other,
         })?;
