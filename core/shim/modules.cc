@@ -308,11 +308,7 @@ int EvalModule(Session& s, v8::TryCatch& tc, std::vector<v8::Local<v8::Value>>& 
   if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), self, out);
   v8::Local<v8::Value> pair[2] = {v8::True(isolate), v8::Undefined(isolate)};
   switch (evaluation->State()) {
-    case v8::Promise::kRejected: {
-      evaluation->MarkAsHandled();
-      v8::Local<v8::Value> reason = evaluation->Result();
-      return ReportException(s, reason, v8::Exception::CreateMessage(isolate, reason), out);
-    }
+    case v8::Promise::kRejected: return ReportRejection(s, evaluation, out);
     case v8::Promise::kFulfilled: {
       v8::Local<v8::Object> exports = module->GetModuleNamespace().As<v8::Object>();
       if (CopiesExports(self) && !CopyExports(s.context(), exports).ToLocal(&exports)) {
@@ -341,11 +337,7 @@ int Outcome(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> target, v8cage_ou
   if (s.stop_requested() || tc.HasTerminated()) return Finish(s.StatusForStop(), s.self(), out);
   switch (promise->State()) {
     case v8::Promise::kPending: return FailWith(V8CAGE_INVALID, "the promise is still pending", s.self(), out);
-    case v8::Promise::kRejected: {
-      promise->MarkAsHandled();
-      v8::Local<v8::Value> reason = promise->Result();
-      return ReportException(s, reason, v8::Exception::CreateMessage(s.isolate(), reason), out);
-    }
+    case v8::Promise::kRejected: return ReportRejection(s, promise, out);
     case v8::Promise::kFulfilled: break;
   }
   return CompleteWithValue(s, tc, promise->Result(), out);

@@ -159,6 +159,13 @@ int ReportFailure(Session& s, v8::TryCatch& tc, bool compiling, v8cage_output* o
 }
 
 // Runs pending promise jobs, then encodes `result`.
+int ReportRejection(Session& s, v8::Local<v8::Promise> promise, v8cage_output* out) {
+  // The embedder is told: not an unhandled rejection any more.
+  promise->MarkAsHandled();
+  v8::Local<v8::Value> reason = promise->Result();
+  return ReportException(s, reason, v8::Exception::CreateMessage(s.isolate(), reason), out);
+}
+
 int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result, v8cage_output* out, bool listing) {
   v8cage_isolate* self = s.self();
   s.isolate()->PerformMicrotaskCheckpoint();
@@ -167,11 +174,7 @@ int CompleteWithValue(Session& s, v8::TryCatch& tc, v8::Local<v8::Value> result,
   // or its reason reported as thrown. A pending one stays a handle.
   if ((self->limits.options & V8CAGE_OPTION_OBJECT_HANDLES) == 0 && result->IsPromise()) {
     v8::Local<v8::Promise> promise = result.As<v8::Promise>();
-    if (promise->State() == v8::Promise::kRejected) {
-      promise->MarkAsHandled();
-      v8::Local<v8::Value> reason = promise->Result();
-      return ReportException(s, reason, v8::Exception::CreateMessage(s.isolate(), reason), out);
-    }
+    if (promise->State() == v8::Promise::kRejected) return ReportRejection(s, promise, out);
     if (promise->State() == v8::Promise::kFulfilled) result = promise->Result();
   }
   if (!result->IsObject()) s.NoteNoJobsPending();

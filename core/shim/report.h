@@ -8,6 +8,10 @@
 
 namespace v8cage_shim {
 
+// A rejected promise's reason, reported as if it had been thrown (marked
+// handled: the embedder was told).
+int ReportRejection(Session& s, v8::Local<v8::Promise> promise, v8cage_output* out);
+
 // Points `out` at the output buffer and returns `status`.
 int Finish(int status, v8cage_isolate* self, v8cage_output* out);
 // An output of one message string.
