@@ -146,9 +146,29 @@ fn find_clang() -> Option<&'static str> {
     })
 }
 
+/// Whether the caller named the C++ compiler, in any of the variables cc
+/// reads (`CXX`, or one for the target: a wheel's cross or old-glibc build).
+fn compiler_chosen() -> bool {
+    let target = env::var("TARGET").unwrap_or_default();
+    [
+        "CXX".to_string(),
+        "TARGET_CXX".to_string(),
+        format!("CXX_{target}"),
+        format!("CXX_{}", target.replace('-', "_")),
+    ]
+    .iter()
+    .filter(|var| {
+        // Every one watched, so no short-circuit.
+        println!("cargo:rerun-if-env-changed={var}");
+        env::var_os(var).is_some()
+    })
+    .count()
+        > 0
+}
+
 fn configure_sanitizers(shim: &mut cc::Build, sanitizers: &[String], has_own_compiler: bool) {
     let only_address = sanitizers.iter().all(|s| s == "address");
-    if env::var_os("CXX").is_none() && !has_own_compiler {
+    if !compiler_chosen() && !has_own_compiler {
         match find_clang() {
             Some(clang) => {
                 shim.compiler(clang);
@@ -264,7 +284,6 @@ fn main() {
     println!("cargo:rerun-if-env-changed=V8CAGE_V8_DIR");
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-env-changed=V8CAGE_SHIM_SANITIZE");
-    println!("cargo:rerun-if-env-changed=CXX");
     // Only folders that exist: cargo reruns a build script on every build
     // while a watched path is missing (a fresh machine has no
     // .deps/v8-<arch>/, and every cargo command recompiled the shim: ~45 s).
@@ -324,7 +343,7 @@ fn main() {
             .flag("-isystem")
             .flag(libcxx.display().to_string())
             .cpp_link_stdlib(None);
-        if env::var_os("CXX").is_none() {
+        if !compiler_chosen() {
             if let Some(clang) = v8.own_compiler() {
                 shim.compiler(clang);
             }
