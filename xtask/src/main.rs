@@ -70,9 +70,11 @@ enum Cmd {
     /// the wheel into a fresh venv and smoke-test it; prints tag and size.
     Wheel {
         /// The manylinux tag to claim. Down to 2_35 the wheel bundles
-        /// Debian 12's V8 (its ICU needs GLIBCXX_3.4.30); down to 2_28 our
-        /// own V8 built for glibc 2.28 (`cargo xtask v8 build manylinux`),
-        /// and the wheel is also tested in a Debian 11 userland (root).
+        /// Debian 12's V8 10.2 (its ICU needs GLIBCXX_3.4.30); 2_31 to 2_34
+        /// the current V8 (`cargo xtask v8 build release`); 2_28 to 2_30
+        /// our own V8 10.2 built for glibc 2.28 (`cargo xtask v8 build
+        /// manylinux`). Own-V8 wheels are also tested in a Debian 11
+        /// userland (root).
         #[arg(long, default_value = python::MANYLINUX)]
         manylinux: String,
         /// The machine: x86_64 (this one; the wheel is smoke-tested in a

@@ -14,8 +14,10 @@ use crate::v8build;
 /// The tag wheels claim by default. 2_35 is the lowest Debian 12's V8 allows:
 /// its ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).
 pub const MANYLINUX: &str = "manylinux_2_35";
-/// The oldest tag we build: glibc 2.28, on our own V8 (`v8 build manylinux`).
+/// The oldest tag we build: glibc 2.28, on our own V8 10.2 (`v8 build manylinux`).
 pub const MANYLINUX_OWN_V8: &str = "manylinux_2_28";
+/// The wheel with the current V8 (`v8 build release`, glibc 2.31).
+pub const MANYLINUX_CURRENT_V8: &str = "manylinux_2_31";
 
 /// What the test venv installs from PyPI: the build tool, the test runner,
 /// mini-racer (which the compatibility tests and the benchmark compare
@@ -390,26 +392,32 @@ pub fn wheel(root: &Path, manylinux: &str, target: &Target) -> Result<()> {
 /// claim less are built on our own V8 (`cargo xtask v8 build manylinux`).
 const DEBIAN_V8_GLIBC: u32 = 35;
 
-/// Our own V8 for an old glibc, and the zig toolchain the shim and the
+/// Our own V8 for an old glibc, and the toolchain the shim and the
 /// extension are then built with, so all three share one glibc floor and
 /// one C++ library.
 struct OwnV8 {
     prefix: PathBuf,
-    zig: v8build::zig::ZigToolchain,
-    /// The glibc all three are built for (`2.28`).
+    cc: PathBuf,
+    cxx: PathBuf,
+    /// The glibc all three are built for (`2.28`, `2.31`).
     glibc: &'static str,
+    /// zig's libc++, linked statically into V8 10.2's build, must be named
+    /// to cc; the current V8's prefix carries its own (`lib/libc++.so`),
+    /// which core/build.rs links.
+    zig_libcxx: bool,
 }
 
 impl OwnV8 {
     fn build_env(&self) -> Vec<(String, String)> {
         let mut env = cross::compiler_env(
             X86_64.rust_triple,
-            &self.zig.cc.display().to_string(),
-            &self.zig.cxx.display().to_string(),
+            &self.cc.display().to_string(),
+            &self.cxx.display().to_string(),
         );
         env.push(("V8CAGE_V8_DIR".into(), self.prefix.display().to_string()));
-        // The shim links zig's libc++, as V8 was built with it.
-        env.push(("CXXSTDLIB".into(), "c++".into()));
+        if self.zig_libcxx {
+            env.push(("CXXSTDLIB".into(), "c++".into()));
+        }
         env
     }
 
@@ -417,22 +425,35 @@ impl OwnV8 {
     /// that glibc only has later undefined and unversioned (no linker
     /// error in a shared library; auditwheel judges versions only): the
     /// extension then fails to load on 2.28 (`close_range` did, on Debian
-    /// 11). So every import of the extension must carry a glibc version or
-    /// be Python's or V8's, and V8's must all carry one.
+    /// 11). So every import of the extension and of the prefix's libraries
+    /// must carry a glibc version or be Python's or one of those libraries'
+    /// (libv8, and the current V8's libc++).
     fn check_imports(&self, extension: &Path) -> Result<()> {
-        let libv8 = self.prefix.join("lib/libv8.so");
-        let from_v8 = dynamic_symbols(&libv8, "--defined-only")?;
-        let mut unresolved: Vec<String> = unversioned_imports(extension)?
-            .into_iter()
-            .filter(|name| !name.starts_with("Py") && !name.starts_with("_Py"))
-            .filter(|name| !from_v8.contains(name))
-            .collect();
-        unresolved.extend(unversioned_imports(&libv8)?);
+        let mut bundled = Vec::new();
+        for entry in std::fs::read_dir(self.prefix.join("lib"))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "so") {
+                bundled.push(path);
+            }
+        }
+        let mut provided = std::collections::HashSet::new();
+        for library in &bundled {
+            provided.extend(dynamic_symbols(library, "--defined-only")?);
+        }
+        let mut unresolved = std::collections::BTreeSet::new();
+        for library in bundled.iter().map(PathBuf::as_path).chain([extension]) {
+            unresolved.extend(
+                unversioned_imports(library)?
+                    .into_iter()
+                    .filter(|name| !name.starts_with("Py") && !name.starts_with("_Py"))
+                    .filter(|name| !provided.contains(name)),
+            );
+        }
         if !unresolved.is_empty() {
             bail!(
                 "imports no glibc {} provides (too new for this manylinux tag?): {}",
                 self.glibc,
-                unresolved.join(", ")
+                unresolved.into_iter().collect::<Vec<_>>().join(", ")
             );
         }
         Ok(())
@@ -481,28 +502,42 @@ fn manylinux_glibc(manylinux: &str) -> Result<u32> {
         .with_context(|| format!("`{manylinux}` is not a manylinux_2_<N> tag"))
 }
 
-/// What a tag below Debian's glibc needs: the `manylinux` V8 profile (glibc
-/// 2.28) from the cache, and zig for the same glibc.
+/// What a tag below Debian's glibc needs: from `manylinux_2_31` the
+/// current V8 (`release` profile, built against glibc 2.31) with sid's
+/// clang and the same sysroot; below it V8 10.2's `manylinux` profile
+/// (glibc 2.28) with zig for the same glibc.
 fn own_v8_for(manylinux: &str, target: &Target) -> Result<Option<OwnV8>> {
     let glibc = manylinux_glibc(manylinux)?;
     if glibc >= DEBIAN_V8_GLIBC {
         return Ok(None);
     }
-    let profile = v8build::profile("manylinux")?;
-    let v8build::Toolchain::Zig { glibc: floor } = profile.toolchain else {
-        bail!("the manylinux V8 profile is not built by zig");
-    };
-    let floor_minor: u32 = floor
-        .strip_prefix("2.")
-        .and_then(|minor| minor.parse().ok())
-        .context("the profile's glibc is 2.<N>")?;
-    if glibc < floor_minor {
-        bail!("{manylinux} is below the glibc {floor} our own V8 is built for");
-    }
     if target.cross_prefix.is_some() {
         bail!(
             "{manylinux} wheels are x86_64 only: the aarch64 wheel uses Debian's V8 (glibc 2.35)"
         );
+    }
+    if glibc >= glibc_minor(v8build::current::SYSROOT_GLIBC)? {
+        let Some(prefix) = v8build::current::cached_prefix("release") else {
+            bail!(
+                "{manylinux} bundles the current V8 {}: `cargo xtask v8 build release --idle` (hours on 2 cores; resumable)",
+                v8build::current::V8_VERSION
+            );
+        };
+        let toolchain = v8build::current::sysroot_toolchain()?;
+        return Ok(Some(OwnV8 {
+            prefix,
+            cc: toolchain.cc,
+            cxx: toolchain.cxx,
+            glibc: v8build::current::SYSROOT_GLIBC,
+            zig_libcxx: false,
+        }));
+    }
+    let profile = v8build::profile("manylinux")?;
+    let v8build::Toolchain::Zig { glibc: floor } = profile.toolchain else {
+        bail!("the manylinux V8 profile is not built by zig");
+    };
+    if glibc < glibc_minor(floor)? {
+        bail!("{manylinux} is below the glibc {floor} our own V8 is built for");
     }
     let Some(prefix) = v8build::cached_prefix("manylinux") else {
         bail!(
@@ -512,9 +547,19 @@ fn own_v8_for(manylinux: &str, target: &Target) -> Result<Option<OwnV8>> {
     let zig = v8build::zig::toolchain(&v8build::cache_dir()?, floor)?;
     Ok(Some(OwnV8 {
         prefix,
-        zig,
+        cc: zig.cc,
+        cxx: zig.cxx,
         glibc: floor,
+        zig_libcxx: true,
     }))
+}
+
+/// `2.<N>` -> N.
+fn glibc_minor(glibc: &str) -> Result<u32> {
+    glibc
+        .strip_prefix("2.")
+        .and_then(|minor| minor.parse().ok())
+        .with_context(|| format!("glibc `{glibc}` is not 2.<N>"))
 }
 
 /// pip installs `package` into a fresh venv far from the repository, and

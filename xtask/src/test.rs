@@ -45,13 +45,17 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         stage("afl sync", || afl::sync_check(root, "eval", 20))?;
         // Packaging: the host wheel and the sdist built from source, the
         // aarch64 wheel under qemu with the whole Python suite, and where
-        // the cache has our own V8 for it (the "own V8 builds" stage says),
-        // the glibc 2.28 wheel with the suite in Debian 11.
+        // the cache has our own V8 for them (the "own V8 builds" stage
+        // says), the glibc 2.28 wheel and the current V8's glibc 2.31 one
+        // with the suite in Debian 11.
         stage("wheels", || {
             python::wheel(root, python::MANYLINUX, &cross::X86_64)?;
             python::wheel(root, python::MANYLINUX, &cross::AARCH64)?;
             if v8build::cached_prefix("manylinux").is_some() {
                 python::wheel(root, python::MANYLINUX_OWN_V8, &cross::X86_64)?;
+            }
+            if v8build::current::cached_prefix("release").is_some() {
+                python::wheel(root, python::MANYLINUX_CURRENT_V8, &cross::X86_64)?;
             }
             Ok(())
         })?;

@@ -615,16 +615,60 @@ fn with_config_defines(config_site: &str, defines: &[String]) -> Result<String> 
     ))
 }
 
-/// Runs sid's clang from outside the userland: through sid's dynamic
-/// loader and libraries, with clang's resource directory named (it would
-/// look beside the loader).
-fn clang_launcher(sid: &Path) -> String {
+/// Runs sid's `clang` or `clang++` from outside the userland: through
+/// sid's dynamic loader and libraries, with clang's resource directory
+/// named (it would look beside the loader); `extra` goes before the
+/// caller's arguments.
+fn clang_launcher(sid: &Path, driver: &str, extra: &str) -> String {
     let sid = sid.display();
     format!(
         "#!/bin/sh\n# sid's clang {CLANG_MAJOR}, which V8's libc++ headers need, run from the host.\n\
          S={sid}\nexec \"$S/lib64/ld-linux-x86-64.so.2\" --library-path \"$S/lib/x86_64-linux-gnu:$S/usr/lib/x86_64-linux-gnu\" \
-         \"$S/usr/lib/llvm-{CLANG_MAJOR}/bin/clang++\" -resource-dir \"$S/usr/lib/llvm-{CLANG_MAJOR}/lib/clang/{CLANG_MAJOR}\" \"$@\"\n"
+         \"$S/usr/lib/llvm-{CLANG_MAJOR}/bin/{driver}\" -resource-dir \"$S/usr/lib/llvm-{CLANG_MAJOR}/lib/clang/{CLANG_MAJOR}\" {extra}\"$@\"\n"
     )
+}
+
+/// sid's clang as C and C++ compilers (and linker) for the glibc V8 is
+/// built against: what the shim and the Python extension of a wheel that
+/// bundles the current V8 are built with, so all three share one glibc
+/// floor ([`SYSROOT_GLIBC`]).
+pub struct SysrootToolchain {
+    pub cc: PathBuf,
+    pub cxx: PathBuf,
+}
+
+/// The glibc of the sysroot every profile is built against.
+pub const SYSROOT_GLIBC: &str = "2.31";
+
+/// Writes the [`SysrootToolchain`] wrappers into `<cache>/tools/clang-bullseye/`;
+/// the userland and the sysroot are a V8 build's (`cargo xtask v8 build`).
+pub fn sysroot_toolchain() -> Result<SysrootToolchain> {
+    let layout = Layout {
+        cache: super::cache_dir()?,
+    };
+    for dir in [layout.sid_root(), layout.sysroot()] {
+        if !dir.join(DONE_MARK).is_file() {
+            bail!(
+                "{} is missing: it comes with the current V8 (`cargo xtask v8 build release`)",
+                dir.display()
+            );
+        }
+    }
+    let dir = layout.cache.join("tools/clang-bullseye");
+    std::fs::create_dir_all(&dir)?;
+    // GNU ld from the host links (sid's lld needs sid's loader too); the
+    // sysroot gives it the old glibc's crt files and symbol versions.
+    let extra = format!("--sysroot={} ", layout.sysroot().display());
+    let write = |name: &str, driver: &str| -> Result<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, clang_launcher(&layout.sid_root(), driver, &extra))?;
+        run(Command::new("chmod").arg("+x").arg(&path))?;
+        Ok(path)
+    };
+    Ok(SysrootToolchain {
+        cc: write("cc", "clang")?,
+        cxx: write("c++", "clang++")?,
+    })
 }
 
 /// The libraries a prefix's stamp lists with their checksums.
@@ -682,7 +726,7 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
         std::fs::copy(out.join(lib), staging.join("lib").join(lib))?;
     }
     let launcher = staging.join("bin/clang++");
-    std::fs::write(&launcher, clang_launcher(&layout.sid_root()))?;
+    std::fs::write(&launcher, clang_launcher(&layout.sid_root(), "clang++", ""))?;
     run(Command::new("chmod").arg("+x").arg(&launcher))?;
     let mut stamp = format!(
         "V8 {V8_VERSION} (crates.io v8 {CRATE_VERSION}), profile {}: {}\n",

@@ -279,9 +279,13 @@ pub fn cached_prefix(profile_name: &str) -> Option<PathBuf> {
 /// builds V8: hours on 2 cores).
 pub fn report() -> Result<()> {
     for profile in current::PROFILES {
+        let used_by = match profile.name {
+            "release" => ": the test suites and the manylinux_2_31 wheel run on it",
+            _ => "",
+        };
         match current::cached_prefix(profile.name) {
             Some(prefix) => eprintln!(
-                "xtask: current V8 {} `{}` in {} (checksums verified)",
+                "xtask: current V8 {} `{}` in {} (checksums verified){used_by}",
                 current::V8_VERSION,
                 profile.name,
                 prefix.display()
