@@ -16,6 +16,7 @@ mod cmd;
 mod cross;
 mod fuzz;
 mod fuzzilli;
+mod mini_racer;
 mod python;
 mod sanitize;
 mod setup;
@@ -82,6 +83,15 @@ enum Cmd {
         /// Python suite in a Debian arm64 userland under qemu-user; root).
         #[arg(long, default_value = "x86_64")]
         target: String,
+    },
+    /// mini-racer 0.14.1's own test suite against a v8cage wheel, with
+    /// `py_mini_racer` aliased to v8cage; the tests come from the
+    /// PyMiniRacer checkout in $MINI_RACER_DIR (skipped, visibly, without).
+    MiniRacerSuite {
+        /// The wheel to test; default: the x86_64 one `cargo xtask wheel`
+        /// built (the current V8's manylinux_2_31 one first).
+        #[arg(long)]
+        wheel: Option<PathBuf>,
     },
     /// Benchmark the core (criterion, release build) and print every
     /// figure of the run with its ratio to the raw floor; criterion flags
@@ -295,6 +305,7 @@ fn main() -> Result<()> {
         Cmd::Wheel { manylinux, target } => {
             python::wheel(&root, &manylinux, cross::target(&target)?)
         }
+        Cmd::MiniRacerSuite { wheel } => mini_racer::run_suite(&root, wheel),
         Cmd::Bench {
             check,
             update,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{cargo, cargo_command, run};
-use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, python, sanitize, v8build};
+use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, mini_racer, python, sanitize, v8build};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -59,6 +59,9 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
             }
             Ok(())
         })?;
+        // The newest x86_64 wheel against mini-racer's own tests, where
+        // MINI_RACER_DIR names a PyMiniRacer checkout.
+        stage("mini-racer suite", || mini_racer::run_suite(root, None))?;
         // Ratios within one run against bench/baseline.json.
         stage("bench gate", || bench::gate(root, false))?;
         stage("sanitizer proofs", || {
