@@ -11,8 +11,7 @@ use v8cage::{Context, ContextOptions, Error, Value};
 
 use crate::generators::{jitgen, jsgen, values};
 use crate::oracles::differential::{
-    self, Printout, Protocol, DETERMINISTIC_FLAGS, FLAG_CONFIGURATIONS, INTERPRETED, OPTIMIZED,
-    PLAIN, QUICKJS,
+    self, flag_configurations, Printout, Protocol, DETERMINISTIC_FLAGS, INTERPRETED, PLAIN, QUICKJS,
 };
 use crate::oracles::{assert_typed, json as json_oracle, still_usable};
 use crate::{ops, planted, quickjs, Outcome};
@@ -78,7 +77,8 @@ pub const TARGETS: &[Target] = &[
             let Some((&pick, rest)) = data.split_first() else {
                 return "(no input)".into();
             };
-            let (name, flags) = FLAG_CONFIGURATIONS[pick as usize % FLAG_CONFIGURATIONS.len()];
+            let configurations = flag_configurations();
+            let (name, flags) = configurations[pick as usize % configurations.len()];
             format!(
                 "// configuration {name}: {flags}\n{}",
                 describe_jitgen(rest)
@@ -411,8 +411,9 @@ fn v8_printout(
     printout
 }
 
-/// `jit_diff`: a [`jitgen`] program in V8's interpreter and in TurboFan
-/// (optimised, then deoptimised) must print the same.
+/// `jit_diff`: a [`jitgen`] program in V8's interpreter and in each
+/// optimising tier (Maglev where V8 has it, TurboFan; optimised, then
+/// deoptimised) must print the same.
 pub fn jit_diff(data: &[u8]) -> Outcome {
     let Ok(program) = jitgen::Program::arbitrary_take_rest(Unstructured::new(data)) else {
         return Outcome::default();
@@ -424,15 +425,17 @@ pub fn jit_diff(data: &[u8]) -> Outcome {
         &program.source,
         &mut outcome,
     );
-    let hot = v8_printout(&JIT_HOT_CONTEXT, &OPTIMIZED, &program.source, &mut outcome);
-    differential::compare(
-        "jit_diff",
-        (INTERPRETED.name, &cold),
-        (OPTIMIZED.name, &hot),
-        &program.source,
-        false,
-        differential::JIT_TRIAGE,
-    );
+    for tier in differential::optimizing_tiers() {
+        let hot = v8_printout(&JIT_HOT_CONTEXT, tier, &program.source, &mut outcome);
+        differential::compare(
+            "jit_diff",
+            (INTERPRETED.name, &cold),
+            (tier.name, &hot),
+            &program.source,
+            false,
+            differential::JIT_TRIAGE,
+        );
+    }
     outcome
 }
 
@@ -506,7 +509,7 @@ fn flagged_printout(
 }
 
 /// `config_diff`: a [`jitgen`] program (after one byte that picks a flag
-/// set of [`FLAG_CONFIGURATIONS`]) in a worker on V8's default flags and in
+/// set of [`flag_configurations`]) in a worker on V8's default flags and in
 /// one on the picked flags must print the same.
 pub fn config_diff(data: &[u8]) -> Outcome {
     let Some((&pick, rest)) = data.split_first() else {
@@ -515,7 +518,8 @@ pub fn config_diff(data: &[u8]) -> Outcome {
     let Ok(program) = jitgen::Program::arbitrary_take_rest(Unstructured::new(rest)) else {
         return Outcome::default();
     };
-    let (name, flags) = FLAG_CONFIGURATIONS[pick as usize % FLAG_CONFIGURATIONS.len()];
+    let configurations = flag_configurations();
+    let (name, flags) = configurations[pick as usize % configurations.len()];
     let mut outcome = Outcome::default();
     let baseline = flagged_printout(
         DETERMINISTIC_FLAGS,

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use v8cage::{Context, ContextOptions, Value};
-use v8cage_harness::oracles::differential::{driver, INTERPRETED, OPTIMIZED};
+use v8cage_harness::oracles::differential::{driver, optimizing_tiers, INTERPRETED};
 use v8cage_harness::planted::plant_difference;
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -120,7 +120,7 @@ fn config_diff_reports_a_difference_planted_in_the_flagged_worker() {
 }
 
 #[test]
-fn the_turbofan_protocol_optimises_then_deoptimises_the_target() {
+fn each_optimizing_protocol_optimises_then_deoptimises_the_target() {
     v8cage_harness::init_engine();
     // No timeout: what is checked is the optimisation status, not speed.
     let mut ctx = Context::new(ContextOptions {
@@ -128,33 +128,49 @@ fn the_turbofan_protocol_optimises_then_deoptimises_the_target() {
         ..v8cage_harness::differential_options()
     })
     .unwrap();
-    // The bit of V8's optimisation status that says: optimised code.
-    let optimized = v8cage::testing::optimized_status_bit();
-    let program = format!(
-        "(function () {{
-        function target(a) {{ return %GetOptimizationStatus(target) & {optimized}; }}
-        return [target, [[1], ['x']]];
-    }})"
-    );
-    let mut printout = |protocol| match ctx.eval(&driver(protocol, &program, false)).unwrap() {
-        Value::String(text) => text,
-        other => panic!("{other:?}"),
-    };
-    let hot = printout(&OPTIMIZED);
-    let expected_hot = [
-        "r0.0 return 0".to_string(),
-        "r0.1 return 0".to_string(),
-        format!("r1.0 return {optimized}"),
-        format!("r1.1 return {optimized}"),
-        format!("r2.0 return {optimized}"),
-        format!("r2.1 return {optimized}"),
-        "r3.0 return 0".to_string(),
-        "r3.1 return 0".to_string(),
-    ];
-    assert_eq!(hot.lines().collect::<Vec<_>>(), expected_hot);
-    let cold = printout(&INTERPRETED);
-    assert!(
-        cold.lines().all(|line| line.ends_with("return 0")),
-        "{cold}"
-    );
+    let tiers = optimizing_tiers();
+    let names: Vec<&str> = tiers.iter().map(|tier| tier.name).collect();
+    match v8cage::testing::maglev_status_bit() {
+        Some(_) => assert_eq!(names, ["Maglev", "TurboFan"]),
+        None => assert_eq!(names, ["TurboFan"]),
+    }
+    for tier in tiers {
+        // The bit of V8's optimisation status that says: this tier's code.
+        let optimized = match tier.name {
+            "Maglev" => v8cage::testing::maglev_status_bit().unwrap(),
+            _ => v8cage::testing::optimized_status_bit(),
+        };
+        let program = format!(
+            "(function () {{
+            function target(a) {{ return %GetOptimizationStatus(target) & {optimized}; }}
+            return [target, [[1], ['x']]];
+        }})"
+        );
+        let mut printout = |protocol| match ctx.eval(&driver(protocol, &program, false)).unwrap() {
+            Value::String(text) => text,
+            other => panic!("{other:?}"),
+        };
+        let hot = printout(tier);
+        let expected_hot = [
+            "r0.0 return 0".to_string(),
+            "r0.1 return 0".to_string(),
+            format!("r1.0 return {optimized}"),
+            format!("r1.1 return {optimized}"),
+            format!("r2.0 return {optimized}"),
+            format!("r2.1 return {optimized}"),
+            "r3.0 return 0".to_string(),
+            "r3.1 return 0".to_string(),
+        ];
+        assert_eq!(
+            hot.lines().collect::<Vec<_>>(),
+            expected_hot,
+            "{}",
+            tier.name
+        );
+        let cold = printout(&INTERPRETED);
+        assert!(
+            cold.lines().all(|line| line.ends_with("return 0")),
+            "{cold}"
+        );
+    }
 }

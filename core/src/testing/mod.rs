@@ -47,6 +47,13 @@ pub fn optimized_status_bit() -> u32 {
     }
 }
 
+/// The bit of `%GetOptimizationStatus(f)` that says `f` runs Maglev's
+/// code, on a V8 that has Maglev (not 10.2).
+#[cfg(feature = "fuzzing-natives")]
+pub fn maglev_status_bit() -> Option<u32> {
+    (!crate::engine::v8_version().starts_with("10.")).then_some(1 << 4)
+}
+
 #[cfg(feature = "bench-floor")]
 mod bench_floor {
     use crate::ffi::RawIsolate;

@@ -135,31 +135,67 @@ pub const INTERPRETED: Protocol = Protocol {
 pub const OPTIMIZED: Protocol = Protocol {
     name: "TurboFan",
     setup: "%PrepareFunctionForOptimization(target);",
-    rounds: &[
+    rounds: &optimizing_rounds("%OptimizeFunctionOnNextCall(target);"),
+};
+
+/// Maglev (V8 12 and later), the mid tier, under TurboFan's protocol.
+pub const MAGLEV: Protocol = Protocol {
+    name: "Maglev",
+    setup: "%PrepareFunctionForOptimization(target);",
+    rounds: &optimizing_rounds("%OptimizeMaglevOnNextCall(target);"),
+};
+
+/// The optimising protocol's rounds for the tier `optimize` requests.
+const fn optimizing_rounds(optimize: &'static str) -> [Round; 4] {
+    [
         Round {
             before_round: "",
             before_call: "",
         },
         Round {
             before_round: "",
-            before_call: "%OptimizeFunctionOnNextCall(target);",
+            before_call: optimize,
         },
         Round {
-            before_round: "%OptimizeFunctionOnNextCall(target);",
+            before_round: optimize,
             before_call: "",
         },
         Round {
             before_round: "%DeoptimizeFunction(target);",
             before_call: "",
         },
-    ],
-};
+    ]
+}
 
-/// V8 flag sets for `config_diff` (foozzie-style), each in a worker process
-/// of its own and compared with a worker on V8's defaults. Every set also
-/// has `--predictable` and a fixed seed, so that nothing but the named
-/// flags differs.
-pub const FLAG_CONFIGURATIONS: &[(&str, &str)] = &[
+/// The optimising tiers `jit_diff` compares with the interpreter, on the V8
+/// running: Maglev where it exists (V8 10.2 has none; its
+/// `%OptimizeMaglevOnNextCall` does nothing). Sparkplug, the baseline tier,
+/// is `config_diff`'s `always-sparkplug` set: our V8 15.2 leaves
+/// `%CompileBaseline` without effect (probed: the status never shows
+/// baseline code), so a protocol asking for it would compare nothing new.
+pub fn optimizing_tiers() -> &'static [Protocol] {
+    if v8cage::v8_version().starts_with("10.") {
+        std::slice::from_ref(&OPTIMIZED)
+    } else {
+        &[MAGLEV, OPTIMIZED]
+    }
+}
+
+/// V8 flag sets for `config_diff` (foozzie-style) on the V8 running, each
+/// in a worker process of its own and compared with a worker on V8's
+/// defaults. Every set also has `--predictable` and a fixed seed, so that
+/// nothing but the named flags differs. V8 ignores a flag it does not
+/// know, so each engine gets only flags it has: 10.2's `--always-opt` is
+/// gone from 15.2, which has Maglev instead.
+pub fn flag_configurations() -> &'static [(&'static str, &'static str)] {
+    if v8cage::v8_version().starts_with("10.") {
+        V8_10_FLAG_CONFIGURATIONS
+    } else {
+        CURRENT_FLAG_CONFIGURATIONS
+    }
+}
+
+const V8_10_FLAG_CONFIGURATIONS: &[(&str, &str)] = &[
     ("jitless", "--jitless"),
     ("always-opt", "--always-opt"),
     ("no-opt", "--no-opt --no-sparkplug"),
@@ -168,6 +204,19 @@ pub const FLAG_CONFIGURATIONS: &[(&str, &str)] = &[
     ("stress-inline", "--stress-inline"),
     ("deopt-every-3", "--deopt-every-n-times=3"),
     ("no-turbo-inlining", "--no-turbo-inlining"),
+];
+
+const CURRENT_FLAG_CONFIGURATIONS: &[(&str, &str)] = &[
+    ("jitless", "--jitless"),
+    ("no-opt", "--no-turbofan --no-maglev --no-sparkplug"),
+    ("always-sparkplug", "--always-sparkplug"),
+    ("no-lazy-feedback", "--no-lazy-feedback-allocation"),
+    ("stress-inline", "--stress-inline"),
+    ("deopt-every-3", "--deopt-every-n-times=3"),
+    ("no-turbo-inlining", "--no-turbo-inlining"),
+    ("no-maglev", "--no-maglev"),
+    ("stress-maglev", "--stress-maglev"),
+    ("maglev-top-tier", "--no-turbofan"),
 ];
 
 /// What every `config_diff` worker gets, the baseline too.
