@@ -19,17 +19,54 @@ use crate::python;
 /// The floor every ratio is taken to.
 const FLOOR: &str = "raw_floor_1+1";
 
+/// The core bench on every engine at hand, in one table: Debian's V8 (what
+/// every build links) and the current V8 when its `release` build is cached
+/// (a target folder of its own, as the tests on it use).
 pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
-    let measured = measure_core(root, bench_args)?;
-    // A filter may leave the floor out: then no ratios.
-    let floor = measured.iter().find(|(id, _)| id == FLOOR).map(|m| m.1);
-    println!(
-        "\n{:<44} {:>12} {:>10}",
-        "benchmark (one run)", "mean", "x floor"
-    );
-    for (id, mean_ns) in &measured {
-        let ratio = floor.map_or("-".to_owned(), |floor| format!("{:.2}", mean_ns / floor));
-        println!("{id:<44} {:>12} {ratio:>10}", human(*mean_ns));
+    let mut engines = vec![("Debian's V8".to_string(), Vec::new())];
+    match crate::v8build::current::cached_prefix("release") {
+        Some(prefix) => engines.push((
+            format!("V8 {}", crate::v8build::current::V8_VERSION),
+            vec![
+                ("V8CAGE_V8_DIR", prefix),
+                ("CARGO_TARGET_DIR", root.join("target/v8-current")),
+            ],
+        )),
+        None => eprintln!(
+            "xtask bench: the current V8 {}: SKIPPED, its `release` build is not in the cache \
+             (`cargo xtask v8 build release --idle`)",
+            crate::v8build::current::V8_VERSION
+        ),
+    }
+    let mut tables = Vec::new();
+    for (name, env) in &engines {
+        tables.push(measure_core(root, bench_args, env)?);
+        eprintln!("xtask bench: measured on {name}");
+    }
+    print!("\n{:<44}", "benchmark (one run per engine)");
+    for (name, _) in &engines {
+        print!(" {name:>22} {:>8}", "x floor");
+    }
+    println!();
+    let ids: std::collections::BTreeSet<&String> = tables
+        .iter()
+        .flat_map(|table| table.iter().map(|(id, _)| id))
+        .collect();
+    for id in ids {
+        print!("{id:<44}");
+        for table in &tables {
+            // A filter may leave the floor out: then no ratios.
+            let floor = table.iter().find(|(id, _)| id == FLOOR).map(|m| m.1);
+            match table.iter().find(|(other, _)| other == id) {
+                Some((_, mean_ns)) => {
+                    let ratio =
+                        floor.map_or("-".to_owned(), |floor| format!("{:.2}", mean_ns / floor));
+                    print!(" {:>22} {ratio:>8}", human(*mean_ns));
+                }
+                None => print!(" {:>22} {:>8}", "-", "-"),
+            }
+        }
+        println!();
     }
     Ok(())
 }
@@ -46,9 +83,14 @@ const FIXED_MALLOC_THRESHOLDS: [(&str, &str); 2] = [
     ("MALLOC_TRIM_THRESHOLD_", "67108864"),
 ];
 
-/// (id, mean ns) of every benchmark of one run of the core bench.
-fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>> {
-    let results = criterion_dir(root);
+/// (id, mean ns) of every benchmark of one run of the core bench, built
+/// with `env` (another V8: `V8CAGE_V8_DIR` and `CARGO_TARGET_DIR`).
+fn measure_core(
+    root: &Path,
+    bench_args: &[String],
+    env: &[(&str, PathBuf)],
+) -> Result<Vec<(String, f64)>> {
+    let results = criterion_dir(root, env);
     // Only this run's figures: criterion keeps those of benches not run.
     if results.exists() {
         std::fs::remove_dir_all(&results)
@@ -58,7 +100,8 @@ fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>
     bench
         .current_dir(root)
         .args(["bench", "-p", "v8cage", "--bench", "core", "--"])
-        .args(bench_args);
+        .args(bench_args)
+        .envs(env.iter().map(|(name, value)| (name, value)));
     for (name, value) in FIXED_MALLOC_THRESHOLDS {
         bench.env(name, value);
     }
@@ -70,9 +113,11 @@ fn measure_core(root: &Path, bench_args: &[String]) -> Result<Vec<(String, f64)>
     Ok(measured)
 }
 
-fn criterion_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+fn criterion_dir(root: &Path, env: &[(&str, PathBuf)]) -> PathBuf {
+    env.iter()
+        .find(|(name, _)| *name == "CARGO_TARGET_DIR")
+        .map(|(_, dir)| dir.clone())
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
         .unwrap_or_else(|| root.join("target"))
         .join("criterion")
 }
@@ -261,7 +306,7 @@ fn update_baseline(root: &Path, path: &Path, tolerance: Option<f64>) -> Result<(
 
 /// One run of both benches, as the gate's ratios.
 fn measure_ratios(root: &Path) -> Result<BTreeMap<String, f64>> {
-    let core = measure_core(root, &[])?;
+    let core = measure_core(root, &[], &[])?;
     let python = python::bench_figures(root)?;
     ratios(&core, &python)
 }
