@@ -13,7 +13,7 @@ ensure_v8
 # No rust-src here, so std is not rebuilt with the sanitizer (-Zbuild-std);
 # mixing instrumented and uninstrumented crates then needs the ABI override.
 export RUSTFLAGS="-Zsanitizer=address -Cunsafe-allow-abi-mismatch=sanitizer -Cforce-frame-pointers=yes"
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/asan"
+export CARGO_TARGET_DIR="$OUT_DIR"
 export ASAN_SYMBOLIZER_PATH="$LLVM_SYMBOLIZER"
 # abort_on_error: a crash leaves a core dump when `ulimit -c unlimited`
 # (disable_coredump=0 keeps ASan from turning that off).

@@ -29,7 +29,9 @@ parse_args() {
             *) echo "unknown argument: $arg" >&2; usage ;;
         esac
     done
-    OUT_DIR="$ROOT/target/sanitize/$JOB"
+    # Build and logs per job, and per V8 when the caller names one
+    # (`cargo xtask sanitize-prove --v8 current`: V8CAGE_SANITIZE_V8=v8-15.2).
+    OUT_DIR="$ROOT/target/sanitize/$JOB${V8CAGE_SANITIZE_V8:+-$V8CAGE_SANITIZE_V8}"
     mkdir -p "$OUT_DIR"
     if [ "$PLANTED" = 1 ]; then LOG="$OUT_DIR/$JOB-planted.log"; else LOG="$OUT_DIR/$JOB.log"; fi
     : >"$LOG"

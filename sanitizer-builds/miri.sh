@@ -19,7 +19,7 @@ if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q
         finish 2 "cannot add miri: rustup component add miri --toolchain nightly"
 fi
 
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/miri"
+export CARGO_TARGET_DIR="$OUT_DIR"
 miri_test=(cargo +nightly miri test -p v8cage --lib)
 
 if [ "$PLANTED" = 1 ]; then

@@ -44,7 +44,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     finish 3 "not run: ${#missing[@]} prerequisites missing (see the lines above and README.md)"
 fi
 
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/msan"
+export CARGO_TARGET_DIR="$OUT_DIR"
 # The shim compiles against the same instrumented libc++ as V8 (its ABI too);
 # the cc crate then links that libc++ instead of libstdc++.
 export CXX="${CLANG/clang/clang++}"

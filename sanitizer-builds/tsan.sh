@@ -15,7 +15,7 @@ ensure_v8
 # it reports every access they protect as a race.
 ensure_rust_src
 export RUSTFLAGS="-Zsanitizer=thread -Cforce-frame-pointers=yes"
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/tsan"
+export CARGO_TARGET_DIR="$OUT_DIR"
 export TSAN_OPTIONS="suppressions=$SANITIZER_DIR/tsan.supp:external_symbolizer_path=$LLVM_SYMBOLIZER:symbolize=1:second_deadlock_stack=1:halt_on_error=0:exitcode=66:abort_on_error=1:disable_coredump=0:${TSAN_OPTIONS_EXTRA:-}"
 export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-8}"
 

@@ -12,9 +12,12 @@ ensure_v8
 # core/build.rs instruments the shim for V8CAGE_SHIM_SANITIZE; clang links
 # the UBSan runtime into the test binaries.
 export V8CAGE_SHIM_SANITIZE=undefined
-export CXX="${CLANG/clang/clang++}"
+# A V8 prefix with its own clang (bin/clang++: the current V8's libc++
+# headers need clang >= 21) compiles the shim with it (core/build.rs);
+# clang links either way, with its UBSan runtime.
+[ -x "${V8CAGE_V8_DIR:-}/bin/clang++" ] || export CXX="${CLANG/clang/clang++}"
 export RUSTFLAGS="-Clinker=$CLANG -Clink-arg=-fsanitize=undefined -Cforce-frame-pointers=yes"
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/ubsan"
+export CARGO_TARGET_DIR="$OUT_DIR"
 export UBSAN_OPTIONS="print_stacktrace=1:symbolize=1:external_symbolizer_path=$LLVM_SYMBOLIZER:halt_on_error=1:abort_on_error=1:disable_coredump=0:report_error_type=1:${UBSAN_OPTIONS_EXTRA:-}"
 
 cargo_test=(cargo test --target "$TRIPLE" -p v8cage -p v8cage-harness)

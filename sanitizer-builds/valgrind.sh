@@ -16,7 +16,7 @@ if ! command -v valgrind >/dev/null; then
     fi
 fi
 
-export CARGO_TARGET_DIR="$ROOT/target/sanitize/valgrind"
+export CARGO_TARGET_DIR="$OUT_DIR"
 # Everything runs 20-50x slower and valgrind runs one thread at a time
 # (a 100 ms timeout fired after 3 s): the tests' generous time bounds scale.
 export V8CAGE_TEST_TIME_SCALE="${V8CAGE_TEST_TIME_SCALE:-100}"

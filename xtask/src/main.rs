@@ -60,6 +60,9 @@ enum Cmd {
         /// of this job's classes: every one must be reported (exit 1).
         #[arg(long)]
         planted: bool,
+        /// The V8 to run against: `current` takes the cache's current V8.
+        #[arg(long, value_enum, default_value = "default")]
+        v8: sanitize::JobV8,
     },
     /// Build the Python extension into target/python-venv (maturin develop)
     /// and run pytest over python/tests; extra pytest flags after `--`.
@@ -128,6 +131,9 @@ enum Cmd {
         /// and timeout tests (as in `cargo xtask test --full`).
         #[arg(long)]
         quick: bool,
+        /// The V8 to run against: `current` takes the cache's current V8.
+        #[arg(long, value_enum, default_value = "default")]
+        v8: sanitize::JobV8,
     },
     /// Evaluate a JS file (or `-` for stdin) and print the result as JSON.
     Run {
@@ -323,8 +329,8 @@ fn main() -> Result<()> {
         Cmd::PyBench { bench_args } => python::bench(&root, &bench_args),
         Cmd::PyFuzz { time } => python::fuzz(&root, time),
         Cmd::Pytest { pytest_args } => python::pytest(&root, &pytest_args),
-        Cmd::Sanitize { job, planted } => sanitize::run(&root, &job, planted),
-        Cmd::SanitizeProve { jobs, quick } => {
+        Cmd::Sanitize { job, planted, v8 } => sanitize::run(&root, &job, planted, v8),
+        Cmd::SanitizeProve { jobs, quick, v8 } => {
             let jobs = if jobs.is_empty() {
                 sanitize::JOBS
                     .iter()
@@ -333,7 +339,7 @@ fn main() -> Result<()> {
             } else {
                 jobs
             };
-            sanitize::prove(&root, &jobs, quick)
+            sanitize::prove(&root, &jobs, quick, v8)
         }
         Cmd::Fuzz {
             target,

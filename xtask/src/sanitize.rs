@@ -54,14 +54,51 @@ fn script(root: &Path, job: &str) -> Result<std::path::PathBuf> {
     Ok(root.join("sanitizer-builds").join(format!("{job}.sh")))
 }
 
+/// Which V8 a job runs against.
+#[derive(Clone, Copy, PartialEq, Debug, clap::ValueEnum)]
+pub enum JobV8 {
+    /// What every build links: Debian's V8, or `V8CAGE_V8_DIR` (msan: the
+    /// cache's MSan build of V8 10.2).
+    Default,
+    /// The current V8 from the cache (`cargo xtask v8 build`): `msan` its
+    /// MSan profile, every other job its release build (uninstrumented, as
+    /// Debian's is). Builds and logs go to `target/sanitize/<job>-v8-15.2/`.
+    Current,
+}
+
 /// `bash sanitizer-builds/<job>.sh [--planted]`, free to pick its toolchain.
-fn job_command(root: &Path, job: &str, planted: bool) -> Result<Command> {
+fn job_command(root: &Path, job: &str, planted: bool, v8: JobV8) -> Result<Command> {
     let mut cmd = Command::new("bash");
     cmd.arg(script(root, job)?).env_remove("RUSTUP_TOOLCHAIN");
     if planted {
         cmd.arg("--planted");
     }
-    if job == "msan" && std::env::var_os("V8CAGE_V8_DIR").is_none() {
+    if v8 == JobV8::Current {
+        use crate::v8build::current;
+        let profile = if job == "msan" { "msan" } else { "release" };
+        cmd.env("V8CAGE_SANITIZE_V8", format!("v8-{}", current::V8_MINOR));
+        match current::cached_prefix(profile) {
+            Some(prefix) => {
+                eprintln!(
+                    "xtask sanitize: {job} runs against the current V8 {} `{profile}` in {}",
+                    current::V8_VERSION,
+                    prefix.display()
+                );
+                cmd.env("V8CAGE_V8_DIR", prefix);
+            }
+            // msan.sh then names what is missing and exits 3.
+            None if job == "msan" => {
+                eprintln!(
+                    "xtask sanitize: no current-V8 MSan build in the cache (`cargo xtask v8 build msan --idle`, hours)"
+                );
+                cmd.env_remove("V8CAGE_V8_DIR");
+            }
+            None => bail!(
+                "the current V8 {}'s `release` build is not in the cache: `cargo xtask v8 build release --idle` (hours)",
+                current::V8_VERSION
+            ),
+        }
+    } else if job == "msan" && std::env::var_os("V8CAGE_V8_DIR").is_none() {
         // The cache's MSan V8 (`cargo xtask v8 build msan`), when there is one.
         match crate::v8build::cached_prefix("msan") {
             Some(prefix) => {
@@ -80,8 +117,8 @@ fn job_command(root: &Path, job: &str, planted: bool) -> Result<Command> {
 }
 
 /// Runs one job as a person would; its exit code is passed through.
-pub fn run(root: &Path, job: &str, planted: bool) -> Result<()> {
-    let mut cmd = job_command(root, job, planted)?;
+pub fn run(root: &Path, job: &str, planted: bool, v8: JobV8) -> Result<()> {
+    let mut cmd = job_command(root, job, planted, v8)?;
     let status = cmd
         .status()
         .with_context(|| format!("cannot start {cmd:?}"))?;
@@ -95,8 +132,8 @@ struct Run {
 }
 
 /// Runs a job with its test output on stderr; its stdout is the summary line.
-fn run_captured(root: &Path, job: &str, planted: bool, quick: bool) -> Result<Run> {
-    let mut cmd = job_command(root, job, planted)?;
+fn run_captured(root: &Path, job: &str, planted: bool, quick: bool, v8: JobV8) -> Result<Run> {
+    let mut cmd = job_command(root, job, planted, v8)?;
     if quick && job == "valgrind" && std::env::var_os("V8CAGE_VALGRIND_TESTS").is_none() {
         cmd.env("V8CAGE_VALGRIND_TESTS", QUICK_VALGRIND_TESTS);
     }
@@ -134,7 +171,7 @@ const QUICK_MSAN_TESTS: &str = "input threads timeout";
 /// must fail (exit 1) and name every class it is there to catch. msan may
 /// instead report its prerequisites missing (exit 3), never pass silently.
 /// `quick`: the clean valgrind run covers QUICK_VALGRIND_TESTS only.
-pub fn prove(root: &Path, jobs: &[String], quick: bool) -> Result<()> {
+pub fn prove(root: &Path, jobs: &[String], quick: bool, v8: JobV8) -> Result<()> {
     let mut table = Vec::new();
     let mut failures = Vec::new();
     for job in jobs {
@@ -143,7 +180,7 @@ pub fn prove(root: &Path, jobs: &[String], quick: bool) -> Result<()> {
             .find(|(name, _)| name == job)
             .map(|(_, kinds)| *kinds)
             .with_context(|| format!("unknown sanitizer job `{job}`"))?;
-        let clean = run_captured(root, job, false, quick)?;
+        let clean = run_captured(root, job, false, quick, v8)?;
         if job == "msan" && clean.code == MISSING_PREREQUISITES {
             table.push(format!(
                 "{job:<9} clean: not run, prerequisites missing (exit 3) — as expected without an MSan V8 ({} s)",
@@ -157,7 +194,7 @@ pub fn prove(root: &Path, jobs: &[String], quick: bool) -> Result<()> {
                 clean.code, clean.summary
             ));
         }
-        let planted = run_captured(root, job, true, quick)?;
+        let planted = run_captured(root, job, true, quick, v8)?;
         let missing: Vec<&str> = expected
             .iter()
             .copied()

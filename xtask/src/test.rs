@@ -66,7 +66,7 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         stage("bench gate", || bench::gate(root, false))?;
         stage("sanitizer proofs", || {
             let jobs: Vec<String> = TEST_SANITIZER_JOBS.iter().map(|j| j.to_string()).collect();
-            sanitize::prove(root, &jobs, true)
+            sanitize::prove(root, &jobs, true, sanitize::JobV8::Default)
         })?;
     }
     eprintln!(

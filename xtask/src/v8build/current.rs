@@ -31,6 +31,8 @@ use crate::cmd::run;
 const CRATE_VERSION: &str = "152.2.0";
 const CRATE_SHA256: &str = "a10fe1a92da5c32c7c7f838ce36c0ccfcfd5edf0865b58bdde820aa64cea9888";
 pub const V8_VERSION: &str = "15.2.124.1";
+/// Major.minor, as folder names carry it (`prefix/v8-15.2/`).
+pub const V8_MINOR: &str = "15.2";
 /// ICU's data for the ICU 78 sources in the crate (the crate leaves
 /// `icudtl.dat` out): Debian forky's upstream tarball, checked.
 const ICU_TARBALL_URL: &str = "http://deb.debian.org/debian/pool/main/i/icu/icu_78.3.orig.tar.gz";
@@ -207,7 +209,9 @@ impl Layout {
         self.builds().join(profile.name)
     }
     fn prefix(&self, profile: &Profile) -> PathBuf {
-        self.cache.join("prefix/v8-15.2").join(profile.name)
+        self.cache
+            .join(format!("prefix/v8-{V8_MINOR}"))
+            .join(profile.name)
     }
 }
 
