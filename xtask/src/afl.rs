@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, Series};
-use crate::cmd::cargo_command;
-use crate::fuzz::{check_target, dictionary, ensure_installed};
+use crate::fuzz::{check_target, dictionary};
+use devtools::cmd::cargo_command;
+use devtools::toolchain::ensure_installed;
 
 /// Where a campaign runs and whom it shares with.
 pub struct Campaign {
@@ -79,7 +80,7 @@ fn build(root: &Path, target: &str) -> Result<PathBuf> {
     if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
         build.env("CARGO_BUILD_JOBS", "2");
     }
-    crate::cmd::run(&mut build)?;
+    devtools::cmd::run(&mut build)?;
     Ok(target_dir.join("release").join(target))
 }
 

@@ -13,8 +13,8 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::cmd::{cargo_command, run};
 use crate::python;
+use devtools::cmd::{cargo_command, run};
 
 /// The floor every ratio is taken to.
 const FLOOR: &str = "raw_floor_1+1";
@@ -24,9 +24,9 @@ const FLOOR: &str = "raw_floor_1+1";
 /// (a target folder of its own, as the tests on it use).
 pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
     let mut engines = vec![("Debian's V8".to_string(), Vec::new())];
-    match crate::v8build::current::cached_prefix("release") {
+    match v8build::current::cached_prefix("release") {
         Some(prefix) => engines.push((
-            format!("V8 {}", crate::v8build::current::V8_VERSION),
+            format!("V8 {}", v8build::current::V8_VERSION),
             vec![
                 ("V8CAGE_V8_DIR", prefix),
                 ("CARGO_TARGET_DIR", root.join("target/v8-current")),
@@ -35,7 +35,7 @@ pub fn run_core(root: &Path, bench_args: &[String]) -> Result<()> {
         None => eprintln!(
             "xtask bench: the current V8 {}: SKIPPED, its `release` build is not in the cache \
              (`cargo xtask v8 build release --idle`)",
-            crate::v8build::current::V8_VERSION
+            v8build::current::V8_VERSION
         ),
     }
     let mut tables = Vec::new();

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use crate::cmd::run;
 use crate::fuzz;
+use devtools::cmd::run;
 
 /// The compiler flags base-builder sets for `SANITIZER=address` with
 /// libFuzzer (CFLAGS; CXXFLAGS adds `-stdlib=libc++`, which build.sh must
@@ -20,8 +20,8 @@ const BUILDER_CFLAGS: &str = "-O1 -fno-omit-frame-pointer -gline-tables-only \
 const BUILDER_RUSTFLAGS: &str = "--cfg fuzzing -Cdebuginfo=1 -Cforce-frame-pointers";
 
 pub fn build_and_check(root: &Path) -> Result<()> {
-    fuzz::ensure_nightly()?;
-    fuzz::ensure_installed("fuzz", "cargo-fuzz")?;
+    devtools::toolchain::ensure_nightly()?;
+    devtools::toolchain::ensure_installed("fuzz", "cargo-fuzz")?;
     let clang = clang(root)?;
     let base = root.join("target/cflite");
     let [src, out, work] = ["src", "out", "work"].map(|dir| base.join(dir));

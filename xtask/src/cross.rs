@@ -9,9 +9,10 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{apt_install, is_root, run};
-use crate::setup::{fetch_packages, has_v8, package_installed, setup_lock};
+use crate::setup::{fetch_packages, has_v8, setup_lock};
 use crate::setup::{RUNTIME_PACKAGES, V8_PACKAGES};
+use devtools::cmd::{apt_install, is_root, run};
+use devtools::toolchain::package_installed;
 
 /// A machine a wheel is built for.
 pub(crate) struct Target {
@@ -176,7 +177,7 @@ pub(crate) fn userland(suite: &str, target: &Target) -> Result<PathBuf> {
     if target.cross_prefix.is_some() {
         enable_binfmt(target)?;
     }
-    let cache = crate::v8build::cache_dir()?.join("rootfs");
+    let cache = v8build::cache_dir()?.join("rootfs");
     let rootfs = cache.join(format!("{suite}-{}", target.debian_arch));
     let complete = rootfs.join(".v8cage-complete");
     if complete.exists() {
@@ -354,7 +355,7 @@ pub(crate) fn run_in_vm(
 /// `vmlinuz` of Debian's current kernel for `target`, cached in
 /// `~/.cache/v8cage/rootfs/kernel-<arch>/`.
 fn kernel(target: &Target, vm: &Vm) -> Result<PathBuf> {
-    let dir = crate::v8build::cache_dir()?
+    let dir = v8build::cache_dir()?
         .join("rootfs")
         .join(format!("kernel-{}", target.debian_arch));
     let vmlinuz = dir.join("vmlinuz");

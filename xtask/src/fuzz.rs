@@ -11,7 +11,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use crate::campaign::{self, LibFuzzerSample, Series};
-use crate::cmd::{apt_install, cargo_command, run};
+use devtools::cmd::{cargo_command, run};
+use devtools::toolchain::{ensure_clang, ensure_installed, ensure_nightly};
 
 /// Targets whose process grows under ASan while a plain build stays flat,
 /// run in libFuzzer's fork mode (short-lived children, OOMs ignored) even
@@ -119,7 +120,7 @@ impl FuzzingV8 {
 fn fuzzing_v8() -> FuzzingV8 {
     let v8 = match std::env::var_os("V8CAGE_V8_DIR") {
         Some(dir) => FuzzingV8::Given(dir.into()),
-        None => match crate::v8build::cached_prefix("asan-cov") {
+        None => match v8build::cached_prefix("asan-cov") {
             Some(prefix) => FuzzingV8::SelfBuilt(prefix),
             None => FuzzingV8::Debian,
         },
@@ -151,57 +152,6 @@ fn sanitizer_env(cmd: &mut Command, root: &Path) {
         // `cargo fuzz build` takes no -j.
         cmd.env("CARGO_BUILD_JOBS", "2");
     }
-}
-
-fn succeeds(cmd: &mut Command) -> bool {
-    cmd.output().map(|o| o.status.success()).unwrap_or(false)
-}
-
-/// Sanitizers need nightly; install it (minimal profile) when missing.
-pub(crate) fn ensure_nightly() -> Result<()> {
-    if succeeds(Command::new("rustc").args(["+nightly", "--version"])) {
-        return Ok(());
-    }
-    eprintln!("xtask: fuzzing needs a nightly toolchain (sanitizers); installing it");
-    run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
-}
-
-pub(crate) fn ensure_installed(subcommand: &str, krate: &str) -> Result<()> {
-    if succeeds(cargo_command().args([subcommand, "--version"])) {
-        return Ok(());
-    }
-    eprintln!("xtask: installing {krate} (once)");
-    // --locked first (the tool's tested dependency versions), then without
-    // it in case one of those was yanked.
-    run(cargo_command().args(["install", "--locked", krate]))
-        .or_else(|_| run(cargo_command().args(["install", krate])))
-}
-
-/// The apt packages of the clang the sanitizer scripts install too
-/// (`CLANG_PACKAGES` in sanitizer-builds/common.sh).
-const CLANG_PACKAGES: &[&str] = &["clang-19", "llvm-19", "libclang-rt-19-dev"];
-
-/// Whether a `clang++` or `clang++-<version>` is in one of the folders of
-/// `path` (a PATH value; core/build.rs takes the newest).
-fn has_clang(path: &std::ffi::OsStr) -> bool {
-    std::env::split_paths(path).any(|dir| {
-        std::fs::read_dir(dir).is_ok_and(|mut entries| {
-            entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("clang++")))
-        })
-    })
-}
-
-/// Without clang the shim is compiled by the default C++ compiler: neither
-/// ASan- nor coverage-instrumented, so the fuzzer cannot see into it.
-/// Installs clang when root, as the sanitizer scripts do.
-pub(crate) fn ensure_clang() -> Result<()> {
-    if has_clang(&std::env::var_os("PATH").unwrap_or_default()) {
-        return Ok(());
-    }
-    apt_install(
-        CLANG_PACKAGES,
-        "fuzzing needs clang for the shim's instrumentation",
-    )
 }
 
 /// `cargo xtask fuzz <target>`: libFuzzer with ASan, seeded from `corpus/`.
@@ -639,20 +589,6 @@ mod tests {
         }
         let generator = libfuzzer_options(&root, "eval_gen").unwrap();
         assert!(generator.contains(&"-len_control=0".to_string()));
-    }
-
-    #[test]
-    fn clang_is_found_by_name_in_any_path_folder() {
-        let base = std::env::temp_dir().join(format!("xtask-clang-{}", std::process::id()));
-        let (empty, with) = (base.join("empty"), base.join("with"));
-        std::fs::create_dir_all(&empty).unwrap();
-        std::fs::create_dir_all(&with).unwrap();
-        let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
-        assert!(!has_clang(&path(&[&empty])));
-        std::fs::write(with.join("clang++-16"), "").unwrap();
-        assert!(has_clang(&path(&[&empty, &with])));
-        assert!(!has_clang(&path(&[&base.join("missing")])));
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

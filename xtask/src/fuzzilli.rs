@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{cargo_command, run};
+use devtools::cmd::{cargo_command, run};
 
 /// Where the instrumented build goes (its flags differ from every other build).
 const TARGET_DIR: &str = "target/fuzzilli";
@@ -20,7 +20,7 @@ const RUST_COVERAGE_FLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer
 /// Builds `v8cage-reprl` with edge coverage in our Rust code and the shim
 /// (and in V8 when `v8_dir` names a V8 built with it); returns its path.
 pub fn build(root: &Path, v8_dir: Option<&Path>) -> Result<PathBuf> {
-    crate::fuzz::ensure_clang()?;
+    devtools::toolchain::ensure_clang()?;
     // An explicit --target keeps RUSTFLAGS off build scripts and proc
     // macros, which must not be instrumented (they have no runtime).
     let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);

@@ -12,7 +12,6 @@ mod afl;
 mod bench;
 mod campaign;
 mod cflite;
-mod cmd;
 mod cross;
 mod fuzz;
 mod fuzzilli;
@@ -21,9 +20,8 @@ mod python;
 mod sanitize;
 mod setup;
 mod test;
-mod v8build;
 
-use cmd::cargo_command;
+use devtools::cmd::cargo_command;
 use setup::setup;
 
 #[derive(Parser)]

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::run;
+use devtools::cmd::run;
 
 /// The mini-racer release whose API and suite v8cage matches.
 const TAG: &str = "v0.14.1";

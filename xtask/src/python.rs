@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{apt_install, run};
 use crate::cross::{self, Target, X86_64};
-use crate::v8build;
+use devtools::cmd::{apt_install, run};
 
 /// The tag wheels claim by default. 2_35 is the lowest Debian 12's V8 allows:
 /// its ICU needs GLIBCXX_3.4.30 (maturin refuses 2_34).

@@ -74,7 +74,7 @@ fn job_command(root: &Path, job: &str, planted: bool, v8: JobV8) -> Result<Comma
         cmd.arg("--planted");
     }
     if v8 == JobV8::Current {
-        use crate::v8build::current;
+        use v8build::current;
         let profile = if job == "msan" { "msan" } else { "release" };
         cmd.env("V8CAGE_SANITIZE_V8", format!("v8-{}", current::V8_MINOR));
         match current::cached_prefix(profile) {
@@ -100,7 +100,7 @@ fn job_command(root: &Path, job: &str, planted: bool, v8: JobV8) -> Result<Comma
         }
     } else if job == "msan" && std::env::var_os("V8CAGE_V8_DIR").is_none() {
         // The cache's MSan V8 (`cargo xtask v8 build msan`), when there is one.
-        match crate::v8build::cached_prefix("msan") {
+        match v8build::cached_prefix("msan") {
             Some(prefix) => {
                 eprintln!(
                     "xtask sanitize: msan uses the self-built MSan V8 in {}",

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{apt_install, is_root, run};
+use devtools::cmd::{apt_install, is_root, run};
+use devtools::toolchain::package_installed;
 
 /// Debian packages V8 (inside libnode) needs at run time.
 pub(crate) const RUNTIME_PACKAGES: &[&str] = &[
@@ -125,17 +126,6 @@ pub(crate) fn fetch_packages(
     std::fs::remove_dir_all(&download)?;
     eprintln!("xtask setup: V8 unpacked into {}", deps.display());
     Ok(())
-}
-
-pub(crate) fn package_installed(name: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", name])
-        .output()
-        .map(|o| {
-            o.status.success()
-                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
-        })
-        .unwrap_or(false)
 }
 
 fn ensure_runtime_packages() -> Result<()> {

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{cargo, cargo_command, run};
-use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, mini_racer, python, sanitize, v8build};
+use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, mini_racer, python, sanitize};
+use devtools::cmd::{cargo, cargo_command, run};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:

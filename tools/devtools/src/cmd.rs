@@ -7,17 +7,17 @@ use anyhow::{bail, Context as _, Result};
 
 /// `cargo`, without the toolchain pin of the cargo running xtask, so that
 /// `cargo +nightly ...` picks nightly.
-pub(crate) fn cargo_command() -> Command {
+pub fn cargo_command() -> Command {
     let mut cmd = Command::new("cargo");
     cmd.env_remove("RUSTUP_TOOLCHAIN");
     cmd
 }
 
-pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+pub fn cargo(args: &[&str]) -> Result<()> {
     run(cargo_command().args(args))
 }
 
-pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
     let status = cmd
         .status()
@@ -28,7 +28,7 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -39,7 +39,7 @@ pub(crate) fn is_root() -> bool {
 /// Installs Debian packages with apt-get (updating the package lists once if
 /// the first try fails: a fresh machine may have none). Not root: an error
 /// naming the command to run, after `why`.
-pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+pub fn apt_install(packages: &[&str], why: &str) -> Result<()> {
     if !is_root() {
         bail!(
             "{why}; run:\n  sudo apt-get install -y {}",

@@ -1,10 +1,17 @@
-//! `cargo xtask v8 build <profile>`: V8 10.2.154.26 — the V8 of Debian's
-//! libnode108, so the same API — built from Debian's nodejs 18 source package
-//! with clang and sanitizer or coverage instrumentation, through Node's own
-//! gyp + ninja route. Everything lives in a cache outside the repository
-//! (`$V8CAGE_CACHE`, default `~/.cache/v8cage`): the sources, one build tree
-//! per profile (ninja resumes an interrupted build) and the finished prefix
-//! (`include/`, `lib/libv8.so`) that `V8CAGE_V8_DIR` and `core/build.rs` take.
+//! The V8 build system behind `cargo xtask v8`: the current V8 by V8's own
+//! GN build ([`current`]), and V8 10.2 from Debian's nodejs source (this
+//! module). Every build is cached outside the repository per profile,
+//! resumable, and checksummed when finished; [`check`] compiles the shim
+//! against the current V8's headers without building it.
+//!
+//! `cargo xtask v8 build-node18 <profile>`: V8 10.2.154.26 — the V8 of
+//! Debian's libnode108, so the same API — built from Debian's nodejs 18
+//! source package with clang and sanitizer or coverage instrumentation,
+//! through Node's own gyp + ninja route. Everything lives in a cache outside
+//! the repository (`$V8CAGE_CACHE`, default `~/.cache/v8cage`): the sources,
+//! one build tree per profile (ninja resumes an interrupted build) and the
+//! finished prefix (`include/`, `lib/libv8.so`) that `V8CAGE_V8_DIR` and
+//! `core/build.rs` take.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -14,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{apt_install, run};
+use devtools::cmd::{apt_install, run};
 
 pub mod check;
 pub mod current;
@@ -407,7 +414,7 @@ pub(crate) fn ensure_packages(packages: &[&str], why: &str) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()
-        .filter(|p| !crate::setup::package_installed(p))
+        .filter(|p| !devtools::toolchain::package_installed(p))
         .collect();
     if missing.is_empty() {
         return Ok(());

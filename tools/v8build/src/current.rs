@@ -24,7 +24,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use super::ninja;
-use crate::cmd::run;
+use devtools::cmd::run;
 
 /// The crate whose `.crate` file carries the sources, and its checksum as
 /// the crates.io index records it.
@@ -237,7 +237,7 @@ pub fn build(profile_name: &str, jobs: u32, idle: bool) -> Result<()> {
         layout.cache.display()
     );
     let started = Instant::now();
-    if !crate::cmd::is_root() {
+    if !devtools::cmd::is_root() {
         bail!("building V8 makes a Debian sid userland (debootstrap, chroot, bind mounts): run as root");
     }
     ensure_host_tools()?;
@@ -696,7 +696,7 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
         .partition(|d| d.starts_with("_LIBCPP_"));
     if profile.name == "release" && defines != super::check::RELEASE_DEFINES {
         bail!(
-            "the release build's embedder defines changed; update RELEASE_DEFINES in xtask/src/v8build/check.rs to:\n{defines:#?}"
+            "the release build's embedder defines changed; update RELEASE_DEFINES in tools/v8build/src/check.rs to:\n{defines:#?}"
         );
     }
     std::fs::write(staging.join("include/v8-gn.h"), v8_gn_header(&defines))?;

@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 
 use super::{apt_source, ninja, CLANG, CLANGXX};
-use crate::cmd::run;
+use devtools::cmd::run;
 
 /// The compiler whose LLVM release we build libc++ from.
 const COMPILER_PACKAGE: &str = "clang-19";

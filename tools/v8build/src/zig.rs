@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::cmd::run;
+use devtools::cmd::run;
 
 /// clang 19.1.7 inside: the major release of Debian's clang-19, which
 /// builds V8 10.2 here (later zigs bring clangs V8 10.2 was not written for).

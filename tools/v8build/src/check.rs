@@ -46,7 +46,7 @@ const TEN_TWO_ONLY: &[&str] = &["kernel_placed_pages.cc"];
 
 pub fn check(root: &Path) -> Result<()> {
     let include = headers()?;
-    crate::fuzz::ensure_clang()?;
+    devtools::toolchain::ensure_clang()?;
     let clang = ["clang++-19", "clang++"]
         .into_iter()
         .find(|c| {
@@ -131,7 +131,7 @@ fn headers() -> Result<PathBuf> {
     let partial = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
-    crate::cmd::run(
+    devtools::cmd::run(
         Command::new("tar")
             .arg("xzf")
             .arg(&crate_file)
