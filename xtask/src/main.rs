@@ -8,13 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
-mod afl;
 mod bench;
-mod campaign;
-mod cflite;
 mod cross;
-mod fuzz;
-mod fuzzilli;
 mod mini_racer;
 mod python;
 mod sanitize;
@@ -22,6 +17,7 @@ mod setup;
 mod test;
 
 use devtools::cmd::cargo_command;
+use fuzzing::{afl, cflite, fuzz, fuzzilli};
 use setup::setup;
 
 #[derive(Parser)]

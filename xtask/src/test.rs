@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{afl, bench, cflite, cross, fuzz, fuzzilli, mini_racer, python, sanitize};
+use crate::{bench, cross, mini_racer, python, sanitize};
 use devtools::cmd::{cargo, cargo_command, run};
+use fuzzing::{afl, cflite, fuzz, fuzzilli};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:

@@ -65,7 +65,7 @@ pub fn check_target(root: &Path, target: &str) -> Result<()> {
 
 /// A dictionary for targets whose input is text: `corpus/dicts/<target>.dict`
 /// (the name ClusterFuzzLite and OSS-Fuzz look for).
-pub(crate) fn dictionary(root: &Path, target: &str) -> Option<PathBuf> {
+pub fn dictionary(root: &Path, target: &str) -> Option<PathBuf> {
     Some(root.join("corpus/dicts").join(format!("{target}.dict"))).filter(|path| path.is_file())
 }
 
@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn every_target_has_options_that_parse_into_libfuzzer_flags() {
-        let root = crate::workspace_root();
+        let root = crate::tests_support::workspace_root();
         let targets = targets(&root).unwrap();
         assert!(targets.len() >= 5, "{targets:?}");
         for target in &targets {
@@ -610,7 +610,7 @@ mod tests {
 
     #[test]
     fn dictionaries_are_found_by_target_name() {
-        let root = crate::workspace_root();
+        let root = crate::tests_support::workspace_root();
         assert!(dictionary(&root, "eval").is_some_and(|d| d.ends_with("eval.dict")));
         assert!(dictionary(&root, "json").is_some());
         assert_eq!(dictionary(&root, "roundtrip"), None);
