@@ -371,6 +371,12 @@ fn main() {
     println!("cargo:rustc-link-search=native={lib_dir}");
     println!("cargo:rustc-link-lib=dylib={}", v8.lib_name);
     if v8.libcxx_headers().is_some() {
+        // An ASan build of the current V8 carries libc++abi apart
+        // (`cargo xtask v8 build asan-cov`): the shim needs it, and so does
+        // libv8.so, which expects it from the executable.
+        if v8.lib_dir.join("libc++abi.so").is_file() {
+            println!("cargo:rustc-link-lib=dylib=c++abi");
+        }
         println!("cargo:rustc-link-lib=dylib=c++");
     }
     // dladdr/dlopen (v8_library.cc): in libc since glibc 2.34, in libdl

@@ -144,6 +144,8 @@ const SOURCE_PATCHES: &[(&str, &str, &str)] = &[(
 
 /// `//v8cage/BUILD.gn`, written into the tree: the one library we link.
 const V8CAGE_BUILD_GN: &str = r#"# Written by v8cage's xtask: libv8.so, the one shared library the shim links.
+import("//build/config/sanitizers/sanitizers.gni")
+
 shared_library("v8") {
   # libc++.so lies beside it.
   ldflags = [ "-Wl,-rpath,\$ORIGIN" ]
@@ -154,6 +156,15 @@ shared_library("v8") {
     "//v8:v8_libbase",
     "//v8:v8_libplatform",
   ]
+  if (is_asan) {
+    deps += [ ":asan_report_fallback" ]
+  }
+}
+
+# ASan report accessors newer than the ASan runtime a Rust fuzz binary
+# carries (core/shim/libv8/asan_report_fallback.cc); weak.
+source_set("asan_report_fallback") {
+  sources = [ "asan_report_fallback.cc" ]
 }
 
 # The built-in ICU's u_setMemoryFunctions under a visible name
@@ -175,6 +186,7 @@ source_set("sandbox_warm_up_export") {
 const ICU_MEMORY_EXPORT: &str = include_str!("../../../core/shim/libv8/icu_memory_export.cc");
 const SANDBOX_WARM_UP_EXPORT: &str =
     include_str!("../../../core/shim/libv8/sandbox_warm_up_export.cc");
+const ASAN_REPORT_FALLBACK: &str = include_str!("../../../core/shim/libv8/asan_report_fallback.cc");
 
 /// `//third_party/instrumented_libs`, which MSan builds name (also for
 /// running torque and mksnapshot): empty, the system's libraries serve.
@@ -465,6 +477,10 @@ fn patch_tree(tree: &Path, sysroot: &Path) -> Result<()> {
         &tree.join("v8cage/sandbox_warm_up_export.cc"),
         SANDBOX_WARM_UP_EXPORT,
     )?;
+    write_if_changed(
+        &tree.join("v8cage/asan_report_fallback.cc"),
+        ASAN_REPORT_FALLBACK,
+    )?;
     // What an MSan build of Chromium's tree expects and the crate leaves
     // out: the instrumented system libraries (V8 needs none of them) and
     // MSan's ignore list (nothing to ignore).
@@ -678,6 +694,47 @@ pub fn sysroot_toolchain() -> Result<SysrootToolchain> {
 /// The libraries a prefix's stamp lists with their checksums.
 const PREFIX_LIBRARIES: &[&str] = &["lib/libv8.so", "lib/libc++.so"];
 
+/// libc++abi as a library of its own, where a profile leaves it out of
+/// `libc++.so`.
+const LIBCXXABI: &str = "lib/libc++abi.so";
+/// What a sanitizer build's libv8.so links besides libc++ (Chromium's
+/// `//build/sanitizers:sanitizer_shared_hooks`).
+const SANITIZER_HOOKS: &str = "lib/libsanitizer_shared_hooks.so";
+
+/// ASan builds leave libc++abi (`__cxa_throw`, `std::bad_alloc`...) out of
+/// `libc++.so`: Chromium links it into every executable and exports it from
+/// there (`export_libcxxabi_from_executables`). Ours are Rust's, so its
+/// objects become `libc++abi.so`, linked by sid's clang against the sysroot;
+/// the ASan runtime it calls comes from the executable, as libv8.so's does.
+/// `None` where `libc++.so` has it.
+fn link_libcxxabi(layout: &Layout, profile: &Profile) -> Result<Option<PathBuf>> {
+    let out = layout.out(profile);
+    let objects_dir = out.join("obj/buildtools/third_party/libc++abi/libc++abi");
+    if !objects_dir.is_dir() {
+        return Ok(None);
+    }
+    let mut objects: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(&objects_dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "o") {
+            objects.push(path.display().to_string());
+        }
+    }
+    objects.sort();
+    let library = out.join("libc++abi.so");
+    run(&mut in_chroot(
+        layout,
+        &format!(
+            "/usr/lib/llvm-{CLANG_MAJOR}/bin/clang++ -shared -fuse-ld=lld --sysroot={} -nostdlib++ \
+             -Wl,-soname,libc++abi.so -o {} {}",
+            layout.sysroot().display(),
+            library.display(),
+            objects.join(" ")
+        ),
+    ))?;
+    Ok(Some(library))
+}
+
 /// The prefix, written beside its place and renamed in, stamped last.
 fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
     let prefix = layout.prefix(profile);
@@ -729,6 +786,22 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
     for lib in ["libv8.so", "libc++.so"] {
         std::fs::copy(out.join(lib), staging.join("lib").join(lib))?;
     }
+    let mut libraries = PREFIX_LIBRARIES.to_vec();
+    if let Some(libcxxabi) = link_libcxxabi(layout, profile)? {
+        std::fs::copy(&libcxxabi, staging.join(LIBCXXABI))?;
+        libraries.push(LIBCXXABI);
+    }
+    // Sanitizer builds: libv8.so also needs Chromium's sanitizer hooks.
+    if out
+        .join(SANITIZER_HOOKS.trim_start_matches("lib/"))
+        .is_file()
+    {
+        std::fs::copy(
+            out.join(SANITIZER_HOOKS.trim_start_matches("lib/")),
+            staging.join(SANITIZER_HOOKS),
+        )?;
+        libraries.push(SANITIZER_HOOKS);
+    }
     let launcher = staging.join("bin/clang++");
     std::fs::write(&launcher, clang_launcher(&layout.sid_root(), "clang++", ""))?;
     run(Command::new("chmod").arg("+x").arg(&launcher))?;
@@ -736,7 +809,7 @@ fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
         "V8 {V8_VERSION} (crates.io v8 {CRATE_VERSION}), profile {}: {}\n",
         profile.name, profile.what
     );
-    for lib in PREFIX_LIBRARIES {
+    for lib in libraries {
         stamp.push_str(&format!("{} {lib}\n", sha256_of(&staging.join(lib))?));
     }
     std::fs::write(staging.join(DONE_MARK), stamp)?;
