@@ -101,8 +101,11 @@ fn libfuzzer_options(root: &Path, target: &str) -> Result<Vec<String>> {
 enum FuzzingV8 {
     /// `V8CAGE_V8_DIR`, as the caller set it.
     Given(PathBuf),
-    /// The cache's `asan-cov` build (`cargo xtask v8 build asan-cov`):
-    /// libFuzzer sees V8's edges too.
+    /// The cache's `asan-cov` build of the current V8 (`cargo xtask v8
+    /// build asan-cov`): libFuzzer sees V8's edges too.
+    Current(PathBuf),
+    /// The cache's `asan-cov` build of V8 10.2 (`cargo xtask v8
+    /// build-node18 asan-cov`): V8's edges, of the fallback engine.
     SelfBuilt(PathBuf),
     /// Debian's libnode (`cargo xtask setup`): only v8cage's edges.
     Debian,
@@ -110,7 +113,7 @@ enum FuzzingV8 {
 
 impl FuzzingV8 {
     fn apply(&self, cmd: &mut Command) {
-        if let FuzzingV8::SelfBuilt(prefix) = self {
+        if let FuzzingV8::Current(prefix) | FuzzingV8::SelfBuilt(prefix) = self {
             cmd.env("V8CAGE_V8_DIR", prefix);
         }
     }
@@ -120,19 +123,28 @@ impl FuzzingV8 {
 fn fuzzing_v8() -> FuzzingV8 {
     let v8 = match std::env::var_os("V8CAGE_V8_DIR") {
         Some(dir) => FuzzingV8::Given(dir.into()),
-        None => match v8build::cached_prefix("asan-cov") {
-            Some(prefix) => FuzzingV8::SelfBuilt(prefix),
-            None => FuzzingV8::Debian,
+        None => match (
+            v8build::current::cached_prefix("asan-cov"),
+            v8build::cached_prefix("asan-cov"),
+        ) {
+            (Some(prefix), _) => FuzzingV8::Current(prefix),
+            (None, Some(prefix)) => FuzzingV8::SelfBuilt(prefix),
+            (None, None) => FuzzingV8::Debian,
         },
     };
     match &v8 {
         FuzzingV8::Given(dir) => eprintln!("xtask fuzz: V8 from V8CAGE_V8_DIR={}", dir.display()),
+        FuzzingV8::Current(prefix) => eprintln!(
+            "xtask fuzz: V8 = the current V8 {}, asan-cov, in {} (coverage inside V8)",
+            v8build::current::V8_VERSION,
+            prefix.display()
+        ),
         FuzzingV8::SelfBuilt(prefix) => eprintln!(
-            "xtask fuzz: V8 = the self-built asan-cov V8 in {} (coverage inside V8)",
+            "xtask fuzz: V8 = V8 10.2's self-built asan-cov in {} (coverage inside V8)",
             prefix.display()
         ),
         FuzzingV8::Debian => eprintln!(
-            "xtask fuzz: V8 = Debian's libnode, not instrumented (only v8cage's edges; `cargo xtask v8 build asan-cov` for V8's)"
+            "xtask fuzz: V8 = Debian's libnode, not instrumented (only v8cage's edges; `cargo xtask v8 build asan-cov --idle` for the current V8's, hours)"
         ),
     }
     v8

@@ -288,6 +288,7 @@ pub fn report() -> Result<()> {
     for profile in current::PROFILES {
         let used_by = match profile.name {
             "release" => ": the test suites and the manylinux_2_31 wheel run on it",
+            "asan-cov" => ": cargo xtask fuzz and the fuzz smoke link it (V8's edges)",
             _ => "",
         };
         match current::cached_prefix(profile.name) {
@@ -308,7 +309,7 @@ pub fn report() -> Result<()> {
     for (name, with_it, without_it) in [
         (
             "asan-cov",
-            "the fuzz smoke links it (coverage inside V8)",
+            "the fuzz smoke links it when the current V8's asan-cov is not cached",
             "the fuzz smoke links Debian's libnode (no V8 edges)",
         ),
         (
