@@ -9,16 +9,14 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod cross;
-mod mini_racer;
 mod python;
 mod sanitize;
-mod setup;
 mod test;
 
 use devtools::cmd::cargo_command;
 use fuzzing::{afl, cflite, fuzz, fuzzilli};
-use setup::setup;
+use packaging::{cross, mini_racer, wheel};
+use v8build::debian::setup;
 
 #[derive(Parser)]
 #[command(about = "v8cage developer tasks")]
@@ -73,7 +71,7 @@ enum Cmd {
         /// our own V8 10.2 built for glibc 2.28 (`cargo xtask v8 build
         /// manylinux`). Own-V8 wheels are also tested in a Debian 11
         /// userland (root).
-        #[arg(long, default_value = python::MANYLINUX)]
+        #[arg(long, default_value = wheel::MANYLINUX)]
         manylinux: String,
         /// The machine: x86_64 (this one; the wheel is smoke-tested in a
         /// fresh venv) or aarch64 (cross-built, then tested with the whole
@@ -303,7 +301,7 @@ fn main() -> Result<()> {
         Cmd::Setup => Ok(()),
         Cmd::Test { full } => test::all(&root, full),
         Cmd::Wheel { manylinux, target } => {
-            python::wheel(&root, &manylinux, cross::target(&target)?)
+            wheel::wheel(&root, &manylinux, cross::target(&target)?)
         }
         Cmd::MiniRacerSuite { wheel } => mini_racer::run_suite(&root, wheel),
         Cmd::Bench {

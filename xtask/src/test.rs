@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{bench, cross, mini_racer, python, sanitize};
+use crate::{bench, python, sanitize};
 use devtools::cmd::{cargo, cargo_command, run};
 use fuzzing::{afl, cflite, fuzz, fuzzilli};
+use packaging::{cross, mini_racer, wheel};
 
 /// The sanitizer jobs `cargo xtask test` proves on every run; valgrind's
 /// clean run there covers a quick subset (the full one takes ~10 minutes:
@@ -50,13 +51,13 @@ pub(crate) fn all(root: &Path, full: bool) -> Result<()> {
         // says), the glibc 2.28 wheel and the current V8's glibc 2.31 one
         // with the suite in Debian 11.
         stage("wheels", || {
-            python::wheel(root, python::MANYLINUX, &cross::X86_64)?;
-            python::wheel(root, python::MANYLINUX, &cross::AARCH64)?;
+            wheel::wheel(root, wheel::MANYLINUX, &cross::X86_64)?;
+            wheel::wheel(root, wheel::MANYLINUX, &cross::AARCH64)?;
             if v8build::cached_prefix("manylinux").is_some() {
-                python::wheel(root, python::MANYLINUX_OWN_V8, &cross::X86_64)?;
+                wheel::wheel(root, wheel::MANYLINUX_OWN_V8, &cross::X86_64)?;
             }
             if v8build::current::cached_prefix("release").is_some() {
-                python::wheel(root, python::MANYLINUX_CURRENT_V8, &cross::X86_64)?;
+                wheel::wheel(root, wheel::MANYLINUX_CURRENT_V8, &cross::X86_64)?;
             }
             Ok(())
         })?;

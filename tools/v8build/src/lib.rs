@@ -25,6 +25,7 @@ use devtools::cmd::{apt_install, run};
 
 pub mod check;
 pub mod current;
+pub mod debian;
 mod libcxx;
 mod ninja;
 pub mod zig;

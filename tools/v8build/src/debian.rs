@@ -1,4 +1,5 @@
-//! `cargo xtask setup`: make V8 available (V8CAGE_V8_DIR, the system's
+//! Debian's V8 10.2, the engine a fresh machine gets in minutes
+//! (`cargo xtask setup`): make V8 available (V8CAGE_V8_DIR, the system's
 //! libnode-dev, or Debian's packages unpacked into .deps/v8/) and the
 //! libraries it needs at run time.
 
@@ -13,7 +14,7 @@ use devtools::cmd::{apt_install, is_root, run};
 use devtools::toolchain::package_installed;
 
 /// Debian packages V8 (inside libnode) needs at run time.
-pub(crate) const RUNTIME_PACKAGES: &[&str] = &[
+pub const RUNTIME_PACKAGES: &[&str] = &[
     "libuv1",
     "libicu72",
     "libc-ares2",
@@ -22,14 +23,14 @@ pub(crate) const RUNTIME_PACKAGES: &[&str] = &[
     "libssl3",
 ];
 /// Debian packages that carry V8 10.2's library and headers.
-pub(crate) const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
+pub const V8_PACKAGES: &[&str] = &["libnode108", "libnode-dev"];
 
-pub(crate) fn has_v8(include: &Path, lib_dir: &Path) -> bool {
+pub fn has_v8(include: &Path, lib_dir: &Path) -> bool {
     include.join("v8.h").is_file()
         && (lib_dir.join("libnode.so").exists() || lib_dir.join("libv8.so").exists())
 }
 
-pub(crate) fn setup(root: &Path) -> Result<()> {
+pub fn setup(root: &Path) -> Result<()> {
     if let Some(dir) = env::var_os("V8CAGE_V8_DIR") {
         let dir = PathBuf::from(dir);
         if !dir.join("include").exists() {
@@ -63,7 +64,7 @@ pub(crate) fn setup(root: &Path) -> Result<()> {
 
 /// An exclusive lock on `<deps>/setup.lock`, held until the file is
 /// dropped; waits for another holder (std's `File::lock`, flock(2)).
-pub(crate) fn setup_lock(deps: &Path) -> Result<File> {
+pub fn setup_lock(deps: &Path) -> Result<File> {
     std::fs::create_dir_all(deps)?;
     let path = deps.join("setup.lock");
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -80,12 +81,7 @@ pub(crate) fn setup_lock(deps: &Path) -> Result<File> {
 /// Downloads `packages` (`name` or `name:arch`) with `apt-get download` and
 /// unpacks them into `deps`, which must then hold V8's headers and, under
 /// `usr/lib/<multiarch>`, its library.
-pub(crate) fn fetch_packages(
-    root: &Path,
-    deps: &Path,
-    packages: &[&str],
-    multiarch: &str,
-) -> Result<()> {
+pub fn fetch_packages(root: &Path, deps: &Path, packages: &[&str], multiarch: &str) -> Result<()> {
     let name = deps.file_name().unwrap_or_default().to_string_lossy();
     let download = root.join(format!(".deps/{name}.download"));
     let _ = std::fs::remove_dir_all(&download);

@@ -9,13 +9,12 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::setup::{fetch_packages, has_v8, setup_lock};
-use crate::setup::{RUNTIME_PACKAGES, V8_PACKAGES};
 use devtools::cmd::{apt_install, is_root, run};
 use devtools::toolchain::package_installed;
+use v8build::debian::{fetch_packages, has_v8, setup_lock, RUNTIME_PACKAGES, V8_PACKAGES};
 
 /// A machine a wheel is built for.
-pub(crate) struct Target {
+pub struct Target {
     /// What `--target` takes.
     pub name: &'static str,
     pub rust_triple: &'static str,
@@ -31,7 +30,7 @@ pub(crate) struct Target {
 }
 
 /// A qemu-system machine running Debian's kernel.
-pub(crate) struct Vm {
+pub struct Vm {
     /// The Debian package with qemu's system emulator.
     qemu_package: &'static str,
     qemu: &'static str,
@@ -41,7 +40,7 @@ pub(crate) struct Vm {
     kernel_package: &'static str,
 }
 
-pub(crate) const X86_64: Target = Target {
+pub const X86_64: Target = Target {
     name: "x86_64",
     rust_triple: "x86_64-unknown-linux-gnu",
     debian_arch: "amd64",
@@ -50,7 +49,7 @@ pub(crate) const X86_64: Target = Target {
     vm: None,
 };
 
-pub(crate) const AARCH64: Target = Target {
+pub const AARCH64: Target = Target {
     name: "aarch64",
     rust_triple: "aarch64-unknown-linux-gnu",
     debian_arch: "arm64",
@@ -65,7 +64,7 @@ pub(crate) const AARCH64: Target = Target {
     }),
 };
 
-pub(crate) fn target(name: &str) -> Result<&'static Target> {
+pub fn target(name: &str) -> Result<&'static Target> {
     match name {
         "x86_64" => Ok(&X86_64),
         "aarch64" => Ok(&AARCH64),
@@ -76,7 +75,7 @@ pub(crate) fn target(name: &str) -> Result<&'static Target> {
 impl Target {
     /// The environment cargo (and cc, for the shim) needs to build for this
     /// target: its linker and C++ compiler.
-    pub(crate) fn build_env(&self) -> Vec<(String, String)> {
+    pub fn build_env(&self) -> Vec<(String, String)> {
         match self.cross_prefix {
             Some(prefix) => compiler_env(
                 self.rust_triple,
@@ -90,7 +89,7 @@ impl Target {
 
 /// The variables through which cargo (linker) and cc-rs (the shim) take
 /// the C and C++ compilers for `rust_triple`; the C compiler links.
-pub(crate) fn compiler_env(rust_triple: &str, cc: &str, cxx: &str) -> Vec<(String, String)> {
+pub fn compiler_env(rust_triple: &str, cc: &str, cxx: &str) -> Vec<(String, String)> {
     let triple_var = rust_triple.replace('-', "_");
     vec![
         (
@@ -105,7 +104,7 @@ pub(crate) fn compiler_env(rust_triple: &str, cc: &str, cxx: &str) -> Vec<(Strin
 /// Everything a cross build needs, installed once: the cross compiler, the
 /// Rust target, dpkg's foreign architecture and, in `.deps/v8-<name>/`,
 /// that architecture's V8 packages with the libraries a wheel bundles.
-pub(crate) fn prepare(root: &Path, target: &Target) -> Result<()> {
+pub fn prepare(root: &Path, target: &Target) -> Result<()> {
     let Some(prefix) = target.cross_prefix else {
         return Ok(());
     };
@@ -159,7 +158,7 @@ pub(crate) fn prepare(root: &Path, target: &Target) -> Result<()> {
 
 /// A Debian userland in `~/.cache/v8cage/rootfs/<suite>-<arch>` with
 /// Python and venv, made by debootstrap once and reused.
-pub(crate) fn userland(suite: &str, target: &Target) -> Result<PathBuf> {
+pub fn userland(suite: &str, target: &Target) -> Result<PathBuf> {
     if !is_root() {
         bail!("testing a wheel in a Debian userland needs root (debootstrap, mount, chroot)");
     }
@@ -216,12 +215,12 @@ fn enable_binfmt(target: &Target) -> Result<()> {
 }
 
 /// `/proc` and `/dev` mounted into a userland for as long as this lives.
-pub(crate) struct ChrootMounts {
+pub struct ChrootMounts {
     points: Vec<PathBuf>,
 }
 
 impl ChrootMounts {
-    pub(crate) fn new(rootfs: &Path) -> Result<Self> {
+    pub fn new(rootfs: &Path) -> Result<Self> {
         let mut mounts = ChrootMounts { points: Vec::new() };
         let proc = rootfs.join("proc");
         run(Command::new("mount")
@@ -245,7 +244,7 @@ impl Drop for ChrootMounts {
 
 /// A command run inside `rootfs` with a clean environment (none of the
 /// host's PIP_*, LD_*, PYTHON* settings).
-pub(crate) fn in_chroot(rootfs: &Path, program: &str) -> Command {
+pub fn in_chroot(rootfs: &Path, program: &str) -> Command {
     // Absolute: the cleared PATH below is also where Command looks.
     let mut cmd = Command::new("/usr/sbin/chroot");
     cmd.arg(rootfs)
@@ -264,12 +263,7 @@ const VM_RESULT: &str = "v8cage-vm-result:";
 /// initramfs: no disk image, no kernel modules needed), runs `commands`
 /// (shell lines; each must succeed) as its init, and powers it off. The
 /// console goes to `log` and stderr.
-pub(crate) fn run_in_vm(
-    target: &Target,
-    rootfs: &Path,
-    commands: &[String],
-    log: &Path,
-) -> Result<()> {
+pub fn run_in_vm(target: &Target, rootfs: &Path, commands: &[String], log: &Path) -> Result<()> {
     let vm = target.vm.as_ref().context("no VM for this target")?;
     // The emulator, and cpio for the initramfs the userland becomes (a
     // fresh machine has neither: the first run ended in exit status 127).

@@ -96,7 +96,7 @@ pub fn run_suite(root: &Path, wheel: Option<PathBuf>) -> Result<()> {
         .current_dir(&scratch);
     if !wheel
         .to_string_lossy()
-        .contains(crate::python::MANYLINUX_CURRENT_V8)
+        .contains(crate::wheel::MANYLINUX_CURRENT_V8)
     {
         eprintln!(
             "xtask mini-racer-suite: deselected {SANDBOX_TEST}: this wheel's V8 10.2 has no V8 sandbox (the manylinux_2_31 wheel's V8 has)"
@@ -111,10 +111,7 @@ pub fn run_suite(root: &Path, wheel: Option<PathBuf>) -> Result<()> {
 /// The x86_64 wheel `cargo xtask wheel` left, the current V8's first.
 fn built_wheel(root: &Path) -> Result<PathBuf> {
     let out = root.join("target/wheels");
-    for tag in [
-        crate::python::MANYLINUX_CURRENT_V8,
-        crate::python::MANYLINUX,
-    ] {
+    for tag in [crate::wheel::MANYLINUX_CURRENT_V8, crate::wheel::MANYLINUX] {
         let suffix = format!("-{tag}_x86_64.whl");
         for entry in std::fs::read_dir(&out).into_iter().flatten() {
             let path = entry?.path();
