@@ -9,7 +9,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use super::{apt_source, ninja, CLANG, CLANGXX};
+use crate::ninja;
+use crate::node18::{apt_source, CLANG, CLANGXX};
 use devtools::cmd::run;
 
 /// The compiler whose LLVM release we build libc++ from.
