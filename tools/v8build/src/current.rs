@@ -67,6 +67,10 @@ pub struct Profile {
 /// same copy. V8's public API (and, by a patch, libplatform's) is exported
 /// from one `libv8.so`. Every profile has pointer compression and the V8
 /// sandbox (fuzz and ship the same V8), and ICU with its data built in.
+/// The host process keeps its own allocator: Chromium's defaults would make
+/// libv8.so export `malloc` and `operator new` (PartitionAlloc through its
+/// allocator shim), taking over every allocation of a program that links it
+/// and hiding the shim's heap from ASan and TSan.
 const COMMON_ARGS: &str = r#"is_debug = false
 is_component_build = false
 clang_base_path = "/usr/lib/llvm-23"
@@ -92,6 +96,9 @@ v8_enable_sandbox = true
 v8_enable_external_code_space = true
 v8_enable_i18n_support = true
 icu_use_data_file = false
+use_partition_alloc_as_malloc = false
+use_allocator_shim = false
+enable_backup_ref_ptr_support = false
 "#;
 
 pub const PROFILES: &[Profile] = &[
@@ -595,6 +602,11 @@ mod tests {
             let args = args_of(p);
             assert!(args.contains("v8_enable_sandbox = true"), "{}", p.name);
             assert!(args.contains("enable_rust = false"), "{}", p.name);
+            assert!(
+                args.contains("use_partition_alloc_as_malloc = false"),
+                "{}",
+                p.name
+            );
             assert_eq!(profile(p.name).unwrap().name, p.name);
         }
         assert!(profile("manylinux").is_err());
