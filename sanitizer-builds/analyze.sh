@@ -29,8 +29,14 @@ for dir in "${V8CAGE_V8_DIR:-/nonexistent}"/include "${V8CAGE_V8_DIR:-/nonexiste
 done
 [ -n "$V8_INCLUDE" ] || finish 2 "no v8.h found (cargo xtask setup)"
 
-# As core/build.rs compiles the shim (cc: C++17, no RTTI, -O2).
-FLAGS=(-x c++ -std=c++17 -fno-rtti -O2 -I"$V8_INCLUDE" -I"$ROOT/core/shim")
+# As core/build.rs compiles the shim (cc: C++17, C++20 from V8 12; no RTTI,
+# -O2; a prefix's V8 configuration header and libc++ headers when it has them).
+V8_MAJOR="$(sed -n 's/^#define V8_MAJOR_VERSION \([0-9]*\).*/\1/p' "$V8_INCLUDE/v8-version.h")"
+STD=c++17
+[ "${V8_MAJOR:-0}" -ge 12 ] && STD=c++20
+FLAGS=(-x c++ "-std=$STD" -fno-rtti -O2 -I"$V8_INCLUDE" -I"$ROOT/core/shim")
+[ -f "$V8_INCLUDE/v8-gn.h" ] && FLAGS+=(-DV8_GN_HEADER)
+[ -d "$V8_INCLUDE/c++/v1" ] && FLAGS+=(-nostdinc++ -isystem "$V8_INCLUDE/c++/v1")
 if [ "$PLANTED" = 1 ]; then
     FILES=("$ROOT/core/shim/testing/planted_static.cc")
 else
