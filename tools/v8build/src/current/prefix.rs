@@ -226,14 +226,9 @@ pub(super) fn install(layout: &Layout, profile: &Profile) -> Result<PathBuf> {
         libraries.push(LIBCXXABI);
     }
     // Sanitizer builds: libv8.so also needs Chromium's sanitizer hooks.
-    if out
-        .join(SANITIZER_HOOKS.trim_start_matches("lib/"))
-        .is_file()
-    {
-        std::fs::copy(
-            out.join(SANITIZER_HOOKS.trim_start_matches("lib/")),
-            staging.join(SANITIZER_HOOKS),
-        )?;
+    let hooks = out.join(SANITIZER_HOOKS.trim_start_matches("lib/"));
+    if hooks.is_file() {
+        std::fs::copy(&hooks, staging.join(SANITIZER_HOOKS))?;
         libraries.push(SANITIZER_HOOKS);
     }
     let launcher = staging.join("bin/clang++");
